@@ -1,0 +1,78 @@
+"""
+### rollback: move `champion` back to the last fair and stable model
+
+Manual trigger only. Give a **reason** (required) and optionally a **target
+version**. Without a target, `champion` moves to the highest-numbered version
+below the current champion that passed every gate and served before. A named
+target is checked first: a version that did not pass both gates (technical and
+ethical) is refused, whoever asks.
+
+The move records who triggered it (Airflow's authenticated user), when, from
+which version to which, and why, on the registered model in MLflow. Retrying
+the task does not roll back twice: the move made by this DAG run is found and
+reported instead.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+
+@dag(
+    dag_id="rollback",
+    description="Manual rollback of the champion model to the last version that passed every gate",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["fairgate", "rollback", "governed"],
+    default_args={"owner": "fairgate", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    params={
+        "reason": Param(
+            type="string",
+            minLength=1,
+            title="Reason",
+            description="Why the champion is rolled back (recorded with your user name).",
+        ),
+        "target_version": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            title="Target version",
+            description="A registered version that passed every gate. Empty: the last one that served "
+            "before the current champion.",
+        ),
+    },
+)
+def rollback() -> None:
+    """Wire the one rollback step; the work is in ``pipelines.retrain.rollback``."""
+
+    @task
+    def move_champion_back() -> dict[str, Any]:
+        from pipelines.errors import FairgateError
+        from pipelines.retrain import rollback as roll_back
+
+        context = get_current_context()
+        dag_run = context["dag_run"]
+        actor = getattr(dag_run, "triggering_user_name", None) or "airflow:unknown-user"
+        try:
+            return roll_back(
+                dag_run.run_id,
+                context["params"]["reason"],
+                context["params"].get("target_version"),
+                actor=actor,
+                dag_id=dag_run.dag_id,
+            )
+        except FairgateError as e:
+            raise AirflowFailException(str(e)) from e
+
+    move_champion_back()
+
+
+rollback()

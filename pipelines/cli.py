@@ -1,0 +1,312 @@
+"""The ``fairgate`` command: run, rollback, status, init.
+
+Exit codes: 0 passed, 1 blocked (the pipeline worked and said no), 2 bad
+usage or bad input (one line, nothing half-written), 3 internal error (a bug
+or a broken tool: the message names the log to read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import HAZARDS, FairgateConfig, apply_overrides
+from pipelines.errors import BadInputError, FairgateError
+from pipelines.project import ProjectPaths, airflow_environment, open_project, tracking_uri
+
+EXIT_PASSED, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+STAGE_ORDER = ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register", "promote")
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _parse_set(values: list[str]) -> dict[str, Any]:
+    """``--set key=value`` pairs; values are read as YAML scalars (numbers, booleans, lists)."""
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            raise BadInputError(f"--set expects key=value, found {item!r}")
+        key, raw = item.split("=", 1)
+        overrides[key.strip()] = yaml.safe_load(raw)
+    return overrides
+
+
+def _previous_month() -> str:
+    today = time.gmtime()
+    year, month = (today.tm_year, today.tm_mon - 1) if today.tm_mon > 1 else (today.tm_year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+# ------------------------------------------------------------------ init
+
+
+def prepare_embedded(paths: ProjectPaths, quiet: bool = False) -> dict[str, str]:
+    """Create the project-local stores and migrate Airflow's SQLite metadata once."""
+    env = {**os.environ, **airflow_environment(paths)}
+    for folder in (paths.airflow_home, paths.mlflow_dir, paths.runs_dir, paths.root / "var" / "logs"):
+        folder.mkdir(parents=True, exist_ok=True)
+    marker = paths.airflow_home / ".migrated"
+    database_url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    if not marker.is_file() or marker.read_text(encoding="utf-8") != database_url:
+        if not quiet:
+            _out(f"preparing Airflow metadata database ({database_url}) ...")
+        log = paths.root / "var" / "logs" / "airflow-db-migrate.log"
+        with log.open("w", encoding="utf-8") as handle:
+            completed = subprocess.run(
+                [sys.executable, "-m", "airflow", "db", "migrate"], env=env, stdout=handle, stderr=subprocess.STDOUT
+            )
+        if completed.returncode != 0:
+            raise BadInputError(f"airflow db migrate failed (exit {completed.returncode}); see {log}")
+        marker.write_text(database_url, encoding="utf-8")
+    return env
+
+
+# ------------------------------------------------------------------ run
+
+
+def _run_key(config: FairgateConfig, paths: ProjectPaths, interval: str) -> str:
+    """What makes two runs the same: interval, configuration, and the source file's bytes."""
+    digest = hashlib.sha256()
+    digest.update(interval.encode())
+    digest.update(config.config_hash.encode())
+    if config.dataset.source == "file":
+        source = Path(str(config.dataset.path))
+        source = source if source.is_absolute() else paths.root / source
+        if not source.is_file():
+            raise BadInputError(f"dataset file not found: {source}")
+        digest.update(hashlib.sha256(source.read_bytes()).hexdigest().encode())
+    return digest.hexdigest()[:20]
+
+
+def read_stage_records(paths: ProjectPaths, airflow_run_id: str) -> list[dict[str, Any]]:
+    """The per-stage records a run wrote, in stage order."""
+    folder = paths.run_dir(airflow_run_id) / "stages"
+    return [json.loads(f.read_text(encoding="utf-8")) for f in sorted(folder.glob("*.json"))]
+
+
+def outcome(records: list[dict[str, Any]]) -> tuple[int, str]:
+    """Exit code and one-word outcome from the stage records."""
+    verdicts = {r["stage"]: r["verdict"] for r in records}
+    if "error" in verdicts.values():
+        return EXIT_BAD_INPUT, "error"
+    if verdicts.get("promote") == "passed":
+        return EXIT_PASSED, "promoted"
+    if "blocked" in verdicts.values():
+        return EXIT_BLOCKED, "blocked"
+    return EXIT_INTERNAL, "incomplete"
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def render_summary(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: str, log_file: Path | None) -> int:
+    """Print the run summary; return the exit code it implies."""
+    from pipelines import registry
+
+    records = read_stage_records(paths, airflow_run_id)
+    code, word = outcome(records)
+    _out("")
+    _out(f"fairgate retrain  run {airflow_run_id}")
+    _out("-" * 78)
+    _out(f"{'stage':<10} {'verdict':<9} {'seconds':>8}  detail")
+    by_stage = {r["stage"]: r for r in records}
+    for stage in STAGE_ORDER:
+        record = by_stage.get(stage)
+        if record is None:
+            _out(f"{stage:<10} {'not run':<9} {'':>8}")
+            continue
+        details = record.get("details", {})
+        detail = ""
+        if stage == "ingest":
+            detail = f"{details.get('rows', '?')} rows, data {details.get('data_hash', '?')}"
+        elif stage in ("audit", "leakage"):
+            detail = f"{details.get('findings', 0)} finding(s)"
+        elif stage == "split":
+            detail = f"train {details.get('train_rows', '?')} / holdout {details.get('holdout_rows', '?')}"
+        elif stage == "train":
+            detail = f"{details.get('estimator', '')}, class weights {details.get('class_weights', '')}"
+        elif stage == "evaluate":
+            detail = f"champion compared: {details.get('champion_version') or 'none yet'}"
+        elif stage == "gate":
+            detail = f"technical {details.get('technical', '?')}, ethical {details.get('ethical', '?')}"
+        elif stage == "register":
+            detail = f"{details.get('model', '')} version {details.get('version', '?')}"
+        elif stage == "promote":
+            detail = f"champion {details.get('from_version')} -> {details.get('to_version')}"
+        _out(f"{stage:<10} {record['verdict']:<9} {record.get('seconds', 0):>8.2f}  {detail}")
+        for reason in record.get("reasons", []):
+            _out(f"{'':<30}reason: {reason}")
+    notes = by_stage.get("ingest", {}).get("details", {}).get("notes", [])
+    notes += by_stage.get("split", {}).get("details", {}).get("notes", [])
+    notes += by_stage.get("gate", {}).get("details", {}).get("notes", [])
+    if notes:
+        _out("")
+        for note in notes:
+            _out(f"note: {note}")
+    evaluation = by_stage.get("evaluate", {}).get("details", {})
+    if evaluation.get("key_metrics"):
+        _out("")
+        _out(f"{'metric':<52} {'candidate':>11} {'champion':>11}")
+        champion_metrics = evaluation.get("champion_key_metrics") or {}
+        for name, value in evaluation["key_metrics"].items():
+            other = champion_metrics.get(name)
+            _out(f"{name:<52} {_format_value(value):>11} {_format_value(other) if other is not None else '-':>11}")
+    client = registry.connect(paths)
+    current = registry.champion(client, config.registry.model_name, config.registry.champion_alias)
+    _out("")
+    _out(f"outcome: {word.upper()}   champion of {config.registry.model_name}: "
+         f"{'version ' + str(current.version) if current is not None else 'none'}")
+    if log_file is not None:
+        _out(f"Airflow log of this run: {log_file}")
+    _out("open the UIs:  make mlflow-ui  (http://127.0.0.1:5000)   make airflow  (http://127.0.0.1:8080)")
+    return code
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Run one governed retraining through Airflow (``airflow dags test``) and summarise it."""
+    paths, config = open_project()
+    overrides = _parse_set(args.set or [])
+    for hazard in args.hazard or []:
+        if hazard not in HAZARDS:
+            raise BadInputError(f"unknown hazard {hazard!r}; expected one of: {', '.join(HAZARDS)}")
+    if args.hazard:
+        overrides["generator.hazards"] = list(args.hazard)
+    effective = apply_overrides(config, overrides) if overrides else config
+    interval = args.interval or _previous_month()
+    from pipelines.retrain import _check_month
+
+    _check_month(interval)
+    run_key = _run_key(effective, paths, interval)
+    done_file = paths.root / "var" / "completed" / f"{run_key}.json"
+    if done_file.is_file() and not args.force:
+        done = json.loads(done_file.read_text(encoding="utf-8"))
+        _out(f"interval {interval} was already processed with this configuration and data "
+             f"(run {done['airflow_run_id']}); nothing to do. Use --force to run it again.")
+        return render_summary(paths, config, done["airflow_run_id"], None)
+    env = prepare_embedded(paths)
+    request_id = uuid.uuid4().hex
+    conf = {"interval": interval, "overrides": overrides, "request_id": request_id}
+    log_file = paths.root / "var" / "logs" / f"retrain-{interval}-{request_id[:8]}.log"
+    _out(f"running the retrain DAG for interval {interval} through Airflow (log: {log_file}) ...")
+    year, month = (int(part) for part in interval.split("-"))
+    logical_date = f"{year:04d}-{month:02d}-01T00:00:00+00:00"
+    with log_file.open("w", encoding="utf-8") as handle:
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "dags", "test", "retrain", logical_date, "-c", json.dumps(conf)],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=paths.root,
+        )
+    pointer = paths.root / "var" / "requests" / f"{request_id}.json"
+    if not pointer.is_file():
+        sys.stderr.write(f"fairgate: the retrain DAG did not start its run; see {log_file}\n")
+        return EXIT_INTERNAL
+    airflow_run_id = json.loads(pointer.read_text(encoding="utf-8"))["airflow_run_id"]
+    code = render_summary(paths, effective, airflow_run_id, log_file)
+    if code in (EXIT_PASSED, EXIT_BLOCKED):
+        done_file.parent.mkdir(parents=True, exist_ok=True)
+        done_file.write_text(json.dumps({"airflow_run_id": airflow_run_id, "exit_code": code}), encoding="utf-8")
+    if code == EXIT_INTERNAL:
+        sys.stderr.write(f"fairgate: the run stopped without a verdict (a failure outside the checks); see {log_file}\n")
+    return code
+
+
+# ------------------------------------------------------------------ rollback and status
+
+
+def command_rollback(args: argparse.Namespace) -> int:
+    """Move ``champion`` back (same logic as the rollback DAG)."""
+    from pipelines.retrain import rollback
+
+    actor = f"cli:{getpass.getuser()}"
+    move = rollback(f"cli__{uuid.uuid4().hex}", args.reason, args.to, actor=actor, dag_id="cli")
+    _out(f"champion moved from version {move['from_version']} to version {move['to_version']} "
+         f"by {move['actor']}: {move['reason']}")
+    return EXIT_PASSED
+
+
+def command_status(args: argparse.Namespace) -> int:
+    """Show the champion, the registered versions with their gate decisions, the last alias moves."""
+    from pipelines import registry
+
+    paths, config = open_project()
+    client = registry.connect(paths)
+    name = config.registry.model_name
+    current = registry.champion(client, name, config.registry.champion_alias)
+    _out(f"model {name}  (MLflow: {tracking_uri(paths)})")
+    _out(f"champion: {'version ' + str(current.version) if current is not None else 'none'}")
+    versions = client.search_model_versions(f"name = '{name}'")
+    for version in sorted(versions, key=lambda v: int(v.version)):
+        tags = version.tags
+        _out(f"  v{version.version:<4} gate={tags.get(registry.TAG_GATE, '?'):<8} "
+             f"interval={tags.get('fairgate.data_interval', '?')} data={tags.get('fairgate.data_hash', '?')} "
+             f"{'stable_fair' if tags.get(registry.TAG_STABLE_FAIR) == 'true' else ''}")
+    history = registry.alias_history(client, name)
+    if history:
+        _out("alias moves (latest last):")
+        for move in history[-10:]:
+            _out(f"  {move['action']}: {move['from_version']} -> {move['to_version']} by {move['actor']}: {move['reason']}")
+    return EXIT_PASSED
+
+
+def command_init(args: argparse.Namespace) -> int:
+    """Prepare the embedded default stores."""
+    paths, _ = open_project()
+    prepare_embedded(paths)
+    _out(f"embedded default ready under {paths.root}")
+    return EXIT_PASSED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``fairgate`` command."""
+    parser = argparse.ArgumentParser(prog="fairgate", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one governed retraining through Airflow")
+    run.add_argument("--interval", help="data interval YYYY-MM (default: the last complete month)")
+    run.add_argument("--hazard", action="append", choices=HAZARDS, help="plant a generator hazard (repeatable)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a fairgate.yaml key for this run")
+    run.add_argument("--force", action="store_true", help="run even if this interval was already processed")
+    run.set_defaults(handler=command_run)
+    rollback = commands.add_parser("rollback", help="move champion back to the last fair and stable version")
+    rollback.add_argument("--reason", required=True, help="why (recorded)")
+    rollback.add_argument("--to", type=int, help="a version that passed every gate")
+    rollback.set_defaults(handler=command_rollback)
+    status = commands.add_parser("status", help="champion, versions and alias moves")
+    status.set_defaults(handler=command_status)
+    init = commands.add_parser("init", help="prepare the embedded default stores")
+    init.set_defaults(handler=command_init)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except FairgateError as e:
+        sys.stderr.write(f"fairgate: {e}\n")
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

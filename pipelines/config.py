@@ -1,0 +1,265 @@
+"""``fairgate.yaml``: the one configuration file, parsed once into typed settings.
+
+Every tunable (dataset, features, sensitive attributes, thresholds,
+beta_factor, seeds, registry names) lives in the file; a bad value stops with
+one line naming the key.  Manual-trigger overrides use the same dotted keys
+(``training.beta_factor``) and go through the same validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipelines.errors import BadInputError
+
+CONFIG_FILE_NAME = "fairgate.yaml"
+HAZARDS = ("post_outcome_column", "label_copy", "duplicated_rows", "migration")
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+ERR_CONFIG_MISSING = "configuration file not found: {path}"
+ERR_CONFIG_YAML = "configuration file {path} is not valid YAML: {problem}"
+ERR_CONFIG_NOT_MAPPING = "configuration file {path} must hold a mapping of sections, found {found}"
+ERR_CONFIG_KEY = "fairgate.yaml: {key}: {problem}"
+ERR_OVERRIDE_KEY = "override {key!r}: no such setting in fairgate.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bound(_Section):
+    """An absolute threshold on one metric: ``min`` and/or ``max``."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side_at_least(self) -> Bound:
+        if self.min is None and self.max is None:
+            raise ValueError("a bound needs 'min' or 'max'")
+        for side in (self.min, self.max):
+            if side is not None and not math.isfinite(side):
+                raise ValueError("bounds must be finite numbers")
+        return self
+
+
+class DatasetSettings(_Section):
+    """What the model is trained on and which columns play which role."""
+
+    source: Literal["generator", "file"] = "generator"
+    path: str | None = None
+    target: str
+    positive_label: int | str | bool = 1
+    positive_is_favorable: bool = False
+    time_column: str | None = None
+    id_columns: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(min_length=1)
+    features: list[str] | None = None
+    exclude_columns: dict[str, str] = Field(default_factory=dict)
+    use_sensitive_as_feature: bool = False
+
+    @model_validator(mode="after")
+    def _path_matches_source(self) -> DatasetSettings:
+        if self.source == "file" and not self.path:
+            raise ValueError("source 'file' needs 'path' (a CSV or Parquet file)")
+        if self.source == "generator" and self.path:
+            raise ValueError("'path' is only used with source 'file'")
+        for column, reason in self.exclude_columns.items():
+            if not str(reason).strip():
+                raise ValueError(f"exclude_columns.{column} needs a reason")
+        if self.target in self.sensitive:
+            raise ValueError("the target cannot also be a sensitive attribute")
+        return self
+
+
+class GeneratorSettings(_Section):
+    """The seeded loan-application generator used by default."""
+
+    seed: int = 20240101
+    rows_per_month: int = Field(default=1500, ge=50)
+    history_start: str = "2024-01"
+    history_months: int = Field(default=12, ge=1)
+    label_lag_months: int = Field(default=12, ge=0)
+    hazards: list[Literal["post_outcome_column", "label_copy", "duplicated_rows", "migration"]] = Field(
+        default_factory=list
+    )
+
+    @field_validator("history_start")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if not MONTH_PATTERN.match(value):
+            raise ValueError(f"expected a month as YYYY-MM, found {value!r}")
+        return value
+
+
+class AuditSettings(_Section):
+    """Data audit thresholds (Great Expectations suite)."""
+
+    min_rows: int = Field(default=200, ge=1)
+    min_group_rows: int = Field(default=30, ge=1)
+    min_group_share: float = Field(default=0.05, ge=0, le=1)
+    max_null_share: float = Field(default=0.05, ge=0, le=1)
+    label_rate_min: float = Field(default=0.01, ge=0, le=1)
+    label_rate_max: float = Field(default=0.99, ge=0, le=1)
+    range_quantile: float = Field(default=0.001, ge=0, lt=0.5)
+    range_margin: float = Field(default=0.5, ge=0)
+    max_out_of_range_share: float = Field(default=0.01, ge=0, le=1)
+    max_duplicate_share: float = Field(default=0.0, ge=0, le=1)
+
+
+class LeakageSettings(_Section):
+    """Leakage thresholds."""
+
+    max_single_feature_auc: float = Field(default=0.95, gt=0.5, le=1)
+    max_label_agreement: float = Field(default=0.98, gt=0.5, le=1)
+    max_after_decision_share: float = Field(default=0.01, ge=0, le=1)
+
+
+class SplitSettings(_Section):
+    """How the holdout is cut: out-of-time when a time column exists."""
+
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 7
+
+
+class TrainingSettings(_Section):
+    """The estimator and the class re-balancing."""
+
+    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+    beta_factor: float = 0.999
+    seed: int = 42
+
+    @field_validator("beta_factor")
+    @classmethod
+    def _beta_in_unit_interval(cls, value: float) -> float:
+        if math.isnan(value) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"expected a number in [0, 1], found {value!r}")
+        return value
+
+
+class DecisionSettings(_Section):
+    """The cost matrix and the decision threshold derived from it."""
+
+    cost_false_approval: float = Field(default=5.0, gt=0)
+    cost_false_refusal: float = Field(default=1.0, gt=0)
+    threshold: float | None = Field(default=None, gt=0, lt=1)
+
+    @property
+    def refusal_threshold(self) -> float:
+        """Probability of the adverse outcome above which an application is refused.
+
+        Unless set explicitly, the Bayes-optimal threshold for the cost matrix:
+        refuse when ``p * cost_false_approval > (1 - p) * cost_false_refusal``.
+        """
+        if self.threshold is not None:
+            return self.threshold
+        return self.cost_false_refusal / (self.cost_false_approval + self.cost_false_refusal)
+
+
+class GateSettings(_Section):
+    """Absolute thresholds per family and non-regression tolerances."""
+
+    technical: dict[str, Bound] = Field(default_factory=dict)
+    business: dict[str, Bound] = Field(default_factory=dict)
+    ethical: dict[str, Bound] = Field(default_factory=dict)
+    non_regression: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("non_regression")
+    @classmethod
+    def _tolerances_non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, tolerance in value.items():
+            if not math.isfinite(tolerance) or tolerance < 0:
+                raise ValueError(f"tolerance of {key} must be a finite number >= 0, found {tolerance!r}")
+        return value
+
+
+class RegistrySettings(_Section):
+    """MLflow experiment and registered model names."""
+
+    model_name: str = Field(min_length=1)
+    experiment: str = Field(min_length=1)
+    champion_alias: str = "champion"
+
+
+class FairgateConfig(_Section):
+    """The whole of ``fairgate.yaml``."""
+
+    use_case: str = Field(min_length=1)
+    dataset: DatasetSettings
+    generator: GeneratorSettings = GeneratorSettings()
+    audit: AuditSettings = AuditSettings()
+    leakage: LeakageSettings = LeakageSettings()
+    split: SplitSettings = SplitSettings()
+    training: TrainingSettings = TrainingSettings()
+    decision: DecisionSettings = DecisionSettings()
+    gate: GateSettings = GateSettings()
+    registry: RegistrySettings
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the validated configuration as plain JSON-ready data."""
+        return self.model_dump(mode="json")
+
+    @property
+    def config_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the validated configuration."""
+        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _first_error_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "missing":
+        message = "required key is missing"
+    elif first["type"] == "extra_forbidden":
+        message = "unknown key"
+    return ERR_CONFIG_KEY.format(key=key, problem=message)
+
+
+def parse_config(raw: dict[str, Any]) -> FairgateConfig:
+    """Validate a configuration mapping; raise ``BadInputError`` naming the key."""
+    try:
+        return FairgateConfig.model_validate(raw)
+    except ValidationError as e:
+        raise BadInputError(_first_error_line(e)) from e
+
+
+def load_config(path: Path) -> FairgateConfig:
+    """Read and validate ``fairgate.yaml``."""
+    if not path.is_file():
+        raise BadInputError(ERR_CONFIG_MISSING.format(path=path))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        problem = str(e).splitlines()[0]
+        raise BadInputError(ERR_CONFIG_YAML.format(path=path, problem=problem)) from e
+    if not isinstance(raw, dict):
+        raise BadInputError(ERR_CONFIG_NOT_MAPPING.format(path=path, found=type(raw).__name__))
+    return parse_config(raw)
+
+
+def apply_overrides(config: FairgateConfig, overrides: dict[str, Any]) -> FairgateConfig:
+    """Return a new configuration with dotted-key overrides applied and validated."""
+    raw = copy.deepcopy(config.as_dict())
+    for dotted_key, value in overrides.items():
+        section: Any = raw
+        parts = dotted_key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(section, dict) or part not in section:
+                raise BadInputError(ERR_OVERRIDE_KEY.format(key=dotted_key))
+            section = section[part]
+        if not isinstance(section, dict) or parts[-1] not in section:
+            raise BadInputError(ERR_OVERRIDE_KEY.format(key=dotted_key))
+        section[parts[-1]] = value
+    return parse_config(raw)

@@ -1,0 +1,728 @@
+"""The stages of one governed retraining run, each a plain function.
+
+Each ``retrain`` DAG task is a one-line call into this module.  A stage takes
+the run reference (a small dict: Airflow run id, DAG id, data interval,
+overrides, actor) and the small results of the stages before it, does its
+work on files keyed by the run id, logs to the run's MLflow run, records its
+verdict and duration for the summary, and returns a small dict.  A check that
+says no raises :class:`~pipelines.errors.BlockedError` after recording why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import FairgateConfig, apply_overrides
+from pipelines.errors import BadInputError, BlockedError, FairgateError
+from pipelines.project import CODE_ROOT, ProjectPaths, find_project_root, open_project
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register", "promote")
+
+ERR_NO_DATA = "no data to train on in {folder}"
+ERR_EMPTY_BATCH = "the batch for {interval} is empty: nothing to ingest"
+ERR_MISSING_COLUMNS = "dataset is missing configured column(s): {columns}"
+ERR_SOURCE_UNREADABLE = "cannot read dataset {path}: {problem}"
+ERR_SOURCE_FORMAT = "dataset {path}: expected a .csv or .parquet file"
+ERR_INTERVAL = "interval must be a month as YYYY-MM, found {value!r}"
+ERR_WEIGHTS_MISMATCH = "training fingerprint mismatch for class {label!r}: estimator received {got}, reference gives {want}"
+
+
+@dataclass
+class StageContext:
+    """Everything a stage needs, rebuilt from the run reference in each task."""
+
+    paths: ProjectPaths
+    config: FairgateConfig
+    airflow_run_id: str
+    dag_id: str
+    interval: str
+    actor: str
+
+    @property
+    def run_dir(self) -> Path:
+        """This run's output folder."""
+        return self.paths.run_dir(self.airflow_run_id)
+
+    @classmethod
+    def open(cls, run_ref: dict[str, Any]) -> StageContext:
+        """Load the project and apply the run's overrides."""
+        paths, config = open_project()
+        overrides = dict(run_ref.get("overrides") or {})
+        if overrides:
+            config = apply_overrides(config, overrides)
+        interval = str(run_ref["interval"])
+        _check_month(interval)
+        return cls(
+            paths=paths,
+            config=config,
+            airflow_run_id=str(run_ref["airflow_run_id"]),
+            dag_id=str(run_ref.get("dag_id", "retrain")),
+            interval=interval,
+            actor=str(run_ref.get("actor") or "unknown"),
+        )
+
+
+def _check_month(value: str) -> None:
+    from pipelines.config import MONTH_PATTERN
+
+    if not MONTH_PATTERN.match(value):
+        raise BadInputError(ERR_INTERVAL.format(value=value))
+
+
+def interval_for_run(run_type: str, data_interval_start: Any, logical_date: Any) -> str:
+    """The data interval (YYYY-MM) a run processes when none is given.
+
+    A scheduled run processes its data interval; a manual run processes the last
+    complete month before it was triggered (its own month is not over yet).
+    """
+    if "scheduled" in run_type and data_interval_start is not None:
+        return f"{data_interval_start.year:04d}-{data_interval_start.month:02d}"
+    when = logical_date if logical_date is not None else data_interval_start
+    if when is None:
+        raise BadInputError("cannot tell which data interval to process: no interval, no logical date")
+    year, month = (when.year, when.month - 1) if when.month > 1 else (when.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def run_reference(
+    airflow_run_id: str,
+    dag_id: str,
+    interval: str,
+    overrides: dict[str, Any] | None,
+    actor: str | None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Build the small dict every stage receives (validated here, at the entry point).
+
+    Overrides are validated now, so a bad key stops the run before any data moves.
+    When the run was requested by ``fairgate run``, a pointer from the request id
+    to the Airflow run id is written so the command can find its run's records.
+    """
+    _check_month(interval)
+    paths, config = open_project()
+    if overrides:
+        apply_overrides(config, dict(overrides))
+    if request_id:
+        _write_json(paths.root / "var" / "requests" / f"{safe_request(request_id)}.json", {"airflow_run_id": airflow_run_id})
+    return {
+        "airflow_run_id": airflow_run_id,
+        "dag_id": dag_id,
+        "interval": interval,
+        "overrides": dict(overrides or {}),
+        "actor": actor or "airflow:scheduler",
+    }
+
+
+def safe_request(request_id: str) -> str:
+    """A request id usable as a file name."""
+    from pipelines.project import safe_key
+
+    return safe_key(request_id)
+
+
+def _write_json(path: Path, payload: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+@contextmanager
+def stage_record(ctx: StageContext, stage: str) -> Iterator[dict[str, Any]]:
+    """Time a stage and write its verdict (passed, blocked or error) for the summary."""
+    record: dict[str, Any] = {"stage": stage, "verdict": "passed", "details": {}}
+    started = time.perf_counter()
+    try:
+        yield record
+    except BlockedError as e:
+        record["verdict"] = "blocked"
+        record["reasons"] = e.reasons
+        raise
+    except FairgateError as e:
+        record["verdict"] = "error"
+        record["reasons"] = [str(e)]
+        raise
+    finally:
+        record["seconds"] = time.perf_counter() - started
+        order = STAGES.index(stage) if stage in STAGES else 99
+        _write_json(ctx.run_dir / "stages" / f"{order:02d}-{stage}.json", record)
+
+
+# ---------------------------------------------------------------- data
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file; one clear line when it cannot be read."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise BadInputError(ERR_SOURCE_FORMAT.format(path=path))
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        problem = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise BadInputError(ERR_SOURCE_UNREADABLE.format(path=path, problem=problem)) from e
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def dataset_files(paths: ProjectPaths, config: FairgateConfig) -> list[Path]:
+    """The files that make up the versioned dataset, in time order."""
+    if config.dataset.source == "generator":
+        return sorted(paths.batches_dir.glob("*.parquet"))
+    single = paths.data_dir / "dataset.parquet"
+    return [single] if single.is_file() else []
+
+
+def load_dataset(paths: ProjectPaths, config: FairgateConfig, files: list[Path] | None = None) -> pd.DataFrame:
+    """Concatenate the dataset's files and check the configured columns exist."""
+    files = dataset_files(paths, config) if files is None else files
+    if not files:
+        raise BadInputError(ERR_NO_DATA.format(folder=paths.data_dir))
+    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    require_columns(frame, config)
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, config: FairgateConfig) -> None:
+    """Every configured column must exist in the data."""
+    dataset = config.dataset
+    wanted = [dataset.target, *dataset.sensitive, *dataset.id_columns]
+    if dataset.time_column:
+        wanted.append(dataset.time_column)
+    wanted += list(dataset.features or [])
+    missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
+    if missing:
+        raise BadInputError(ERR_MISSING_COLUMNS.format(columns=", ".join(missing)))
+
+
+def _ensure_history(paths: ProjectPaths, config: FairgateConfig) -> list[str]:
+    """Make sure the committed data version is present; say how it was obtained."""
+    from pipelines import generator, versioning
+
+    notes: list[str] = []
+    months = generator.month_range(config.generator.history_start, config.generator.history_months)
+    missing = [m for m in months if not (paths.batches_dir / f"{m}.parquet").is_file()]
+    if not missing:
+        return notes
+    if paths.data_pointer.is_file() and versioning.checkout_data(paths):
+        notes.append("data/ restored from the DVC cache or remote (matches data.dvc)")
+        missing = [m for m in months if not (paths.batches_dir / f"{m}.parquet").is_file()]
+        if not missing:
+            return notes
+    for month in missing:
+        _write_parquet(generator.generate_month(month, config.generator).frame, paths.batches_dir / f"{month}.parquet")
+    notes.append(
+        f"history rebuilt from the seeded generator ({len(missing)} month(s) from {missing[0]} to {missing[-1]})"
+    )
+    return notes
+
+
+def ingest(run_ref: dict[str, Any]) -> dict[str, Any]:
+    """Add the interval's batch to ``data/``, version it with DVC, open the MLflow run."""
+    from pipelines import generator, registry, versioning
+
+    ctx = StageContext.open(run_ref)
+    with stage_record(ctx, "ingest") as record:
+        config, paths = ctx.config, ctx.paths
+        committed_hash = versioning.recorded_data_hash(paths) if paths.data_pointer.is_file() else None
+        notes: list[str] = []
+        if config.dataset.source == "generator":
+            notes += _ensure_history(paths, config)
+            decision_month = generator.shift_month(ctx.interval, -config.generator.label_lag_months)
+            batch = generator.generate_month(decision_month, config.generator, config.generator.hazards)
+            if batch.frame.empty:
+                raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
+            batch_file = paths.batches_dir / f"{decision_month}.parquet"
+            _write_parquet(batch.frame, batch_file)
+            _write_json(ctx.run_dir / "generator_truth.json", batch.truth)
+            rows = len(batch.frame)
+            notes.append(
+                f"interval {ctx.interval}: applications decided in {decision_month}, "
+                f"outcome observed {config.generator.label_lag_months} months later"
+            )
+        else:
+            source = Path(str(config.dataset.path))
+            if not source.is_absolute():
+                source = paths.root / source
+            frame = read_table(source)
+            if frame.empty:
+                raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
+            require_columns(frame, config)
+            batch_file = paths.data_dir / "dataset.parquet"
+            _write_parquet(frame, batch_file)
+            decision_month = None
+            rows = len(frame)
+            notes.append(f"dataset copied from {source}")
+        data_hash = versioning.version_data(paths)
+        if committed_hash is None:
+            notes.append(f"first data version created: {data_hash}")
+        elif committed_hash != data_hash:
+            notes.append(f"new data version {data_hash} (was {committed_hash})")
+        else:
+            notes.append(f"data unchanged: {data_hash}")
+
+        client = registry.connect(paths)
+        experiment_id = registry.ensure_experiment(client, paths, config.registry.experiment)
+        mlflow_run_id = registry.open_run(
+            client,
+            experiment_id,
+            ctx.airflow_run_id,
+            {
+                "fairgate.dag_id": ctx.dag_id,
+                "fairgate.data_interval": ctx.interval,
+                "fairgate.data_hash": data_hash,
+                "fairgate.config_hash": config.config_hash,
+                "fairgate.hazards": ",".join(config.generator.hazards) if config.dataset.source == "generator" else "",
+            },
+        )
+        client.log_dict(mlflow_run_id, config.as_dict(), "config/fairgate.json")
+        record["details"] = {"rows": rows, "data_hash": data_hash, "notes": notes}
+        return {
+            "data_hash": data_hash,
+            "batch_file": str(batch_file),
+            "decision_month": decision_month,
+            "rows": rows,
+            "mlflow_run_id": mlflow_run_id,
+            "notes": notes,
+        }
+
+
+def _log_artifact_files(ctx: StageContext, mlflow_run_id: str, files: list[Path], folder: str) -> None:
+    from pipelines import registry
+
+    client = registry.connect(ctx.paths)
+    for file in files:
+        client.log_artifact(mlflow_run_id, str(file), folder)
+
+
+def audit(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
+    """Great Expectations audit of the new batch against the data before it."""
+    from pipelines.audit import audit_dataset
+
+    ctx = StageContext.open(run_ref)
+    with stage_record(ctx, "audit") as record:
+        batch_file = Path(ingested["batch_file"])
+        batch = pd.read_parquet(batch_file)
+        others = [f for f in dataset_files(ctx.paths, ctx.config) if f != batch_file]
+        reference = pd.concat([pd.read_parquet(f) for f in others], ignore_index=True) if others else None
+        result = audit_dataset(batch, reference, ctx.config.dataset, ctx.config.audit)
+        json_file = _write_json(ctx.run_dir / "audit" / "audit_report.json", result.report.to_dict())
+        html_file = ctx.run_dir / "audit" / "audit_report.html"
+        html_file.write_text(result.to_html(), encoding="utf-8")
+        _log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file, html_file], "audit")
+        record["details"] = {
+            "rows": result.report.rows,
+            "findings": len(result.report.findings),
+            "expectations": len(result.expectations),
+        }
+        if result.report.verdict == "blocked":
+            raise BlockedError("audit", [_finding_line(f) for f in result.report.blocking])
+        return {"verdict": "pass", "findings": len(result.report.findings)}
+
+
+def _finding_line(finding: Any) -> str:
+    columns = ", ".join(finding.columns) if finding.columns else "(table)"
+    return f"{finding.check} [{columns}]: {finding.message}"
+
+
+def leakage(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
+    """Leakage checks on the whole training frame and its prospective split."""
+    from pipelines.leakage import find_leakage
+    from pipelines.split import holdout_mask
+
+    ctx = StageContext.open(run_ref)
+    with stage_record(ctx, "leakage") as record:
+        frame = load_dataset(ctx.paths, ctx.config)
+        is_test = holdout_mask(frame, ctx.config.dataset, ctx.config.split)
+        report = find_leakage(frame, ctx.config.dataset, ctx.config.leakage, is_test)
+        json_file = _write_json(ctx.run_dir / "leakage" / "leakage_report.json", report.to_dict())
+        _log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file], "leakage")
+        record["details"] = {"rows": len(frame), "findings": len(report.findings), "notes": report.notes}
+        if report.verdict == "blocked":
+            raise BlockedError("leakage", [_finding_line(f) for f in report.blocking])
+        return {"verdict": "pass", "findings": len(report.findings)}
+
+
+def split(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
+    """Write the training set and the holdout for this run."""
+    from pipelines.split import holdout_mask, split_notes
+
+    ctx = StageContext.open(run_ref)
+    with stage_record(ctx, "split") as record:
+        dataset = ctx.config.dataset
+        frame = load_dataset(ctx.paths, ctx.config)
+        is_test = holdout_mask(frame, dataset, ctx.config.split)
+        train_file, test_file = ctx.run_dir / "train.parquet", ctx.run_dir / "holdout.parquet"
+        _write_parquet(frame[~is_test], train_file)
+        _write_parquet(frame[is_test], test_file)
+        details: dict[str, Any] = {
+            "train_rows": int((~is_test).sum()),
+            "holdout_rows": int(is_test.sum()),
+            "notes": split_notes(dataset),
+        }
+        if dataset.time_column:
+            times = pd.to_datetime(frame[dataset.time_column])
+            details["train_until"] = str(times[~is_test].max())
+            details["holdout_from"] = str(times[is_test].min())
+        record["details"] = details
+        return {"train_file": str(train_file), "holdout_file": str(test_file), **details}
+
+
+def git_state() -> dict[str, str]:
+    """The commit of the code that ran and whether its tree was dirty."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=CODE_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=CODE_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as e:
+        logger.warning("git state unknown: %s", e)
+        return {"git_commit": "unknown (not a git checkout)", "git_dirty": "unknown"}
+    return {"git_commit": commit, "git_dirty": "true" if dirty else "false"}
+
+
+def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any]) -> dict[str, Any]:
+    """Fit the candidate with exact class weights, verify them, log the model."""
+    import mlflow
+
+    from pipelines import registry
+    from pipelines.leakage import candidate_feature_columns
+    from pipelines.train import train_model
+    from pipelines.weights import class_weights, sample_weights, weights_fingerprint
+
+    ctx = StageContext.open(run_ref)
+    with stage_record(ctx, "train") as record:
+        dataset, training = ctx.config.dataset, ctx.config.training
+        train_frame = pd.read_parquet(split_result["train_file"])
+        features = candidate_feature_columns(train_frame, dataset)
+        trained = train_model(train_frame, features, dataset, training)
+        # verify, do not trust: recompute the weights the estimator should have received
+        reference = class_weights(train_frame[dataset.target], training.beta_factor)
+        for label, want in reference.items():
+            got = trained.class_weights.get(label)
+            if got is None or float(got).hex() != float(want).hex():
+                raise BlockedError(
+                    "train", [ERR_WEIGHTS_MISMATCH.format(label=label, got=got, want=want)]
+                )
+        expected_hash = weights_fingerprint(sample_weights(train_frame[dataset.target].to_numpy(), reference))
+        if expected_hash != trained.sample_weight_sha256:
+            raise BlockedError(
+                "train",
+                [f"sample-weight vector hash {trained.sample_weight_sha256} differs from the reference {expected_hash}"],
+            )
+        registry.connect(ctx.paths)
+        with mlflow.start_run(run_id=ingested["mlflow_run_id"]):
+            mlflow.log_params(
+                {
+                    "estimator": training.estimator,
+                    "beta_factor": repr(float(training.beta_factor)),
+                    "features": ",".join(features),
+                    "train_rows": len(train_frame),
+                    **{f"estimator.{k}": v for k, v in training.params.items()},
+                }
+            )
+            mlflow.log_dict(trained.fingerprint, "training/fingerprint.json")
+            mlflow.set_tags(
+                {
+                    "fairgate.beta_factor": repr(float(training.beta_factor)),
+                    "fairgate.class_weights": json.dumps(trained.fingerprint["class_weights_repr"], sort_keys=True),
+                    "fairgate.sample_weight_sha256": trained.sample_weight_sha256,
+                }
+            )
+            model_info = _log_sklearn_model(trained.model, train_frame[features].head(5))
+        record["details"] = {
+            "estimator": training.estimator,
+            "features": len(features),
+            "class_weights": trained.fingerprint["class_weights_repr"],
+        }
+        return {
+            "model_uri": model_info.model_uri,
+            "features": features,
+            "class_weights": trained.fingerprint["class_weights_repr"],
+            "class_weights_hex": trained.fingerprint["class_weights_hex"],
+            "beta_factor": repr(float(training.beta_factor)),
+        }
+
+
+def _log_sklearn_model(model: Any, example: pd.DataFrame) -> Any:
+    """Log the pipeline as a self-contained MLflow model (cloudpickle, explicit requirements)."""
+    import cloudpickle
+    import mlflow.sklearn
+    import numpy
+    import sklearn
+    from mlflow.models import infer_signature
+
+    requirements = [
+        f"scikit-learn=={sklearn.__version__}",
+        f"pandas=={pd.__version__}",
+        f"numpy=={numpy.__version__}",
+        f"cloudpickle=={cloudpickle.__version__}",
+    ]
+    signature = infer_signature(example, model.predict_proba(example))
+    return mlflow.sklearn.log_model(
+        model,
+        name="model",
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        pip_requirements=requirements,
+        signature=signature,
+    )
+
+
+def evaluate(
+    run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any], trained: dict[str, Any]
+) -> dict[str, Any]:
+    """Score the candidate and the current champion on the same holdout."""
+    import mlflow
+    import mlflow.sklearn
+
+    from pipelines import registry
+    from pipelines.evaluate import evaluate_model, flatten_metrics, per_group_table, plot_per_group
+
+    ctx = StageContext.open(run_ref)
+    with stage_record(ctx, "evaluate") as record:
+        dataset = ctx.config.dataset
+        holdout = pd.read_parquet(split_result["holdout_file"])
+        y_true = holdout[dataset.target]
+        sensitive = holdout[dataset.sensitive]
+        client = registry.connect(ctx.paths)
+        candidate_model = mlflow.sklearn.load_model(trained["model_uri"])
+        candidate = evaluate_model(
+            candidate_model, holdout[trained["features"]], y_true, sensitive, dataset, ctx.config.decision
+        )
+        current = registry.champion(client, ctx.config.registry.model_name, ctx.config.registry.champion_alias)
+        champion_result = None
+        champion_version = None
+        if current is not None:
+            champion_version = str(current.version)
+            champion_model = mlflow.sklearn.load_model(
+                f"models:/{ctx.config.registry.model_name}/{champion_version}"
+            )
+            needed = list(getattr(champion_model, "feature_names_in_", holdout.columns))
+            missing = [c for c in needed if c not in holdout.columns]
+            if missing:
+                raise BlockedError(
+                    "evaluate",
+                    [f"champion version {champion_version} cannot be scored on this holdout: "
+                     f"missing column(s) {', '.join(missing)}"],
+                )
+            champion_result = evaluate_model(
+                champion_model, holdout[needed], y_true, sensitive, dataset, ctx.config.decision
+            )
+        evaluation = {"candidate": candidate, "champion": champion_result, "champion_version": champion_version}
+        eval_file = _write_json(ctx.run_dir / "evaluation" / "evaluation.json", evaluation)
+        table_file = ctx.run_dir / "evaluation" / "per_group.csv"
+        per_group_table(candidate).to_csv(table_file, index=False)
+        plot_file = plot_per_group(candidate, ctx.run_dir / "evaluation" / "per_group.png")
+        metrics = flatten_metrics(candidate)
+        client.log_batch(
+            ingested["mlflow_run_id"],
+            metrics=[
+                mlflow.entities.Metric(key=k, value=v, timestamp=0, step=0)
+                for k, v in metrics.items()
+            ],
+        )
+        _log_artifact_files(ctx, ingested["mlflow_run_id"], [eval_file, table_file, plot_file], "evaluation")
+        record["details"] = {
+            "holdout_rows": int(len(holdout)),
+            "champion_version": champion_version,
+            "key_metrics": _key_metrics(candidate),
+            "champion_key_metrics": _key_metrics(champion_result) if champion_result else None,
+        }
+        return {"evaluation_file": str(eval_file), "champion_version": champion_version}
+
+
+def _key_metrics(result: dict[str, Any]) -> dict[str, float]:
+    keys = {
+        "technical": ("roc_auc", "balanced_accuracy", "accuracy", "latency_ms_p95"),
+        "business": ("approval_rate", "expected_cost", "cost_saving_vs_best_constant"),
+    }
+    chosen: dict[str, float] = {}
+    for family, names in keys.items():
+        for name in names:
+            if name in result.get(family, {}):
+                chosen[f"{family}.{name}"] = result[family][name]
+    for attribute, values in result.get("ethical", {}).items():
+        for name in ("demographic_parity_ratio", "demographic_parity_difference", "equalized_odds_difference"):
+            if name in values:
+                chosen[f"ethical.{attribute}.{name}"] = values[name]
+    return chosen
+
+
+def gate(run_ref: dict[str, Any], ingested: dict[str, Any], evaluated: dict[str, Any]) -> dict[str, Any]:
+    """Decide: technical gate and ethical gate, absolute and against the champion."""
+    from pipelines import registry
+    from pipelines.gate import decide
+
+    ctx = StageContext.open(run_ref)
+    with stage_record(ctx, "gate") as record:
+        evaluation = json.loads(Path(evaluated["evaluation_file"]).read_text(encoding="utf-8"))
+        decision = decide(
+            evaluation["candidate"], evaluation["champion"], ctx.config.gate, evaluation["champion_version"]
+        )
+        decision_file = _write_json(ctx.run_dir / "gate" / "gate_decision.json", decision.to_dict())
+        report_file = ctx.run_dir / "gate" / "gate_report.md"
+        report_file.write_text(decision.to_markdown(), encoding="utf-8")
+        _log_artifact_files(ctx, ingested["mlflow_run_id"], [decision_file, report_file], "gate")
+        client = registry.connect(ctx.paths)
+        for key, value in _gate_tags(decision).items():
+            client.set_tag(ingested["mlflow_run_id"], key, value)
+        record["details"] = {
+            "decision": "passed" if decision.passed else "blocked",
+            "technical": "passed" if decision.technical_passed else "blocked",
+            "ethical": "passed" if decision.ethical_passed else "blocked",
+            "reasons": decision.reasons(),
+            "notes": decision.notes,
+        }
+        if not decision.passed:
+            record["verdict"] = "blocked"
+            record["reasons"] = decision.reasons()
+        # the gate does not raise: a blocked candidate is still registered for inspection
+        return {"decision_file": str(decision_file), **record["details"]}
+
+
+def _gate_tags(decision: Any) -> dict[str, str]:
+    from pipelines import registry
+
+    return {
+        registry.TAG_GATE: "passed" if decision.passed else "blocked",
+        registry.TAG_GATE_TECHNICAL: "passed" if decision.technical_passed else "blocked",
+        registry.TAG_GATE_ETHICAL: "passed" if decision.ethical_passed else "blocked",
+        registry.TAG_GATE_REASONS: registry.tag_value("; ".join(decision.reasons()) or "all checks passed"),
+    }
+
+
+def register(
+    run_ref: dict[str, Any], ingested: dict[str, Any], trained: dict[str, Any], gated: dict[str, Any]
+) -> dict[str, Any]:
+    """Register the candidate, passed or blocked, with its lineage and gate tags."""
+    from pipelines import registry
+
+    ctx = StageContext.open(run_ref)
+    with stage_record(ctx, "register") as record:
+        decision = json.loads(Path(gated["decision_file"]).read_text(encoding="utf-8"))
+        tags = {
+            "fairgate.data_hash": ingested["data_hash"],
+            "fairgate.config_hash": ctx.config.config_hash,
+            "fairgate.dag_id": ctx.dag_id,
+            "fairgate.data_interval": ctx.interval,
+            "fairgate.mlflow_run_id": ingested["mlflow_run_id"],
+            "fairgate.beta_factor": trained["beta_factor"],
+            "fairgate.class_weights": json.dumps(trained["class_weights"], sort_keys=True),
+            "fairgate.class_weights_hex": json.dumps(trained["class_weights_hex"], sort_keys=True),
+            registry.TAG_GATE: "passed" if decision["passed"] else "blocked",
+            registry.TAG_GATE_TECHNICAL: "passed" if decision["technical_passed"] else "blocked",
+            registry.TAG_GATE_ETHICAL: "passed" if decision["ethical_passed"] else "blocked",
+            registry.TAG_GATE_REASONS: "; ".join(gated["reasons"]) or "all checks passed",
+            **{f"fairgate.{k}": v for k, v in git_state().items()},
+        }
+        client = registry.connect(ctx.paths)
+        version = registry.register_candidate(
+            client,
+            ctx.config.registry.model_name,
+            trained["model_uri"],
+            ingested["mlflow_run_id"],
+            ctx.airflow_run_id,
+            tags,
+        )
+        record["details"] = {"model": ctx.config.registry.model_name, "version": version}
+        return {"version": version}
+
+
+def promote(run_ref: dict[str, Any], registered: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
+    """Move ``champion`` to the candidate only when both gates passed."""
+    from pipelines import registry
+
+    ctx = StageContext.open(run_ref)
+    with stage_record(ctx, "promote") as record:
+        if gated["decision"] != "passed":
+            raise BlockedError("gate", gated["reasons"] or ["the gate did not pass"])
+        client = registry.connect(ctx.paths)
+        move = registry.move_champion(
+            client,
+            ctx.config.registry.model_name,
+            ctx.config.registry.champion_alias,
+            registered["version"],
+            action="promote",
+            actor=ctx.actor,
+            reason=f"passed both gates on data interval {ctx.interval}",
+            airflow_run_id=ctx.airflow_run_id,
+        )
+        record["details"] = move.to_dict()
+        return move.to_dict()
+
+
+def rollback(
+    airflow_run_id: str, reason: str, target_version: str | int | None, actor: str, dag_id: str = "rollback"
+) -> dict[str, Any]:
+    """Move ``champion`` back to the last version that passed every gate and served.
+
+    Idempotent: a retry of the same Airflow run finds its own move and changes nothing.
+    """
+    from pipelines import registry
+
+    if not isinstance(reason, str) or not reason.strip():
+        raise BadInputError("rollback needs a reason: a non-empty sentence saying why")
+    paths, config = open_project()
+    client = registry.connect(paths)
+    name, alias = config.registry.model_name, config.registry.champion_alias
+    for move in registry.alias_history(client, name):
+        if move["airflow_run_id"] == airflow_run_id and move["action"] == "rollback":
+            return {**move, "already_done": True}
+    requested = None if target_version in (None, "") else str(target_version)
+    target = registry.rollback_target(client, name, alias, requested)
+    move = registry.move_champion(
+        client,
+        name,
+        alias,
+        target,
+        action="rollback",
+        actor=actor,
+        reason=reason.strip(),
+        airflow_run_id=airflow_run_id,
+    )
+    client.set_model_version_tag(name, target, "fairgate.last_rollback", json.dumps(move.to_dict()))
+    return move.to_dict()
+
+
+def project_root_for_tasks() -> str:
+    """The project root tasks run against (for logs)."""
+    return str(find_project_root())
+
+
+def environment_summary() -> dict[str, str]:
+    """The store locations in effect, for the run summary."""
+    from pipelines.project import tracking_uri
+
+    paths, _ = open_project()
+    return {
+        "project": str(paths.root),
+        "mlflow": tracking_uri(paths),
+        "airflow_home": os.environ.get("AIRFLOW_HOME", str(paths.airflow_home)),
+    }

@@ -1,0 +1,606 @@
+"""Model tests of pipelines.evaluate: conventions, hand computations, fairlearn parity, edge cases."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn.metrics as skm
+from fairlearn.metrics import (
+    MetricFrame,
+    demographic_parity_difference,
+    demographic_parity_ratio,
+    equal_opportunity_difference,
+    equalized_odds_difference,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from pipelines.config import DatasetSettings, DecisionSettings
+from pipelines.errors import BadInputError
+from pipelines.evaluate import (
+    BUSINESS_METRICS,
+    ERR_EMPTY,
+    ERR_INDEX,
+    ERR_LABEL_MISSING,
+    ERR_LATENCY_ARGS,
+    ERR_LENGTH,
+    ERR_MODEL_CLASSES,
+    ERR_POSITIVE_ABSENT,
+    ERR_PROBA_RANGE,
+    ERR_SENSITIVE_COLUMNS,
+    ERR_SENSITIVE_MISSING,
+    ERR_SINGLE_CLASS,
+    ERR_TOO_MANY_CLASSES,
+    ETHICAL_METRICS,
+    METRIC_DIRECTION,
+    TECHNICAL_METRICS,
+    approve_decisions,
+    cost_saving,
+    evaluate_model,
+    evaluate_predictions,
+    flatten_metrics,
+    per_group_table,
+    plot_per_group,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+GERMAN_CREDIT = Path("/work/shared/data/german_credit.csv")
+
+ADVERSE = DatasetSettings(target="default", sensitive=["gender"], positive_label=1, positive_is_favorable=False)
+FAVOURABLE = DatasetSettings(target="repaid", sensitive=["gender"], positive_label=1, positive_is_favorable=True)
+HALF = DecisionSettings(cost_false_approval=5.0, cost_false_refusal=1.0, threshold=0.5)
+
+# A tiny frame computed by hand (positive class = default, adverse; refuse when p > 0.5).
+#            0     1     2     3     4     5     6     7
+Y_DEFAULT = [1, 0, 0, 1, 0, 0, 1, 0]
+P_DEFAULT = [0.9, 0.2, 0.6, 0.4, 0.1, 0.3, 0.8, 0.45]
+GENDER = ["f", "f", "f", "f", "m", "m", "m", "m"]
+# approved:        F  T  F  T  T  T  F  T
+# favourable truth F  T  T  F  T  T  F  T
+
+
+def tiny(dataset: DatasetSettings = ADVERSE) -> dict:
+    return evaluate_predictions(
+        pd.Series(Y_DEFAULT), np.array(P_DEFAULT), pd.DataFrame({"gender": GENDER}), dataset, HALF
+    )
+
+
+class StubModel:
+    """A fitted-model stand-in returning fixed probabilities in classes_ order."""
+
+    def __init__(self, classes: list, proba: np.ndarray) -> None:
+        self.classes_ = np.array(classes)
+        self._proba = proba
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        return self._proba[np.asarray(features["row"])]
+
+
+# --------------------------------------------------------------------------- hand computations
+
+
+def test_technical_metrics_by_hand_on_the_positive_class() -> None:
+    technical = tiny()["technical"]
+    # refused = predicted default: T F T F F F T F; TP 2, FN 1, FP 1, TN 4
+    assert technical["accuracy"] == pytest.approx(6 / 8)
+    assert technical["balanced_accuracy"] == pytest.approx((2 / 3 + 4 / 5) / 2)
+    assert technical["f1"] == pytest.approx(2 / 3)
+    assert technical["roc_auc"] == pytest.approx(13 / 15)
+    y, p = np.array(Y_DEFAULT), np.array(P_DEFAULT)
+    assert technical["brier"] == pytest.approx(np.mean((p - y) ** 2))
+    assert technical["log_loss"] == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    assert set(technical) == set(TECHNICAL_METRICS) - {"latency_ms_p50", "latency_ms_p95"}
+
+
+def test_business_costs_and_best_constant_by_hand() -> None:
+    business = tiny()["business"]
+    assert business["approval_rate"] == 5 / 8
+    # one false approval (row 3, cost 5) and one false refusal (row 2, cost 1)
+    assert business["expected_cost"] == pytest.approx(6 / 8)
+    assert business["cost_approve_all"] == pytest.approx(3 / 8 * 5)
+    assert business["cost_refuse_all"] == pytest.approx(5 / 8 * 1)
+    assert business["cost_best_constant"] == pytest.approx(5 / 8)
+    assert business["cost_saving_vs_best_constant"] == pytest.approx(1 - 0.75 / 0.625)
+    assert business["by_group"]["gender"] == {
+        "f": {"rows": 4, "approval_rate": 0.5, "expected_cost": 1.5},
+        "m": {"rows": 4, "approval_rate": 0.75, "expected_cost": 0.0},
+    }
+    assert set(BUSINESS_METRICS) <= set(business)
+
+
+@pytest.mark.fairness
+def test_ethical_metrics_by_hand_on_approvals() -> None:
+    ethical = tiny()["ethical"]["gender"]
+    assert ethical["by_group"] == {
+        "f": {"rows": 4, "selection_rate": 0.5, "tpr": 0.5, "fpr": 0.5, "accuracy": 0.5},
+        "m": {"rows": 4, "selection_rate": 0.75, "tpr": 1.0, "fpr": 0.0, "accuracy": 1.0},
+    }
+    assert ethical["demographic_parity_difference"] == pytest.approx(0.25)
+    assert ethical["demographic_parity_ratio"] == pytest.approx(2 / 3)
+    assert ethical["equalized_odds_difference"] == pytest.approx(0.5)
+    assert ethical["equal_opportunity_difference"] == pytest.approx(0.5)
+    assert ethical["worst_group_accuracy"] == pytest.approx(0.5)
+    assert ethical["notes"] == []
+    assert set(ETHICAL_METRICS) <= set(ethical)
+
+
+def test_result_shape_and_strict_json() -> None:
+    result = tiny()
+    assert result["rows"] == 8
+    assert result["refusal_threshold"] == 0.5
+    assert result["positive_label"] == 1
+    assert result["positive_is_favorable"] is False
+    assert json.loads(json.dumps(result, allow_nan=False)) == result
+
+
+def test_default_threshold_is_bayes_optimal_for_the_cost_matrix() -> None:
+    result = evaluate_predictions(
+        pd.Series(Y_DEFAULT), np.array(P_DEFAULT), pd.DataFrame({"gender": GENDER}), ADVERSE, DecisionSettings()
+    )
+    assert result["refusal_threshold"] == 1.0 / 6.0
+    # only p = 0.1 is <= 1/6
+    assert result["business"]["approval_rate"] == 1 / 8
+
+
+# --------------------------------------------------------------------------- conventions
+
+
+@pytest.mark.fairness
+def test_favourable_positive_class_gives_the_same_decisions_and_fairness() -> None:
+    adverse = tiny(ADVERSE)
+    favourable = evaluate_predictions(
+        pd.Series([1 - y for y in Y_DEFAULT]),
+        1.0 - np.array(P_DEFAULT),
+        pd.DataFrame({"gender": GENDER}),
+        FAVOURABLE,
+        HALF,
+    )
+    assert favourable["ethical"]["gender"]["by_group"] == adverse["ethical"]["gender"]["by_group"]
+    for name in ETHICAL_METRICS:
+        assert favourable["ethical"]["gender"][name] == pytest.approx(adverse["ethical"]["gender"][name])
+    assert favourable["business"]["by_group"] == adverse["business"]["by_group"]
+    for name in ("approval_rate", "expected_cost", "cost_best_constant", "cost_saving_vs_best_constant"):
+        assert favourable["business"][name] == pytest.approx(adverse["business"][name])
+    # technical metrics follow the model's own positive class (repaid): accuracy and AUC agree, F1 does not
+    assert favourable["technical"]["accuracy"] == pytest.approx(adverse["technical"]["accuracy"])
+    assert favourable["technical"]["roc_auc"] == pytest.approx(adverse["technical"]["roc_auc"])
+    # predicted "repaid" = approved: T F T T T T F T vs truth repaid F T T F T T F T -> TP 4, FP 1, FN 1
+    assert favourable["technical"]["f1"] == pytest.approx(4 / 5)
+
+
+def test_decision_rule_at_the_threshold_is_symmetric() -> None:
+    threshold = 0.25
+    p_default = np.array([0.25, 0.2500001, 0.0, 1.0])
+    assert approve_decisions(p_default, threshold, positive_is_favorable=False).tolist() == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    p_repaid = np.array([0.75, 0.7499999, 1.0, 0.0])
+    assert approve_decisions(p_repaid, threshold, positive_is_favorable=True).tolist() == [
+        True,
+        False,
+        True,
+        False,
+    ]
+
+
+@pytest.mark.fairness
+def test_string_labels_match_integer_labels() -> None:
+    as_int = tiny()
+    labels = pd.Series(["bad" if y else "good" for y in Y_DEFAULT])
+    bad_positive = DatasetSettings(target="risk", sensitive=["gender"], positive_label="bad")
+    as_text = evaluate_predictions(labels, np.array(P_DEFAULT), pd.DataFrame({"gender": GENDER}), bad_positive, HALF)
+    assert as_text["technical"] == as_int["technical"]
+    assert as_text["business"] == as_int["business"]
+    assert as_text["ethical"] == as_int["ethical"]
+    assert as_text["positive_label"] == "bad"
+
+
+def test_evaluate_model_takes_the_positive_label_column_of_predict_proba() -> None:
+    p_bad = np.array(P_DEFAULT)
+    model = StubModel(["bad", "good"], np.column_stack([p_bad, 1.0 - p_bad]))
+    features = pd.DataFrame({"row": range(8)})
+    labels = pd.Series(["bad" if y else "good" for y in Y_DEFAULT])
+    dataset = DatasetSettings(target="risk", sensitive=["gender"], positive_label="bad")
+    result = evaluate_model(
+        model, features, labels, pd.DataFrame({"gender": GENDER}), dataset, HALF, latency_batch_rows=3
+    )
+    expected = tiny()
+    assert result["ethical"] == expected["ethical"]
+    assert result["business"] == expected["business"]
+    latency = result["latency"]
+    assert latency == {"batch_rows": 3, "batches": 2, "repeats": 5, "samples": 10}
+    assert 0.0 <= result["technical"]["latency_ms_p50"] <= result["technical"]["latency_ms_p95"]
+    # the column order follows classes_, not an assumption that the positive class is last
+    flipped = StubModel(["good", "bad"], np.column_stack([1.0 - p_bad, p_bad]))
+    again = evaluate_model(flipped, features, labels, pd.DataFrame({"gender": GENDER}), dataset, HALF)
+    assert again["ethical"] == expected["ethical"]
+
+
+# --------------------------------------------------------------------------- fairlearn parity
+
+
+def _random_case(seed: int, rows: int = 600) -> tuple[pd.Series, np.ndarray, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    region = rng.choice(["north", "south", "east"], size=rows, p=[0.5, 0.3, 0.2])
+    gender = rng.choice(["female", "male"], size=rows)
+    y = (rng.random(rows) < np.where(region == "east", 0.45, 0.25)).astype(int)
+    p = np.clip(0.25 + 0.35 * y + rng.normal(0.0, 0.2, rows), 0.0, 1.0)
+    return pd.Series(y), p, pd.DataFrame({"gender": gender, "region": region})
+
+
+@pytest.mark.fairness
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("positive_is_favorable", [False, True])
+def test_ethical_point_estimates_equal_fairlearn(seed: int, positive_is_favorable: bool) -> None:
+    y, p, sensitive = _random_case(seed)
+    dataset = DatasetSettings(
+        target="y", sensitive=["gender", "region"], positive_is_favorable=positive_is_favorable
+    )
+    decision = DecisionSettings(threshold=0.4)
+    result = evaluate_predictions(y, p, sensitive, dataset, decision)
+
+    approved = (p >= 1 - 0.4) if positive_is_favorable else (p <= 0.4)
+    good = (y == 1) if positive_is_favorable else (y == 0)
+    y_true, y_pred = good.astype(int).to_numpy(), approved.astype(int)
+    for attribute in ("gender", "region"):
+        groups = sensitive[attribute]
+        ethical = result["ethical"][attribute]
+        assert ethical["demographic_parity_difference"] == demographic_parity_difference(
+            y_true, y_pred, sensitive_features=groups
+        )
+        assert ethical["demographic_parity_ratio"] == demographic_parity_ratio(
+            y_true, y_pred, sensitive_features=groups
+        )
+        assert ethical["equalized_odds_difference"] == equalized_odds_difference(
+            y_true, y_pred, sensitive_features=groups
+        )
+        assert ethical["equal_opportunity_difference"] == equal_opportunity_difference(
+            y_true, y_pred, sensitive_features=groups
+        )
+        frame = MetricFrame(
+            metrics={
+                "selection_rate": selection_rate,
+                "tpr": true_positive_rate,
+                "fpr": false_positive_rate,
+                "accuracy": skm.accuracy_score,
+            },
+            y_true=y_true,
+            y_pred=y_pred,
+            sensitive_features=groups,
+        )
+        assert ethical["worst_group_accuracy"] == frame.group_min()["accuracy"]
+        for group, row in frame.by_group.iterrows():
+            mine = ethical["by_group"][group]
+            for name in ("selection_rate", "tpr", "fpr", "accuracy"):
+                assert mine[name] == row[name]
+            assert mine["rows"] == int((groups == group).sum())
+            assert result["business"]["by_group"][attribute][group]["approval_rate"] == row["selection_rate"]
+
+
+@pytest.mark.parametrize("y_kind", ["series", "ndarray", "list"])
+@pytest.mark.parametrize("p_kind", ["ndarray", "series", "list"])
+@pytest.mark.parametrize("sensitive_kind", ["frame", "series"])
+def test_pandas_and_numpy_inputs_give_the_same_result(y_kind: str, p_kind: str, sensitive_kind: str) -> None:
+    y = {"series": pd.Series(Y_DEFAULT), "ndarray": np.array(Y_DEFAULT), "list": list(Y_DEFAULT)}[y_kind]
+    p = {"series": pd.Series(P_DEFAULT), "ndarray": np.array(P_DEFAULT), "list": list(P_DEFAULT)}[p_kind]
+    sensitive = {
+        "frame": pd.DataFrame({"gender": GENDER}),
+        "series": pd.Series(GENDER, name="gender"),
+    }[sensitive_kind]
+    assert evaluate_predictions(y, p, sensitive, ADVERSE, HALF) == tiny()
+
+
+def test_categorical_and_non_default_index_inputs() -> None:
+    index = pd.Index([10, 11, 12, 13, 14, 15, 16, 17])
+    y = pd.Series(Y_DEFAULT, index=index)
+    sensitive = pd.DataFrame({"gender": pd.Categorical(GENDER)}, index=index)
+    assert evaluate_predictions(y, np.array(P_DEFAULT), sensitive, ADVERSE, HALF) == tiny()
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+@pytest.mark.fairness
+def test_group_without_favourable_truth_rows_has_undefined_tpr_not_a_made_up_zero() -> None:
+    y = pd.Series([1, 0, 0, 1, 1, 1])  # group "x" only has defaults: nobody truly good
+    p = np.array([0.9, 0.2, 0.6, 0.4, 0.3, 0.8])
+    sensitive = pd.DataFrame({"gender": ["f", "f", "f", "x", "x", "x"]})
+    result = evaluate_predictions(y, p, sensitive, ADVERSE, HALF)
+    ethical = result["ethical"]["gender"]
+    assert ethical["by_group"]["x"]["tpr"] is None
+    assert ethical["by_group"]["x"]["fpr"] == pytest.approx(2 / 3)
+    assert ethical["equal_opportunity_difference"] is None
+    assert ethical["equalized_odds_difference"] is None
+    # demographic parity does not need the truth: still defined
+    assert ethical["demographic_parity_difference"] == pytest.approx(abs(1 / 3 - 2 / 3))
+    assert any("['x']" in note and "tpr undefined" in note for note in ethical["notes"])
+    json.dumps(result, allow_nan=False)
+    # why: fairlearn 0.15 silently scores the empty TPR as 0.0 and returns a number
+    approved = (p <= 0.5).astype(int)
+    good = (y == 0).astype(int)
+    silent = equal_opportunity_difference(good, approved, sensitive_features=sensitive["gender"])
+    assert math.isfinite(silent)
+
+
+@pytest.mark.fairness
+def test_group_of_one_row() -> None:
+    y = pd.Series([1, 0, 0, 1, 0])
+    p = np.array([0.9, 0.2, 0.6, 0.4, 0.1])
+    sensitive = pd.DataFrame({"gender": ["f", "f", "f", "f", "solo"]})
+    ethical = evaluate_predictions(y, p, sensitive, ADVERSE, HALF)["ethical"]["gender"]
+    solo = ethical["by_group"]["solo"]
+    assert solo == {"rows": 1, "selection_rate": 1.0, "tpr": 1.0, "fpr": None, "accuracy": 1.0}
+    assert ethical["equalized_odds_difference"] is None
+    assert ethical["equal_opportunity_difference"] == pytest.approx(1.0 - 0.5)
+    assert ethical["demographic_parity_ratio"] == pytest.approx(0.5)
+    assert any("fpr undefined" in note for note in ethical["notes"])
+
+
+def test_all_predictions_equal_approve_everyone() -> None:
+    y = pd.Series(Y_DEFAULT)
+    result = evaluate_predictions(y, np.zeros(8), pd.DataFrame({"gender": GENDER}), ADVERSE, HALF)
+    assert result["business"]["approval_rate"] == 1.0
+    assert result["business"]["expected_cost"] == result["business"]["cost_approve_all"]
+    assert result["technical"]["roc_auc"] == 0.5
+    assert result["technical"]["f1"] == 0.0  # nothing predicted as default
+    ethical = result["ethical"]["gender"]
+    assert ethical["demographic_parity_difference"] == 0.0
+    assert ethical["demographic_parity_ratio"] == 1.0
+    assert ethical["equalized_odds_difference"] == 0.0
+
+
+@pytest.mark.fairness
+def test_all_predictions_equal_refuse_everyone_makes_parity_ratio_undefined() -> None:
+    y = pd.Series(Y_DEFAULT)
+    result = evaluate_predictions(y, np.ones(8), pd.DataFrame({"gender": GENDER}), ADVERSE, HALF)
+    assert result["business"]["approval_rate"] == 0.0
+    assert result["business"]["expected_cost"] == result["business"]["cost_refuse_all"]
+    ethical = result["ethical"]["gender"]
+    assert ethical["demographic_parity_difference"] == 0.0
+    assert ethical["demographic_parity_ratio"] is None
+    assert any("0/0" in note for note in ethical["notes"])
+
+
+@pytest.mark.fairness
+def test_single_group_makes_disparities_undefined() -> None:
+    result = evaluate_predictions(
+        pd.Series(Y_DEFAULT), np.array(P_DEFAULT), pd.DataFrame({"gender": ["f"] * 8}), ADVERSE, HALF
+    )
+    ethical = result["ethical"]["gender"]
+    for name in ETHICAL_METRICS:
+        if name != "worst_group_accuracy":
+            assert ethical[name] is None
+    assert ethical["worst_group_accuracy"] == pytest.approx(0.75)
+    assert any("single group" in note for note in ethical["notes"])
+
+
+def test_cost_saving_when_the_best_constant_costs_nothing() -> None:
+    assert cost_saving(0.0, 0.0) == 0.0
+    assert cost_saving(0.3, 0.0) is None
+    assert cost_saving(0.25, 0.5) == 0.5
+
+
+# --------------------------------------------------------------------------- input validation
+
+
+def _evaluate(y: object = None, p: object = None, sensitive: object = None, dataset: DatasetSettings = ADVERSE):
+    return evaluate_predictions(
+        pd.Series(Y_DEFAULT) if y is None else y,
+        np.array(P_DEFAULT) if p is None else p,
+        pd.DataFrame({"gender": GENDER}) if sensitive is None else sensitive,
+        dataset,
+        HALF,
+    )
+
+
+def test_single_class_is_refused_with_the_exact_message() -> None:
+    with pytest.raises(BadInputError) as error:
+        _evaluate(y=pd.Series([0] * 8))
+    assert str(error.value) == ERR_SINGLE_CLASS.format(found="[0]", positive=1)
+    assert str(error.value) == (
+        "y_true holds a single class [0]: evaluation needs both the positive label 1 and another class"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"y": pd.Series([], dtype=int), "p": np.array([]), "sensitive": pd.DataFrame({"gender": []})}, ERR_EMPTY),
+        ({"p": np.array(P_DEFAULT[:7])}, ERR_LENGTH.format(expected=8, name="p_positive", found=7)),
+        (
+            {"sensitive": pd.DataFrame({"gender": GENDER[:7]})},
+            ERR_LENGTH.format(expected=8, name="sensitive", found=7),
+        ),
+        ({"y": pd.Series([1, 0, 0, 1, 0, None, 1, 0])}, ERR_LABEL_MISSING.format(count=1)),
+        ({"y": pd.Series([1, 0, 2, 1, 0, 0, 1, 0])}, ERR_TOO_MANY_CLASSES.format(count=3, found="[0, 1, 2]")),
+        (
+            {"y": pd.Series(["bad", "good"] * 4)},
+            ERR_POSITIVE_ABSENT.format(positive=1, found="['bad', 'good']"),
+        ),
+        ({"p": np.array([0.9, 0.2, 0.6, 1.4, 0.1, 0.3, 0.8, 0.45])}, ERR_PROBA_RANGE.format(count=1, example=1.4)),
+        ({"p": np.array([0.9, 0.2, np.nan, 0.4, 0.1, 0.3, 0.8, 0.45])}, ERR_PROBA_RANGE.format(count=1, example=np.nan)),
+        (
+            {"sensitive": pd.DataFrame({"gender": ["f", "f", None, "f", "m", "m", np.nan, "m"]})},
+            ERR_SENSITIVE_MISSING.format(attribute="gender", count=2),
+        ),
+        (
+            {"sensitive": pd.DataFrame({"sex": GENDER})},
+            ERR_SENSITIVE_COLUMNS.format(expected=["gender"], found=["sex"]),
+        ),
+        (
+            {"sensitive": pd.DataFrame({"gender": GENDER, "age": [1] * 8})},
+            ERR_SENSITIVE_COLUMNS.format(expected=["gender"], found=["gender", "age"]),
+        ),
+        (
+            {"sensitive": pd.DataFrame({"gender": GENDER}, index=range(1, 9))},
+            ERR_INDEX.format(name="sensitive"),
+        ),
+    ],
+)
+def test_bad_inputs_are_refused_at_the_entry_point(kwargs: dict, message: str) -> None:
+    with pytest.raises(BadInputError) as error:
+        _evaluate(**kwargs)
+    assert str(error.value) == message
+    assert "\n" not in str(error.value)
+
+
+def test_model_without_the_positive_label_is_refused() -> None:
+    model = StubModel(["no", "yes"], np.full((8, 2), 0.5))
+    with pytest.raises(BadInputError) as error:
+        evaluate_model(
+            model, pd.DataFrame({"row": range(8)}), pd.Series(Y_DEFAULT), pd.DataFrame({"gender": GENDER}), ADVERSE, HALF
+        )
+    assert str(error.value) == ERR_MODEL_CLASSES.format(found=["no", "yes"], positive=1)
+
+
+@pytest.mark.parametrize(("batch", "repeats"), [(0, 5), (10, 0), (True, 5)])
+def test_latency_arguments_are_validated(batch: int, repeats: int) -> None:
+    model = StubModel([0, 1], np.full((8, 2), 0.5))
+    with pytest.raises(BadInputError) as error:
+        evaluate_model(
+            model,
+            pd.DataFrame({"row": range(8)}),
+            pd.Series(Y_DEFAULT),
+            pd.DataFrame({"gender": GENDER}),
+            ADVERSE,
+            HALF,
+            latency_batch_rows=batch,
+            latency_repeats=repeats,
+        )
+    assert str(error.value) == ERR_LATENCY_ARGS.format(batch=batch, repeats=repeats)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def test_flatten_metrics_gives_valid_mlflow_names_and_keeps_undefined_as_nan() -> None:
+    from mlflow.utils.validation import _validate_metric_name
+
+    y = pd.Series([1, 0, 0, 1, 1, 1])
+    p = np.array([0.9, 0.2, 0.6, 0.4, 0.3, 0.8])
+    sensitive = pd.DataFrame({"gender": ["female : married", "female : married", "female : married", "x/y", "x/y", "x/y"]})
+    flat = flatten_metrics(evaluate_predictions(y, p, sensitive, ADVERSE, HALF))
+    for name in flat:
+        _validate_metric_name(name)
+    assert flat["technical.roc_auc"] == pytest.approx(skm.roc_auc_score(y, p))
+    assert "business.gender.female___married.approval_rate" in flat
+    assert math.isnan(flat["ethical.gender.x_y.tpr"])
+    assert math.isnan(flat["ethical.gender.equalized_odds_difference"])
+    assert all(isinstance(value, float) for value in flat.values())
+    assert not any(name.endswith("notes") or "by_group" in name for name in flat)
+
+
+def test_flatten_metrics_names_from_the_brief() -> None:
+    flat = flatten_metrics(tiny())
+    assert flat["technical.roc_auc"] == tiny()["technical"]["roc_auc"]
+    assert flat["business.expected_cost"] == tiny()["business"]["expected_cost"]
+    assert flat["ethical.gender.demographic_parity_ratio"] == tiny()["ethical"]["gender"]["demographic_parity_ratio"]
+    assert flat["business.gender.f.approval_rate"] == 0.5
+    assert flat["ethical.gender.m.tpr"] == 1.0
+
+
+def test_per_group_table() -> None:
+    table = per_group_table(tiny())
+    assert list(table.columns) == ["attribute", "group", "rows", "approval_rate", "tpr", "fpr", "accuracy", "expected_cost"]
+    assert table.to_dict("records") == [
+        {"attribute": "gender", "group": "f", "rows": 4, "approval_rate": 0.5, "tpr": 0.5, "fpr": 0.5,
+         "accuracy": 0.5, "expected_cost": 1.5},
+        {"attribute": "gender", "group": "m", "rows": 4, "approval_rate": 0.75, "tpr": 1.0, "fpr": 0.0,
+         "accuracy": 1.0, "expected_cost": 0.0},
+    ]
+
+
+def test_plot_per_group_writes_a_png_without_touching_pyplot(tmp_path: Path) -> None:
+    y, p, sensitive = _random_case(3, rows=200)
+    dataset = DatasetSettings(target="y", sensitive=["gender", "region"])
+    result = evaluate_predictions(y, p, sensitive, dataset, DecisionSettings(threshold=0.4))
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+    path = plot_per_group(result, tmp_path / "per_group.png")
+    assert path == tmp_path / "per_group.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
+
+
+def test_importing_evaluate_does_not_import_matplotlib() -> None:
+    code = "import sys, pipelines.evaluate, pipelines.gate; print(any(m.startswith('matplotlib') for m in sys.modules))"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert completed.stdout.strip() == "False"
+
+
+def test_metric_direction_covers_every_gateable_metric() -> None:
+    assert set(METRIC_DIRECTION) == set(TECHNICAL_METRICS) | set(BUSINESS_METRICS) | set(ETHICAL_METRICS)
+    assert METRIC_DIRECTION["roc_auc"] == "higher"
+    assert METRIC_DIRECTION["log_loss"] == "lower"
+    assert METRIC_DIRECTION["demographic_parity_ratio"] == "higher"
+    assert METRIC_DIRECTION["demographic_parity_difference"] == "lower"
+
+
+# --------------------------------------------------------------------------- German Credit smoke check
+
+
+@pytest.fixture(scope="module")
+def german_credit_evaluation() -> tuple[dict, pd.Series, np.ndarray, pd.Series]:
+    frame = pd.read_csv(GERMAN_CREDIT)
+    y = frame.pop("bad_credit")
+    sensitive = frame[["sex"]]
+    features = frame.drop(columns=["sex", "status_sex"])  # status_sex encodes sex
+    x_train, x_test, y_train, y_test, _, s_test = train_test_split(
+        features, y, sensitive, test_size=0.3, random_state=0, stratify=y
+    )
+    preprocess = make_column_transformer(
+        (StandardScaler(), make_column_selector(dtype_include="number")),
+        (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_exclude="number")),
+    )
+    model = make_pipeline(preprocess, LogisticRegression(max_iter=1000, random_state=0)).fit(x_train, y_train)
+    dataset = DatasetSettings(target="bad_credit", sensitive=["sex"], positive_label=1, positive_is_favorable=False)
+    result = evaluate_model(
+        model, x_test, y_test, s_test, dataset, DecisionSettings(cost_false_approval=5.0, cost_false_refusal=1.0)
+    )
+    p_bad = model.predict_proba(x_test)[:, list(model.classes_).index(1)]
+    return result, y_test, p_bad, s_test["sex"]
+
+
+@pytest.mark.fairness
+def test_german_credit_values_are_sane(german_credit_evaluation: tuple) -> None:
+    result, y_test, p_bad, sex = german_credit_evaluation
+    technical, business = result["technical"], result["business"]
+    assert result["rows"] == 300
+    assert result["refusal_threshold"] == pytest.approx(1 / 6)
+    assert 0.70 < technical["roc_auc"] < 0.90
+    assert 0.60 < technical["balanced_accuracy"] < 0.85
+    assert 0.0 < technical["brier"] < 0.25
+    assert technical["latency_ms_p95"] >= technical["latency_ms_p50"] > 0.0
+    # the 5:1 matrix: approving all costs 0.3 * 5 = 1.5, refusing all 0.7 * 1 = 0.7
+    assert business["cost_approve_all"] == pytest.approx(1.5)
+    assert business["cost_refuse_all"] == pytest.approx(0.7)
+    assert business["cost_best_constant"] == pytest.approx(0.7)
+    assert 0.0 < business["cost_saving_vs_best_constant"] < 1.0
+    assert 0.2 < business["approval_rate"] < 0.8
+    ethical = result["ethical"]["sex"]
+    assert set(ethical["by_group"]) == {"female", "male"}
+    assert sum(g["rows"] for g in ethical["by_group"].values()) == 300
+    assert 0.0 < ethical["demographic_parity_ratio"] <= 1.0
+    assert 0.0 <= ethical["equalized_odds_difference"] <= 1.0
+    # same numbers as fairlearn's own functions on the same decisions
+    approved = (p_bad <= 1 / 6).astype(int)
+    good = (y_test == 0).astype(int).to_numpy()
+    assert ethical["demographic_parity_ratio"] == demographic_parity_ratio(good, approved, sensitive_features=sex)
+    assert ethical["equalized_odds_difference"] == equalized_odds_difference(good, approved, sensitive_features=sex)
+    json.dumps(result, allow_nan=False)
+    assert set(flatten_metrics(result)) >= {"technical.roc_auc", "ethical.sex.demographic_parity_ratio"}
