@@ -101,6 +101,8 @@ def read_stage_records(paths: ProjectPaths, airflow_run_id: str) -> list[dict[st
 def outcome(records: list[dict[str, Any]]) -> tuple[int, str]:
     """Exit code and one-word outcome from the stage records."""
     verdicts = {r["stage"]: r["verdict"] for r in records}
+    if "crashed" in verdicts.values():
+        return EXIT_INTERNAL, "crashed"
     if "error" in verdicts.values():
         return EXIT_BAD_INPUT, "error"
     if verdicts.get("promote") == "passed":
@@ -149,7 +151,7 @@ def render_summary(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: 
         elif stage == "register":
             detail = f"{details.get('model', '')} version {details.get('version', '?')}"
         elif stage == "promote":
-            detail = f"champion {details.get('from_version')} -> {details.get('to_version')}"
+            detail = f"champion {details.get('from_version') or 'none'} -> {details.get('to_version')}"
         _out(f"{stage:<10} {record['verdict']:<9} {record.get('seconds', 0):>8.2f}  {detail}")
         for reason in record.get("reasons", []):
             _out(f"{'':<30}reason: {reason}")

@@ -105,7 +105,8 @@ ERR_SENSITIVE_MISSING = (
     "sensitive attribute {attribute!r} has {count} missing values (NaN/None): every row needs a known group"
 )
 ERR_SENSITIVE_COLLISION = (
-    "sensitive attribute {attribute!r} has distinct values that print the same ({found}): recode them"
+    "sensitive attribute {attribute!r} has values that do not map one-to-one to group names "
+    "({found}): recode them"
 )
 ERR_MODEL_PROBA = (
     "model.predict_proba returned shape {shape}, expected ({rows}, {classes}) for classes {labels}"
@@ -195,7 +196,7 @@ def _is_positive(y_true: Any, positive_label: Any) -> tuple[np.ndarray, pd.Index
         raise BadInputError(ERR_SINGLE_CLASS.format(found=found, positive=positive_label))
     if len(classes) > 2:
         raise BadInputError(ERR_TOO_MANY_CLASSES.format(count=len(classes), found=found))
-    is_positive = np.array([v == positive_label for v in values], dtype=bool)
+    is_positive = np.asarray(values == positive_label, dtype=bool)
     if not is_positive.any():
         raise BadInputError(ERR_POSITIVE_ABSENT.format(positive=positive_label, found=found))
     return is_positive, index

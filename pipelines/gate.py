@@ -28,6 +28,7 @@ sentences and the markdown written for people.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -35,6 +36,8 @@ from typing import Any, Literal
 from pipelines.config import Bound, GateSettings
 from pipelines.errors import BadInputError
 from pipelines.evaluate import ETHICAL_METRICS, METRIC_DIRECTION
+
+logger = logging.getLogger(__name__)
 
 GateName = Literal["technical", "ethical"]
 CheckKind = Literal["absolute", "non_regression"]
@@ -287,6 +290,8 @@ def _absolute_checks(
 ) -> list[GateCheck]:
     checks = []
     difference = value - champion if champion is not None else None
+    if difference is not None and math.isnan(difference):
+        difference = None
     sides: list[tuple[BoundSide, float | None]] = [("min", bound.min), ("max", bound.max)]
     for side, limit in sides:
         if limit is None:
@@ -439,7 +444,7 @@ def decide(
     ethical = [check for check in checks if check.gate == "ethical"]
     technical_passed = bool(technical) and all(check.passed for check in technical)
     ethical_passed = bool(ethical) and all(check.passed for check in ethical)
-    return GateDecision(
+    decision = GateDecision(
         passed=technical_passed and ethical_passed,
         technical_passed=technical_passed,
         ethical_passed=ethical_passed,
@@ -447,3 +452,11 @@ def decide(
         champion_version=champion_version,
         notes=notes,
     )
+    logger.info(
+        "gate decision: %s (technical %s, ethical %s, %d checks)",
+        "passed" if decision.passed else "blocked",
+        _verdict(technical_passed),
+        _verdict(ethical_passed),
+        len(checks),
+    )
+    return decision

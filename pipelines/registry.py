@@ -108,13 +108,17 @@ def _not_found(error: MlflowException) -> bool:
 
 
 def champion(client: MlflowClient, model_name: str, alias: str) -> ModelVersion | None:
-    """The version the alias points at, or None when there is none yet."""
+    """The version the alias points at, or None when the model or the alias does not exist yet."""
     try:
-        return client.get_model_version_by_alias(model_name, alias)
+        model = client.get_registered_model(model_name)
     except MlflowException as e:
         if _not_found(e):
             return None
         raise
+    version = model.aliases.get(alias)
+    if version is None:
+        return None
+    return client.get_model_version(model_name, str(version))
 
 
 def get_version(client: MlflowClient, model_name: str, version: str) -> ModelVersion:

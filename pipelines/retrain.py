@@ -143,7 +143,7 @@ def _write_json(path: Path, payload: Any) -> Path:
 
 @contextmanager
 def stage_record(ctx: StageContext, stage: str) -> Iterator[dict[str, Any]]:
-    """Time a stage and write its verdict (passed, blocked or error) for the summary."""
+    """Time a stage and write its verdict (passed, blocked, error or crashed) for the summary."""
     record: dict[str, Any] = {"stage": stage, "verdict": "passed", "details": {}}
     started = time.perf_counter()
     try:
@@ -155,6 +155,11 @@ def stage_record(ctx: StageContext, stage: str) -> Iterator[dict[str, Any]]:
     except FairgateError as e:
         record["verdict"] = "error"
         record["reasons"] = [str(e)]
+        raise
+    except BaseException as e:
+        # not a verdict: a bug or a broken tool; recorded so the summary cannot show it as passed
+        record["verdict"] = "crashed"
+        record["reasons"] = [f"{type(e).__name__}: {e}"]
         raise
     finally:
         record["seconds"] = time.perf_counter() - started
@@ -337,8 +342,18 @@ def audit(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
             "expectations": len(result.expectations),
         }
         if result.report.verdict == "blocked":
-            raise BlockedError("audit", [_finding_line(f) for f in result.report.blocking])
+            _block(ctx, ingested["mlflow_run_id"], "audit", [_finding_line(f) for f in result.report.blocking])
         return {"verdict": "pass", "findings": len(result.report.findings)}
+
+
+def _block(ctx: StageContext, mlflow_run_id: str, stage: str, reasons: list[str]) -> None:
+    """Record on the MLflow run where and why the run was blocked, then stop it."""
+    from pipelines import registry
+
+    client = registry.connect(ctx.paths)
+    client.set_tag(mlflow_run_id, "fairgate.blocked_at", stage)
+    client.set_tag(mlflow_run_id, "fairgate.blocked_reasons", registry.tag_value("; ".join(reasons)))
+    raise BlockedError(stage, reasons)
 
 
 def _finding_line(finding: Any) -> str:
@@ -360,7 +375,7 @@ def leakage(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]
         _log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file], "leakage")
         record["details"] = {"rows": len(frame), "findings": len(report.findings), "notes": report.notes}
         if report.verdict == "blocked":
-            raise BlockedError("leakage", [_finding_line(f) for f in report.blocking])
+            _block(ctx, ingested["mlflow_run_id"], "leakage", [_finding_line(f) for f in report.blocking])
         return {"verdict": "pass", "findings": len(report.findings)}
 
 

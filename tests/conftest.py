@@ -1,0 +1,81 @@
+"""Test isolation: every session gets its own project, AIRFLOW_HOME, MLflow store and DVC remote.
+
+Nothing a test does may touch the user's own stores, so the environment is
+cleaned of every variable that could point at them before anything imports
+Airflow or MLflow, and FAIRGATE_HOME points at a temporary project.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO / "tests" / "fixtures" / "german_credit.csv"
+
+_SESSION_ROOT = Path(tempfile.mkdtemp(prefix="fairgate-tests-"))
+
+
+def _clean_environment() -> None:
+    for key in list(os.environ):
+        if key.startswith(("AIRFLOW", "MLFLOW_", "DVC_")) or key == "FAIRGATE_HOME":
+            del os.environ[key]
+    os.environ["AIRFLOW_HOME"] = str(_SESSION_ROOT / "airflow-home-unit")
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_SESSION_ROOT / 'airflow-unit.db'}"
+    os.environ["GIT_AUTHOR_NAME"] = os.environ["GIT_COMMITTER_NAME"] = "fairgate-tests"
+    os.environ["GIT_AUTHOR_EMAIL"] = os.environ["GIT_COMMITTER_EMAIL"] = "tests@fairgate.invalid"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _clean_environment()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SESSION_ROOT, ignore_errors=True)
+
+
+def make_project(root: Path, **config_changes: object) -> Path:
+    """Create a fresh fairgate project in ``root``: config, git, DVC with a local remote.
+
+    ``config_changes`` are dotted keys applied to a copy of the repository's fairgate.yaml.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    raw = yaml.safe_load((REPO / "fairgate.yaml").read_text(encoding="utf-8"))
+    for dotted, value in config_changes.items():
+        section = raw
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            section = section[part]
+        section[leaf] = value
+    (root / "fairgate.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    run = {"cwd": root, "check": True, "capture_output": True}
+    subprocess.run(["git", "init", "-q"], **run)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], **run)
+    subprocess.run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], **run)
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "remote", "add", "-d", "local", str(root.parent / f"{root.name}-remote")], **run
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def session_root() -> Path:
+    """The temporary folder holding everything this test session creates."""
+    return _SESSION_ROOT
+
+
+@pytest.fixture(scope="session")
+def german_credit_path() -> Path:
+    """The Statlog German Credit data (CC BY 4.0), copied into tests/fixtures."""
+    if not SHARED_DATA.is_file():
+        pytest.fail(f"test data missing: {SHARED_DATA}")
+    return SHARED_DATA
