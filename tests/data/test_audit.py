@@ -10,7 +10,6 @@ month, firing on a month that breaks it.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from pipelines.audit import (
 from pipelines.config import AuditSettings, DatasetSettings
 from pipelines.errors import BadInputError
 
-GERMAN_CREDIT = Path("/work/shared/data/german_credit.csv")
+GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"  # CC BY 4.0: tests/fixtures/README.md
 SPLIT_SEED = 7  # fairgate.yaml split.seed
 
 DATASET = DatasetSettings(
@@ -617,16 +616,13 @@ def test_german_credit_recoded_purpose_is_found(german: pd.DataFrame) -> None:
     assert checks_of(result) == {("categorical_domain", ("purpose",))}
 
 
-# ---------------------------------------- speed
+# ---------------------------------------- at scale (timings are measured by `make bench`, never asserted)
 
 
 @pytest.mark.slow
-def test_audit_of_100k_rows_takes_seconds() -> None:
+def test_audit_of_100k_rows_finds_nothing_on_clean_data() -> None:
     months = [make_month(m, 50_000, 100 + m, first_id=m * 50_000) for m in range(4)]
     reference, batch = pd.concat(months[:2], ignore_index=True), pd.concat(months[2:], ignore_index=True)
     audit_dataset(batch.head(300), reference.head(300), DATASET, SETTINGS)  # warm GX's lazy imports
-    started = time.perf_counter()
     result = audit_dataset(batch, reference, DATASET, SETTINGS)
-    elapsed = time.perf_counter() - started
     assert result.report.blocking == []
-    assert elapsed < 10.0, f"audit of 100k rows took {elapsed:.1f} s"  # about 1.5 s measured, 2 cores

@@ -9,7 +9,6 @@ copy), rows copied from the previous month (contamination).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from pipelines.leakage import (
     find_leakage,
 )
 
-GERMAN_CREDIT = Path("/work/shared/data/german_credit.csv")
+GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"  # CC BY 4.0: tests/fixtures/README.md
 SPLIT_SEED = 7  # fairgate.yaml split.seed
 TEST_FRACTION = 0.2  # fairgate.yaml split.test_fraction
 
@@ -711,14 +710,11 @@ def test_german_credit() -> None:
     ]
 
 
-# ---------------------------------------- speed
+# ---------------------------------------- at scale (timings are measured by `make bench`, never asserted)
 
 
 @pytest.mark.slow
-def test_leakage_on_100k_rows_takes_seconds() -> None:
+def test_leakage_on_100k_rows_finds_the_planted_leaks() -> None:
     frame = make_applications(months=10, rows=10_000, hazards=("post_outcome_column", "label_copy"))
-    started = time.perf_counter()
     report = find_leakage(frame, DATASET, SETTINGS, out_of_time(frame))
-    elapsed = time.perf_counter() - started
     assert {"post_outcome", "label_copy", "target_leakage"} <= {f.check for f in report.blocking}
-    assert elapsed < 10.0, f"leakage checks on 100k rows took {elapsed:.1f} s"

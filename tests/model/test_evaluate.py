@@ -63,7 +63,7 @@ from pipelines.evaluate import (
 ROOT = Path(__file__).resolve().parents[2]
 # MLflow's rule for metric names (mlflow.utils.validation): these characters, and a normalised relative path
 MLFLOW_METRIC_NAME = re.compile(r"^[/\w.\- :]*$")
-GERMAN_CREDIT = Path("/work/shared/data/german_credit.csv")
+GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"  # CC BY 4.0: tests/fixtures/README.md
 
 ADVERSE = DatasetSettings(
     target="default", sensitive=["gender"], positive_label=1, positive_is_favorable=False

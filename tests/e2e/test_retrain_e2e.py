@@ -1,0 +1,263 @@
+"""End to end: real `retrain` and `rollback` DAG runs through Airflow in a temporary project.
+
+One project (its own AIRFLOW_HOME, MLflow store, DVC remote) is shared by the
+tests of this module, which run in file order, like the life of a deployment:
+a first champion, hazards that must be blocked, new data that is gated against
+the champion, a gate refusal, rollbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import make_project
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+MODEL = "fairgate-credit-default"
+LINEAGE_TAGS = (
+    "fairgate.data_hash",
+    "fairgate.git_commit",
+    "fairgate.git_dirty",
+    "fairgate.config_hash",
+    "fairgate.dag_id",
+    "fairgate.airflow_run_id",
+    "fairgate.data_interval",
+    "fairgate.beta_factor",
+    "fairgate.class_weights",
+    "fairgate.class_weights_hex",
+    "fairgate.gate.decision",
+    "fairgate.gate.technical",
+    "fairgate.gate.ethical",
+)
+
+
+@pytest.fixture(scope="module")
+def project(session_root: Path) -> Path:
+    return make_project(session_root / "e2e-project", **{"generator.rows_per_month": 600})
+
+
+def fairgate(project: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FAIRGATE_HOME": str(project)}
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def client_for(project: Path):
+    from pipelines import registry
+    from pipelines.project import ProjectPaths
+
+    return registry.connect(ProjectPaths(project))
+
+
+def champion_version(project: Path) -> str | None:
+    from pipelines import registry
+
+    current = registry.champion(client_for(project), MODEL, "champion")
+    return None if current is None else str(current.version)
+
+
+def versions(project: Path) -> list:
+    return sorted(client_for(project).search_model_versions(f"name = '{MODEL}'"), key=lambda v: int(v.version))
+
+
+def test_first_run_creates_the_data_version_and_promotes_a_champion(project):
+    result = fairgate(project, "run", "--interval", "2026-01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "outcome: PROMOTED" in result.stdout
+    assert "history rebuilt from the seeded generator" in result.stdout
+    assert "first data version created" in result.stdout
+    for stage in ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register", "promote"):
+        assert f"\n{stage:<10} passed" in result.stdout, stage
+    assert champion_version(project) == "1"
+    (version,) = versions(project)
+    for tag in LINEAGE_TAGS:
+        assert version.tags.get(tag), f"lineage tag {tag} missing"
+    pointer = yaml.safe_load((project / "data.dvc").read_text())
+    assert version.tags["fairgate.data_hash"] == pointer["outs"][0]["md5"]
+    weights = json.loads(version.tags["fairgate.class_weights"])
+    assert set(weights) == {"0", "1"} and all(float(w).hex() == float.fromhex(float(w).hex()).hex() for w in weights.values())
+    # the data version is in the DVC remote: a clean checkout can rebuild data/
+    status = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "--cloud", "data.dvc"], cwd=project, capture_output=True, text=True
+    )
+    assert status.returncode == 0 and "new" not in status.stdout, status.stdout
+    run = client_for(project).get_run(version.tags["fairgate.mlflow_run_id"])
+    families = {key.split(".")[0] for key in run.data.metrics}
+    assert {"technical", "business", "ethical"} <= families
+    artifacts = {a.path for folder in ("audit", "evaluation", "gate") for a in client_for(project).list_artifacts(run.info.run_id, folder)}
+    assert {"audit/audit_report.html", "evaluation/per_group.csv", "evaluation/per_group.png", "gate/gate_decision.json"} <= artifacts
+
+
+def test_same_interval_again_is_idempotent_and_registers_nothing(project):
+    before = len(versions(project))
+    result = fairgate(project, "run", "--interval", "2026-01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already processed" in result.stdout
+    assert len(versions(project)) == before
+
+
+@pytest.mark.parametrize(
+    ("hazard", "stage", "column"),
+    [
+        ("post_outcome_column", "audit", "collections_date"),  # a new column: schema, before leakage
+        ("label_copy", "audit", "internal_risk_flag"),
+        ("duplicated_rows", "audit", "application_id"),
+        ("migration", "audit", "region"),
+    ],
+)
+def test_each_hazard_ends_blocked_with_champion_unchanged(project, hazard, stage, column):
+    before_versions = len(versions(project))
+    result = fairgate(project, "run", "--interval", "2026-02", "--hazard", hazard)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "outcome: BLOCKED" in result.stdout
+    assert f"\n{stage:<10} blocked" in result.stdout
+    assert column in result.stdout
+    assert champion_version(project) == "1"
+    assert len(versions(project)) == before_versions  # blocked before training: nothing to register
+    runs = client_for(project).search_runs(
+        [client_for(project).get_experiment_by_name(MODEL).experiment_id],
+        filter_string=f"tags.`fairgate.hazards` = '{hazard}'",
+    )
+    assert runs and runs[0].data.tags["fairgate.blocked_at"] == stage
+    assert column in runs[0].data.tags["fairgate.blocked_reasons"]
+
+
+def test_new_clean_data_is_gated_against_the_champion_and_promoted(project):
+    result = fairgate(project, "run", "--interval", "2026-02")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "champion compared: 1" in result.stdout
+    assert "non-regression against champion version 1" in result.stdout
+    assert champion_version(project) == "2"
+
+
+def test_a_gate_refusal_registers_the_candidate_as_blocked_and_keeps_the_champion(project):
+    result = fairgate(project, "run", "--interval", "2026-03", "--set", "gate.technical.roc_auc.min=0.99")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "technical.roc_auc" in result.stdout and "min 0.99" in result.stdout
+    blocked = versions(project)[-1]
+    assert blocked.tags["fairgate.gate.decision"] == "blocked"
+    assert "technical.roc_auc" in blocked.tags["fairgate.gate.reasons"]
+    assert champion_version(project) == "2"
+
+
+def test_rollback_refuses_a_version_that_failed_a_gate(project):
+    blocked = versions(project)[-1]
+    result = fairgate(project, "rollback", "--reason", "try the blocked one", "--to", str(blocked.version))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "did not pass every gate" in result.stderr
+    assert champion_version(project) == "2"
+
+
+def test_rollback_dag_moves_champion_back_and_records_who_and_why(project):
+    from pipelines.project import ProjectPaths, airflow_environment
+
+    env = {**os.environ, **airflow_environment(ProjectPaths(project))}
+    conf = json.dumps({"reason": "e2e: champion misbehaves"})
+    completed = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", "rollback", "-c", conf],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert champion_version(project) == "1", completed.stdout[-3000:] + completed.stderr[-3000:]
+    from pipelines import registry
+
+    history = registry.alias_history(client_for(project), MODEL)
+    last = history[-1]
+    assert last["action"] == "rollback" and last["from_version"] == "2" and last["to_version"] == "1"
+    assert last["reason"] == "e2e: champion misbehaves" and last["actor"]
+    assert [m["action"] for m in history] == ["promote", "promote", "rollback"]
+
+
+def test_rollback_with_nowhere_to_go_is_refused(project):
+    result = fairgate(project, "rollback", "--reason", "again")
+    assert result.returncode == 1
+    assert "no rollback target" in result.stderr
+    assert champion_version(project) == "1"
+
+
+def test_rollback_by_cli_to_a_named_version_that_passed(project):
+    result = fairgate(project, "rollback", "--reason", "v2 was fine after all", "--to", "2")
+    assert result.returncode == 0, result.stderr
+    assert champion_version(project) == "2"
+    status = fairgate(project, "status")
+    assert "champion: version 2" in status.stdout and "rollback: 1 -> 2 by cli:" in status.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("run", "--interval", "2026-13"), "interval must be a month as YYYY-MM"),
+        (("run", "--set", "training.beta_factor=1.5"), "training.beta_factor"),
+        (("run", "--set", "training.beta=0.5"), "no such setting"),
+        (("rollback", "--reason", "  "), "rollback needs a reason"),
+        (("rollback", "--reason", "x", "--to", "99"), "has no version 99"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(project, args, message):
+    before = (champion_version(project), len(versions(project)))
+    result = fairgate(project, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (champion_version(project), len(versions(project))) == before
+
+
+@pytest.fixture(scope="module")
+def file_project(session_root: Path, german_credit_path: Path) -> Path:
+    root = make_project(
+        session_root / "e2e-german",
+        **{
+            "dataset.source": "file",
+            "dataset.path": "german_credit.csv",
+            "dataset.target": "bad_credit",
+            "dataset.time_column": None,
+            "dataset.id_columns": [],
+            "dataset.sensitive": ["sex"],
+            # sex was decoded from status_sex: keeping it would hand the model the attribute
+            "dataset.exclude_columns": {"status_sex": "encodes sex, the sensitive attribute"},
+        },
+    )
+    (root / "german_credit.csv").write_bytes(german_credit_path.read_bytes())
+    return root
+
+
+def test_a_real_public_dataset_runs_through_the_same_pipeline(file_project):
+    result = fairgate(file_project, "run", "--interval", "2026-01")
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    assert "out-of-time validation was not possible" in result.stdout
+    assert "excluded status_sex" not in result.stderr
+    for stage in ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register"):
+        assert f"\n{stage:<10} passed" in result.stdout or f"\n{stage:<10} blocked" in result.stdout, stage
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda df: df.drop(columns=["sex"]), "missing configured column(s): sex"),
+        (lambda df: df.head(0), "is empty"),
+        (lambda df: df.assign(bad_credit=0), "single class"),
+    ],
+)
+def test_bad_datasets_stop_with_one_line_and_nothing_registered(file_project, mutate, message):
+    import pandas as pd
+
+    source = file_project / "german_credit.csv"
+    original = source.read_bytes()
+    try:
+        mutate(pd.read_csv(source)).to_csv(source, index=False)
+        before = len(client_for(file_project).search_model_versions(f"name = '{MODEL}'"))
+        result = fairgate(file_project, "run", "--interval", "2026-02")
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert message in result.stdout
+        assert len(client_for(file_project).search_model_versions(f"name = '{MODEL}'")) == before
+    finally:
+        source.write_bytes(original)
