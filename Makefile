@@ -46,10 +46,7 @@ mlflow-ui: $(STAMP)
 
 ## airflow standalone with the project's dags/ and plugins/ (scheduler, API server, UI)
 airflow: $(STAMP)
-	$(BIN)/fairgate init
-	env $$($(BIN)/python -c "from pipelines.project import *; \
-		print(' '.join(f'{k}={v}' for k, v in airflow_environment(ProjectPaths(find_project_root())).items()))") \
-		AIRFLOW__API__PORT=$(AIRFLOW_PORT) $(BIN)/airflow standalone
+	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) $(BIN)/fairgate airflow standalone
 
 ## re-pin the dependency set (needs the registries); commit requirements.lock afterwards
 lock: $(STAMP)

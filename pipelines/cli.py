@@ -1,4 +1,4 @@
-"""The ``fairgate`` command: run, rollback, status, init.
+"""The ``fairgate`` command: run, rollback, status, init, airflow.
 
 Exit codes: 0 passed, 1 blocked (the pipeline worked and said no), 2 bad
 usage or bad input (one line, nothing half-written), 3 internal error (a bug
@@ -57,6 +57,8 @@ def _previous_month() -> str:
 def prepare_embedded(paths: ProjectPaths, quiet: bool = False) -> dict[str, str]:
     """Create the project-local stores and migrate Airflow's SQLite metadata once."""
     env = {**os.environ, **airflow_environment(paths)}
+    # airflow standalone starts its components as `airflow ...`: the venv's own must come first
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for folder in (paths.airflow_home, paths.mlflow_dir, paths.runs_dir, paths.root / "var" / "logs"):
         folder.mkdir(parents=True, exist_ok=True)
     marker = paths.airflow_home / ".migrated"
@@ -277,6 +279,16 @@ def command_init(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
+def command_airflow(args: argparse.Namespace) -> int:
+    """Run an ``airflow`` command against this project's embedded default (e.g. ``standalone``)."""
+    paths, _ = open_project()
+    env = prepare_embedded(paths, quiet=True)
+    if not args.airflow_args:
+        raise BadInputError("fairgate airflow needs an airflow command, e.g. 'fairgate airflow standalone'")
+    os.execvpe(sys.executable, [sys.executable, "-m", "airflow", *args.airflow_args], env)
+    return EXIT_INTERNAL  # not reached: exec replaces this process
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fairgate`` command."""
     parser = argparse.ArgumentParser(prog="fairgate", description=__doc__.splitlines()[0])
@@ -295,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=command_status)
     init = commands.add_parser("init", help="prepare the embedded default stores")
     init.set_defaults(handler=command_init)
+    airflow = commands.add_parser("airflow", help="run an airflow command with this project's settings")
+    airflow.add_argument("airflow_args", nargs=argparse.REMAINDER, help="e.g. standalone, dags list")
+    airflow.set_defaults(handler=command_airflow)
     return parser
 
 

@@ -236,7 +236,7 @@ def test_a_real_public_dataset_runs_through_the_same_pipeline(file_project):
     assert "out-of-time validation was not possible" in result.stdout
     assert "excluded status_sex" not in result.stderr
     for stage in ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register"):
-        assert f"\n{stage:<10} passed" in result.stdout or f"\n{stage:<10} blocked" in result.stdout, stage
+        assert f"\n{stage:<10} passed" in result.stdout or f"\n{stage:<10} blocked" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize(
