@@ -267,7 +267,10 @@ def command_status(args: argparse.Namespace) -> int:
     if history:
         _out("alias moves (latest last):")
         for move in history[-10:]:
-            _out(f"  {move['action']}: {move['from_version']} -> {move['to_version']} by {move['actor']}: {move['reason']}")
+            _out(
+                f"  {move.get('at', '?')} {move['action']}: {move['from_version']} -> {move['to_version']} "
+                f"by {move['actor']}: {move['reason']}"
+            )
     return EXIT_PASSED
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ class AliasMove:
     actor: str
     reason: str
     airflow_run_id: str
+    at: str = ""
     already_done: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +69,7 @@ class AliasMove:
             "actor": self.actor,
             "reason": self.reason,
             "airflow_run_id": self.airflow_run_id,
+            "at": self.at,
             "already_done": self.already_done,
         }
 
@@ -209,12 +212,21 @@ def move_champion(
     for move in history:
         if move["airflow_run_id"] == airflow_run_id and move["action"] == action:
             return AliasMove(
-                action, move["from_version"], move["to_version"], move["actor"], move["reason"], airflow_run_id, True
+                action,
+                move["from_version"],
+                move["to_version"],
+                move["actor"],
+                move["reason"],
+                airflow_run_id,
+                move.get("at", ""),
+                True,
             )
     from_version = str(current.version) if current is not None else None
     client.set_registered_model_alias(model_name, alias, str(version))
     client.set_model_version_tag(model_name, str(version), TAG_STABLE_FAIR, "true")
-    move = AliasMove(action, from_version, str(version), actor, reason, airflow_run_id)
+    # when the alias moved: a record of the event, it never feeds a result
+    moved_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    move = AliasMove(action, from_version, str(version), actor, reason, airflow_run_id, moved_at)
     _append_alias_history(client, model_name, move)
     logger.info("%s: %s moved from %s to %s by %s", action, alias, from_version, version, actor)
     return move

@@ -173,7 +173,7 @@ def test_rollback_dag_moves_champion_back_and_records_who_and_why(project):
     history = registry.alias_history(client_for(project), MODEL)
     last = history[-1]
     assert last["action"] == "rollback" and last["from_version"] == "2" and last["to_version"] == "1"
-    assert last["reason"] == "e2e: champion misbehaves" and last["actor"]
+    assert last["reason"] == "e2e: champion misbehaves" and last["actor"] and last["at"].endswith("+00:00")
     assert [m["action"] for m in history] == ["promote", "promote", "rollback"]
 
 
