@@ -30,7 +30,7 @@ def _clean_environment() -> None:
     os.environ["AIRFLOW_HOME"] = str(_SESSION_ROOT / "airflow-home-unit")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
-    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_SESSION_ROOT / 'airflow-unit.db'}"
+    # no AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: each test project gets its own SQLite metadata under its .airflow/
     os.environ["GIT_AUTHOR_NAME"] = os.environ["GIT_COMMITTER_NAME"] = "fairgate-tests"
     os.environ["GIT_AUTHOR_EMAIL"] = os.environ["GIT_COMMITTER_EMAIL"] = "tests@fairgate.invalid"
 

@@ -231,7 +231,7 @@ def file_project(session_root: Path, german_credit_path: Path) -> Path:
 
 
 def test_a_real_public_dataset_runs_through_the_same_pipeline(file_project):
-    result = fairgate(file_project, "run", "--interval", "2026-01")
+    result = fairgate(file_project, "run", "--interval", "2026-05")
     assert result.returncode in (0, 1), result.stdout + result.stderr
     assert "out-of-time validation was not possible" in result.stdout
     assert "excluded status_sex" not in result.stderr
@@ -255,7 +255,7 @@ def test_bad_datasets_stop_with_one_line_and_nothing_registered(file_project, mu
     try:
         mutate(pd.read_csv(source)).to_csv(source, index=False)
         before = len(client_for(file_project).search_model_versions(f"name = '{MODEL}'"))
-        result = fairgate(file_project, "run", "--interval", "2026-02")
+        result = fairgate(file_project, "run", "--interval", "2026-06")
         assert result.returncode == 2, result.stdout + result.stderr
         assert message in result.stdout
         assert len(client_for(file_project).search_model_versions(f"name = '{MODEL}'")) == before
