@@ -45,7 +45,10 @@ def project(session_root: Path) -> Path:
 
 
 def fairgate(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FAIRGATE_HOME": str(project)}
+    # mlflow.set_tracking_uri() in this test process exports MLFLOW_TRACKING_URI: never pass it on,
+    # or a second project would read the first project's store
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["FAIRGATE_HOME"] = str(project)
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
     )
