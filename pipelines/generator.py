@@ -277,6 +277,9 @@ def _clean_frame(month: str, settings: GeneratorSettings) -> pd.DataFrame:
 
     working_life = np.maximum(age - 18, 0).astype(np.float64)
     employed = rng.random(rows) >= 0.06
+    # The rounding below shapes the synthetic *raw data* the way application forms record it
+    # (years to one decimal, whole euros, ratios to 3 places). It never touches a weight, a
+    # probability or a threshold: the pipeline downstream sees these values as given data.
     employment_years = np.round(working_life * rng.beta(2.0, 2.5, size=rows) * employed, 1)
 
     log_income = (
