@@ -28,7 +28,7 @@ run: $(STAMP)
 
 ## the whole test suite (CI runs exactly this)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --require-blocking-tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines dags plugins tests benchmarks
@@ -37,6 +37,7 @@ lint: $(STAMP)
 ## stage-by-stage timing and peak memory at 100k and 1M rows
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m benchmarks.weights
 
 ## the MLflow UI over the embedded store, on 127.0.0.1
 mlflow-ui: $(STAMP)

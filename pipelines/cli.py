@@ -20,8 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import HAZARDS, FairgateConfig, apply_overrides
-from pipelines.errors import BadInputError, FairgateError
+from pipelines.config import HAZARDS, FairgateConfig, apply_overrides, override_refusals
+from pipelines.errors import BadInputError, BlockedError, FairgateError
 from pipelines.project import ProjectPaths, airflow_environment, open_project, tracking_uri
 
 EXIT_PASSED, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -192,6 +192,12 @@ def command_run(args: argparse.Namespace) -> int:
             raise BadInputError(f"unknown hazard {hazard!r}; expected one of: {', '.join(HAZARDS)}")
     if args.hazard:
         overrides["generator.hazards"] = list(args.hazard)
+    refusals = override_refusals(config, overrides) if overrides else []
+    if refusals:
+        from pipelines.retrain import record_override_refusal
+
+        record_override_refusal(paths, config, overrides, refusals, actor=f"cli:{getpass.getuser()}")
+        raise BlockedError("overrides", refusals)
     effective = apply_overrides(config, overrides) if overrides else config
     interval = args.interval or _previous_month()
     from pipelines.retrain import _check_month
@@ -292,6 +298,89 @@ def command_airflow(args: argparse.Namespace) -> int:
     return EXIT_INTERNAL  # not reached: exec replaces this process
 
 
+# ------------------------------------------------------------------ audit log
+
+ERR_AUDIT_SUBCOMMAND = "fairgate audit needs a subcommand: verify or log"
+ERR_AUDIT_MODEL_VERSION = "--model-version expects a positive integer, found {found!r}"
+AUDIT_SUMMARY_WIDTH = 72
+
+
+def _open_audit_log() -> Any:
+    """Open the project's audit log (``FAIRGATE_AUDIT_LOG_URL`` overrides ``audit_log.url``)."""
+    from pipelines.audit_log import open_log
+    from pipelines.project import audit_log_url
+
+    paths, config = open_project()
+    return open_log(audit_log_url(paths, config))
+
+
+def _payload_summary(payload: dict[str, Any]) -> str:
+    """Return the payload's ``reason`` or ``summary`` if present, else its compact JSON, on one line."""
+    present = [payload[key] for key in ("reason", "summary") if payload.get(key) not in (None, "", [])]
+    value = present[0] if present else None
+    if value is None:
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    elif isinstance(value, list):
+        text = "; ".join(str(item) for item in value)
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= AUDIT_SUMMARY_WIDTH else text[: AUDIT_SUMMARY_WIDTH - 3] + "..."
+
+
+def command_audit_verify(args: argparse.Namespace) -> int:
+    """Check the whole audit-log chain; exit 1 naming the first broken entry."""
+    with _open_audit_log() as log:
+        result = log.verify()
+        _out(f"{result.describe()} ({log.url})")
+    return EXIT_PASSED if result.ok else EXIT_BLOCKED
+
+
+def command_audit_log(args: argparse.Namespace) -> int:
+    """Print the recorded events, oldest first: one line each, or a JSON list."""
+    version = args.model_version
+    if version is not None and (not version.isdecimal() or int(version) < 1):
+        raise BadInputError(ERR_AUDIT_MODEL_VERSION.format(found=version))
+    with _open_audit_log() as log:
+        entries = log.entries(model_version=version)
+        result = log.verify()
+        shown_url = log.url
+    if not result.ok:
+        sys.stderr.write(f"fairgate: warning: {result.describe()}; this history cannot be trusted\n")
+    if args.json:
+        _out(json.dumps([entry.as_dict() for entry in entries], indent=2, ensure_ascii=False))
+        return EXIT_PASSED
+    if not entries:
+        scope = f" about model version {version}" if version is not None else ""
+        _out(f"no audit-log entries{scope} ({shown_url})")
+    for entry in entries:
+        model = entry.model_name or "-"
+        if entry.model_version is not None:
+            model += f"@{entry.model_version}"
+        _out(
+            f"{entry.seq:>5}  {entry.recorded_at}  {entry.actor:<18}  {entry.kind:<13}  {model:<28}  "
+            f"{_payload_summary(entry.payload)}"
+        )
+    return EXIT_PASSED
+
+
+def _audit_needs_subcommand(args: argparse.Namespace) -> int:
+    raise BadInputError(ERR_AUDIT_SUBCOMMAND)
+
+
+def _add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fairgate audit verify`` and ``fairgate audit log``."""
+    audit = commands.add_parser("audit", help="verify or show the tamper-evident audit log")
+    audit.set_defaults(handler=_audit_needs_subcommand)
+    actions = audit.add_subparsers(dest="audit_command")
+    verify = actions.add_parser("verify", help="check the whole hash chain; name the first broken entry")
+    verify.set_defaults(handler=command_audit_verify)
+    history = actions.add_parser("log", help="show the recorded events, oldest first")
+    history.add_argument("--model-version", metavar="N", help="only the events about this model version")
+    history.add_argument("--json", action="store_true", help="print a JSON list, not one line per entry")
+    history.set_defaults(handler=command_audit_log)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fairgate`` command."""
     parser = argparse.ArgumentParser(prog="fairgate", description=__doc__.splitlines()[0])
@@ -313,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     airflow = commands.add_parser("airflow", help="run an airflow command with this project's settings")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER, help="e.g. standalone, dags list")
     airflow.set_defaults(handler=command_airflow)
+    _add_audit_commands(commands)
     return parser
 
 

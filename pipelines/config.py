@@ -30,6 +30,16 @@ ERR_CONFIG_YAML = "configuration file {path} is not valid YAML: {problem}"
 ERR_CONFIG_NOT_MAPPING = "configuration file {path} must hold a mapping of sections, found {found}"
 ERR_CONFIG_KEY = "fairgate.yaml: {key}: {problem}"
 ERR_OVERRIDE_KEY = "override {key!r}: no such setting in fairgate.yaml"
+ERR_OVERRIDE_LOOSENS = (
+    "override refused: {key} would go from {before} to {after}, which loosens the gate; "
+    "a per-run override may only tighten it (loosening is a reviewed change to fairgate.yaml)"
+)
+ERR_OVERRIDE_GOVERNED = (
+    "override refused: {key} is a governance setting ({section}) and cannot change for one run; "
+    "change fairgate.yaml through review instead"
+)
+# what a run's overrides may never touch: the data contract, the checks and the registry
+GOVERNED_SECTIONS = ("dataset", "audit", "leakage", "registry", "audit_log")
 
 
 class _Section(BaseModel):
@@ -101,8 +111,36 @@ class GeneratorSettings(_Section):
         return value
 
 
+class DriftSettings(_Section):
+    """Drift of the audited data against its reference: a warning band and a blocking bound per statistic.
+
+    A statistic counts only when it exceeds its bound *and* what sampling
+    noise alone would reach at ``significance`` (so a small batch is not
+    blocked for being small).
+    """
+
+    significance: float = Field(default=0.001, gt=0, lt=0.5)
+    pseudo_count: float = Field(default=0.5, gt=0)
+    psi_warn: float = Field(default=0.1, gt=0)
+    psi_block: float = Field(default=0.25, gt=0)
+    ks_warn: float = Field(default=0.1, gt=0, le=1)
+    ks_block: float = Field(default=0.15, gt=0, le=1)
+    label_rate_shift_warn: float = Field(default=0.05, gt=0, le=1)
+    label_rate_shift_block: float = Field(default=0.1, gt=0, le=1)
+    group_share_shift_warn: float = Field(default=0.05, gt=0, le=1)
+    group_share_shift_block: float = Field(default=0.1, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _warn_below_block(self) -> DriftSettings:
+        for name in ("psi", "ks", "label_rate_shift", "group_share_shift"):
+            warn, block = getattr(self, f"{name}_warn"), getattr(self, f"{name}_block")
+            if warn > block:
+                raise ValueError(f"{name}_warn ({warn}) must not exceed {name}_block ({block})")
+        return self
+
+
 class AuditSettings(_Section):
-    """Data audit thresholds (Great Expectations suite)."""
+    """Data audit thresholds (Great Expectations suite, type checks, freshness, drift)."""
 
     min_rows: int = Field(default=200, ge=1)
     min_group_rows: int = Field(default=30, ge=1)
@@ -114,14 +152,22 @@ class AuditSettings(_Section):
     range_margin: float = Field(default=0.5, ge=0)
     max_out_of_range_share: float = Field(default=0.01, ge=0, le=1)
     max_duplicate_share: float = Field(default=0.0, ge=0, le=1)
+    max_stale_share: float = Field(default=0.0, ge=0, le=1)
+    mixed_types_min_numeric_share: float = Field(default=0.5, gt=0, le=1)
+    drift: DriftSettings = DriftSettings()
 
 
 class LeakageSettings(_Section):
     """Leakage thresholds."""
 
     max_single_feature_auc: float = Field(default=0.95, gt=0.5, le=1)
+    max_single_feature_nmi: float = Field(default=0.5, gt=0, le=1)
+    nmi_bins: int = Field(default=20, ge=2)
     max_label_agreement: float = Field(default=0.98, gt=0.5, le=1)
     max_after_decision_share: float = Field(default=0.01, ge=0, le=1)
+    null_pattern_gap: float = Field(default=0.5, gt=0, lt=1)
+    proxy_auc: float = Field(default=0.7, gt=0.5, le=1)
+    high_cardinality_share: float = Field(default=0.5, gt=0, le=1)
 
 
 class SplitSettings(_Section):
@@ -137,6 +183,7 @@ class TrainingSettings(_Section):
     estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     beta_factor: float = 0.999
+    reweigh_sensitive: bool = False
     seed: int = 42
 
     @field_validator("beta_factor")
@@ -191,6 +238,37 @@ class RegistrySettings(_Section):
     champion_alias: str = "champion"
 
 
+AUDIT_LOG_URL_PATTERN = re.compile(r"^(sqlite|postgresql)(\+\w+)?://")
+URL_WITH_PASSWORD_PATTERN = re.compile(r"^[^:/]+://[^/@]*:[^/@]*@")
+
+
+class AuditLogSettings(_Section):
+    """Where the tamper-evident audit log is stored (see ``pipelines.audit_log``).
+
+    ``url`` is a SQLAlchemy URL, ``sqlite:///...`` or ``postgresql://...``;
+    null means the embedded default ``sqlite:///<project root>/var/audit/audit.db``,
+    and a relative SQLite path is relative to the project root.  The
+    environment variable ``FAIRGATE_AUDIT_LOG_URL`` overrides it: production
+    sets it to the Postgres URL, so the password lives in the environment and
+    never in this file (a URL holding a password is refused here).  The
+    section is left out of ``config_hash``: where events are recorded does not
+    change what a run decides.
+    """
+
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not AUDIT_LOG_URL_PATTERN.match(value):
+            raise ValueError("expected null or a SQLAlchemy URL starting with sqlite:// or postgresql://")
+        if URL_WITH_PASSWORD_PATTERN.match(value):
+            raise ValueError("a password does not belong in fairgate.yaml: use FAIRGATE_AUDIT_LOG_URL")
+        return value
+
+
 class FairgateConfig(_Section):
     """The whole of ``fairgate.yaml``."""
 
@@ -204,6 +282,7 @@ class FairgateConfig(_Section):
     decision: DecisionSettings = DecisionSettings()
     gate: GateSettings = GateSettings()
     registry: RegistrySettings
+    audit_log: AuditLogSettings = AuditLogSettings()
 
     def as_dict(self) -> dict[str, Any]:
         """Return the validated configuration as plain JSON-ready data."""
@@ -211,8 +290,14 @@ class FairgateConfig(_Section):
 
     @property
     def config_hash(self) -> str:
-        """SHA-256 of the canonical JSON of the validated configuration."""
-        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical JSON of the validated configuration, without ``audit_log``.
+
+        Where events are recorded does not change what a run decides, and
+        configurations written before the section existed keep their hash.
+        """
+        settings = self.as_dict()
+        settings.pop("audit_log", None)
+        canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -247,6 +332,40 @@ def load_config(path: Path) -> FairgateConfig:
     if not isinstance(raw, dict):
         raise BadInputError(ERR_CONFIG_NOT_MAPPING.format(path=path, found=type(raw).__name__))
     return parse_config(raw)
+
+
+def override_refusals(base: FairgateConfig, overrides: dict[str, Any]) -> list[str]:
+    """Why these per-run overrides may not be applied (empty when they may).
+
+    The C07 incident shipped a model by overriding red alerts.  So a run's
+    overrides may tighten the gate but never loosen it (a lower ``min``, a
+    higher ``max``, a larger non-regression tolerance), and may not touch the
+    data contract, the audit, the leakage checks or the registry at all.
+    """
+    refusals = [
+        ERR_OVERRIDE_GOVERNED.format(key=key, section=key.split(".")[0])
+        for key in overrides
+        if key.split(".")[0] in GOVERNED_SECTIONS
+    ]
+    effective = apply_overrides(base, overrides)
+    for family in ("technical", "business", "ethical"):
+        before_bounds: dict[str, Bound] = getattr(base.gate, family)
+        after_bounds: dict[str, Bound] = getattr(effective.gate, family)
+        for metric, before in before_bounds.items():
+            after = after_bounds.get(metric)
+            for side, looser in (("min", lambda a, b: a < b), ("max", lambda a, b: a > b)):
+                old, new = getattr(before, side), None if after is None else getattr(after, side)
+                if old is not None and (new is None or looser(new, old)):
+                    refusals.append(
+                        ERR_OVERRIDE_LOOSENS.format(key=f"gate.{family}.{metric}.{side}", before=old, after=new)
+                    )
+    for metric, old_tolerance in base.gate.non_regression.items():
+        new_tolerance = effective.gate.non_regression.get(metric)
+        if new_tolerance is None or new_tolerance > old_tolerance:
+            refusals.append(
+                ERR_OVERRIDE_LOOSENS.format(key=f"gate.non_regression.{metric}", before=old_tolerance, after=new_tolerance)
+            )
+    return refusals
 
 
 def apply_overrides(config: FairgateConfig, overrides: dict[str, Any]) -> FairgateConfig:

@@ -122,6 +122,39 @@ def tracking_uri(paths: ProjectPaths) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.mlflow_db}"
 
 
+AUDIT_LOG_URL_ENV = "FAIRGATE_AUDIT_LOG_URL"
+
+
+def audit_log_url(paths: ProjectPaths, config: FairgateConfig) -> str:
+    """Return the audit-log URL: ``FAIRGATE_AUDIT_LOG_URL``, else ``audit_log.url``, else embedded SQLite.
+
+    Production sets ``FAIRGATE_AUDIT_LOG_URL`` (a Postgres URL with its
+    password); the embedded default is ``sqlite:///<root>/var/audit/audit.db``.
+    A relative SQLite path, from either source, is taken relative to the
+    project root so the log never depends on the working directory.
+    """
+    raw = os.environ.get(AUDIT_LOG_URL_ENV) or config.audit_log.url
+    if not raw:
+        return f"sqlite:///{paths.root / 'var' / 'audit' / 'audit.db'}"
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        return raw  # pipelines.audit_log.open_log names the problem
+    database = url.database
+    if (
+        url.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+        and not Path(database).is_absolute()
+    ):
+        return url.set(database=str(paths.root / database)).render_as_string(hide_password=False)
+    return raw
+
+
 def airflow_environment(paths: ProjectPaths) -> dict[str, str]:
     """Environment variables that point Airflow at the project (embedded default).
 

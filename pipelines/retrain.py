@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.config import FairgateConfig, apply_overrides
+from pipelines.config import FairgateConfig, apply_overrides, override_refusals
 from pipelines.errors import BadInputError, BlockedError, FairgateError
 from pipelines.project import CODE_ROOT, ProjectPaths, find_project_root, open_project
 
@@ -37,7 +38,6 @@ ERR_MISSING_COLUMNS = "dataset is missing configured column(s): {columns}"
 ERR_SOURCE_UNREADABLE = "cannot read dataset {path}: {problem}"
 ERR_SOURCE_FORMAT = "dataset {path}: expected a .csv or .parquet file"
 ERR_INTERVAL = "interval must be a month as YYYY-MM, found {value!r}"
-ERR_WEIGHTS_MISMATCH = "training fingerprint mismatch for class {label!r}: estimator received {got}, reference gives {want}"
 
 
 @dataclass
@@ -114,7 +114,10 @@ def run_reference(
     _check_month(interval)
     paths, config = open_project()
     if overrides:
-        apply_overrides(config, dict(overrides))
+        refusals = override_refusals(config, dict(overrides))
+        if refusals:
+            record_override_refusal(paths, config, dict(overrides), refusals, actor or "airflow:unknown", airflow_run_id)
+            raise BlockedError("overrides", refusals)
     if request_id:
         _write_json(paths.root / "var" / "requests" / f"{safe_request(request_id)}.json", {"airflow_run_id": airflow_run_id})
     return {
@@ -124,6 +127,52 @@ def run_reference(
         "overrides": dict(overrides or {}),
         "actor": actor or "airflow:scheduler",
     }
+
+
+def record_event(
+    paths: ProjectPaths,
+    config: FairgateConfig,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    idempotency_key: str,
+    model_version: str | int | None = None,
+) -> None:
+    """Append one governance event to the tamper-evident audit log (idempotent by key)."""
+    from pipelines.audit_log import open_log
+    from pipelines.project import audit_log_url
+
+    with open_log(audit_log_url(paths, config)) as log:
+        log.append(
+            kind,
+            actor,
+            payload,
+            model_name=config.registry.model_name if model_version is not None else None,
+            model_version=model_version,
+            idempotency_key=idempotency_key,
+        )
+
+
+def record_override_refusal(
+    paths: ProjectPaths,
+    config: FairgateConfig,
+    overrides: dict[str, Any],
+    refusals: list[str],
+    actor: str,
+    airflow_run_id: str | None = None,
+) -> None:
+    """Record a refused attempt to loosen the gate or change a governed setting."""
+    logger.warning("refused overrides by %s: %s", actor, "; ".join(refusals))
+    # each attempt from the CLI is its own event; a DAG run is refused once however often it is retried
+    key = f"{airflow_run_id}:refusal:overrides" if airflow_run_id else f"cli:refusal:overrides:{uuid.uuid4().hex}"
+    record_event(
+        paths,
+        config,
+        "refusal",
+        actor,
+        {"what": "run overrides", "overrides": overrides, "reason": "; ".join(refusals), "airflow_run_id": airflow_run_id},
+        key,
+    )
 
 
 def safe_request(request_id: str) -> str:
@@ -430,28 +479,42 @@ def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[
     from pipelines import registry
     from pipelines.leakage import candidate_feature_columns
     from pipelines.train import train_model
-    from pipelines.weights import class_weights, sample_weights, weights_fingerprint
+    from pipelines.weights_reference import MAX_ULP, check_received_weights
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "train") as record:
         dataset, training = ctx.config.dataset, ctx.config.training
-        train_frame = pd.read_parquet(split_result["train_file"])
+        train_frame = pd.read_parquet(split_result["train_file"]).reset_index(drop=True)
+        holdout_labels = pd.read_parquet(split_result["holdout_file"], columns=[dataset.target])[dataset.target]
+        classes = sorted(
+            set(train_frame[dataset.target].dropna().tolist()) | set(holdout_labels.dropna().tolist()),
+            key=lambda v: (str(type(v)), v),
+        )
         features = candidate_feature_columns(train_frame, dataset)
-        trained = train_model(train_frame, features, dataset, training)
-        # verify, do not trust: recompute the weights the estimator should have received
-        reference = class_weights(train_frame[dataset.target], training.beta_factor)
-        for label, want in reference.items():
-            got = trained.class_weights.get(label)
-            if got is None or float(got).hex() != float(want).hex():
-                raise BlockedError(
-                    "train", [ERR_WEIGHTS_MISMATCH.format(label=label, got=got, want=want)]
-                )
-        expected_hash = weights_fingerprint(sample_weights(train_frame[dataset.target].to_numpy(), reference))
-        if expected_hash != trained.sample_weight_sha256:
-            raise BlockedError(
-                "train",
-                [f"sample-weight vector hash {trained.sample_weight_sha256} differs from the reference {expected_hash}"],
-            )
+        trained = train_model(train_frame, features, dataset, training, classes)
+        # verify, do not trust: the weights the estimator received against a 50-digit reference
+        groups = (
+            list(train_frame[dataset.sensitive].itertuples(index=False, name=None))
+            if training.reweigh_sensitive
+            else None
+        )
+        check = check_received_weights(
+            trained.received_sample_weight, train_frame[dataset.target], training.beta_factor, groups
+        )
+        trained.fingerprint["reference_check"] = {
+            "verdict": "passed" if check.passed else "blocked",
+            "rows": check.rows,
+            "max_ulp_found": check.max_ulp,
+            "max_ulp_allowed": MAX_ULP,
+            "mismatches": check.mismatches,
+        }
+        _write_json(ctx.run_dir / "train" / "fingerprint.json", trained.fingerprint)
+        record["details"] = {"fingerprint": trained.fingerprint["reference_check"]}
+        if not check.passed:
+            registry.connect(ctx.paths)
+            with mlflow.start_run(run_id=ingested["mlflow_run_id"]):
+                mlflow.log_dict(trained.fingerprint, "training/fingerprint.json")
+            _block(ctx, ingested["mlflow_run_id"], "train", check.mismatches)
         registry.connect(ctx.paths)
         with mlflow.start_run(run_id=ingested["mlflow_run_id"]):
             mlflow.log_params(
@@ -476,6 +539,7 @@ def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[
             "estimator": training.estimator,
             "features": len(features),
             "class_weights": trained.fingerprint["class_weights_repr"],
+            "fingerprint": trained.fingerprint["reference_check"],
         }
         return {
             "model_uri": model_info.model_uri,
@@ -483,6 +547,11 @@ def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[
             "class_weights": trained.fingerprint["class_weights_repr"],
             "class_weights_hex": trained.fingerprint["class_weights_hex"],
             "beta_factor": repr(float(training.beta_factor)),
+            "reweigh_sensitive": bool(training.reweigh_sensitive),
+            "sample_weight_sha256": trained.sample_weight_sha256,
+            "weights_check": (
+                f"passed: {check.rows} rows within {check.max_ulp} ulp (allowed {MAX_ULP}) of the 50-digit reference"
+            ),
         }
 
 
@@ -618,6 +687,23 @@ def gate(run_ref: dict[str, Any], ingested: dict[str, Any], evaluated: dict[str,
         if not decision.passed:
             record["verdict"] = "blocked"
             record["reasons"] = decision.reasons()
+        record_event(
+            ctx.paths,
+            ctx.config,
+            "gate_decision",
+            ctx.actor,
+            {
+                "summary": f"{record['details']['decision']} (technical {record['details']['technical']}, "
+                f"ethical {record['details']['ethical']}) on data interval {ctx.interval}",
+                "reasons": decision.reasons(),
+                "decision": decision.to_dict(),
+                "airflow_run_id": ctx.airflow_run_id,
+                "mlflow_run_id": ingested["mlflow_run_id"],
+                "data_hash": ingested["data_hash"],
+                "config_hash": ctx.config.config_hash,
+            },
+            f"{ctx.airflow_run_id}:gate_decision",
+        )
         # the gate does not raise: a blocked candidate is still registered for inspection
         return {"decision_file": str(decision_file), **record["details"]}
 
@@ -651,6 +737,9 @@ def register(
             "fairgate.beta_factor": trained["beta_factor"],
             "fairgate.class_weights": json.dumps(trained["class_weights"], sort_keys=True),
             "fairgate.class_weights_hex": json.dumps(trained["class_weights_hex"], sort_keys=True),
+            "fairgate.reweigh_sensitive": str(trained.get("reweigh_sensitive", False)).lower(),
+            "fairgate.sample_weight_sha256": str(trained.get("sample_weight_sha256")),
+            "fairgate.weights_check": trained.get("weights_check", "missing"),
             registry.TAG_GATE: "passed" if decision["passed"] else "blocked",
             registry.TAG_GATE_TECHNICAL: "passed" if decision["technical_passed"] else "blocked",
             registry.TAG_GATE_ETHICAL: "passed" if decision["ethical_passed"] else "blocked",
@@ -665,6 +754,19 @@ def register(
             ingested["mlflow_run_id"],
             ctx.airflow_run_id,
             tags,
+        )
+        record_event(
+            ctx.paths,
+            ctx.config,
+            "registration",
+            ctx.actor,
+            {
+                "summary": f"registered as {tags[registry.TAG_GATE]} (data interval {ctx.interval})",
+                "tags": tags,
+                "model_uri": trained["model_uri"],
+            },
+            f"{ctx.airflow_run_id}:registration:{version}",
+            model_version=version,
         )
         record["details"] = {"model": ctx.config.registry.model_name, "version": version}
         return {"version": version}
@@ -689,6 +791,15 @@ def promote(run_ref: dict[str, Any], registered: dict[str, Any], gated: dict[str
             reason=f"passed both gates on data interval {ctx.interval}",
             airflow_run_id=ctx.airflow_run_id,
         )
+        record_event(
+            ctx.paths,
+            ctx.config,
+            "promotion",
+            ctx.actor,
+            {**move.to_dict(), "summary": f"champion {move.from_version} -> {move.to_version}"},
+            f"{ctx.airflow_run_id}:promotion:{move.to_version}",
+            model_version=move.to_version,
+        )
         record["details"] = move.to_dict()
         return move.to_dict()
 
@@ -711,16 +822,36 @@ def rollback(
         if move["airflow_run_id"] == airflow_run_id and move["action"] == "rollback":
             return {**move, "already_done": True}
     requested = None if target_version in (None, "") else str(target_version)
-    target = registry.rollback_target(client, name, alias, requested)
-    move = registry.move_champion(
-        client,
-        name,
-        alias,
-        target,
-        action="rollback",
-        actor=actor,
-        reason=reason.strip(),
-        airflow_run_id=airflow_run_id,
+    try:
+        target = registry.rollback_target(client, name, alias, requested)
+        move = registry.move_champion(
+            client,
+            name,
+            alias,
+            target,
+            action="rollback",
+            actor=actor,
+            reason=reason.strip(),
+            airflow_run_id=airflow_run_id,
+        )
+    except BlockedError as e:
+        record_event(
+            paths,
+            config,
+            "refusal",
+            actor,
+            {"what": "rollback", "requested_version": requested, "reason": "; ".join(e.reasons), "asked_because": reason},
+            f"{airflow_run_id}:refusal:rollback",
+        )
+        raise
+    record_event(
+        paths,
+        config,
+        "rollback",
+        actor,
+        {**move.to_dict(), "summary": f"champion {move.from_version} -> {move.to_version}"},
+        f"{airflow_run_id}:rollback:{move.to_version}",
+        model_version=move.to_version,
     )
     client.set_model_version_tag(name, target, "fairgate.last_rollback", json.dumps(move.to_dict()))
     return move.to_dict()

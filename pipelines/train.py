@@ -9,6 +9,8 @@ checked after the fact.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from pipelines.config import DatasetSettings, TrainingSettings
 from pipelines.errors import BadInputError
-from pipelines.weights import class_counts, class_weights, exact_repr, sample_weights, weights_fingerprint
+from pipelines.weights import TrainingWeights, exact_repr, per_sample_weights, training_weights, weights_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class TrainedModel:
     class_counts: dict[Any, int]
     class_weights: dict[Any, float]
     sample_weight_sha256: str
+    received_sample_weight: np.ndarray | None = None
     fingerprint: dict[str, Any] = field(default_factory=dict)
 
 
@@ -91,26 +94,72 @@ def build_pipeline(training: TrainingSettings, numeric: list[str], categorical: 
     return Pipeline([("preprocess", ColumnTransformer(transformers)), ("estimator", estimator)])
 
 
+@contextmanager
+def recording_received_weights(estimator: Any) -> Iterator[dict[str, Any]]:
+    """Record the ``sample_weight`` the estimator's ``fit`` actually receives.
+
+    The wrapper is an instance attribute removed after fitting, so the fitted
+    (and logged) estimator is the plain scikit-learn object.
+    """
+    received: dict[str, Any] = {"sample_weight": None, "calls": 0}
+    original_fit = estimator.fit
+
+    def fit(X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
+        received["calls"] += 1
+        received["sample_weight"] = None if sample_weight is None else np.array(sample_weight, copy=True)
+        return original_fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    estimator.fit = fit
+    try:
+        yield received
+    finally:
+        del estimator.fit
+
+
+def compute_sample_weights(
+    labels: pd.Series, groups: pd.DataFrame | None, training: TrainingSettings, classes: list[Any] | None
+) -> tuple[TrainingWeights, np.ndarray]:
+    """The per-cell plan and the per-sample vector the estimator is given."""
+    plan = training_weights(labels, training.beta_factor, groups, classes)
+    return plan, per_sample_weights(plan, labels, groups)
+
+
 def train_model(
-    train: pd.DataFrame, features: list[str], dataset: DatasetSettings, training: TrainingSettings
+    train: pd.DataFrame,
+    features: list[str],
+    dataset: DatasetSettings,
+    training: TrainingSettings,
+    classes: list[Any] | None = None,
 ) -> TrainedModel:
-    """Fit the pipeline on the training rows with exact class weights."""
+    """Fit the pipeline on the training rows with exact sample weights; record what the estimator received.
+
+    Parameters
+    ----------
+    classes : list, optional
+        The classes the model must learn (each must be in the training window).
+    """
     if not features:
         raise BadInputError(ERR_NO_FEATURES)
-    labels = train[dataset.target]
-    counts = class_counts(labels)
-    weights = class_weights(labels, training.beta_factor)
-    per_sample = sample_weights(labels.to_numpy(), weights)
+    labels = train[dataset.target].reset_index(drop=True)
+    groups = train[dataset.sensitive].reset_index(drop=True) if training.reweigh_sensitive else None
+    plan, per_sample = compute_sample_weights(labels, groups, training, classes)
     numeric, categorical = split_feature_types(train, features)
     pipeline = build_pipeline(training, numeric, categorical)
-    pipeline.fit(train[features], labels.to_numpy(), estimator__sample_weight=per_sample)
+    with recording_received_weights(pipeline.named_steps["estimator"]) as received:
+        pipeline.fit(train[features], labels.to_numpy(), estimator__sample_weight=per_sample)
+    got = received["sample_weight"]
     fingerprint = {
         "beta_factor": float(training.beta_factor).hex(),
         "beta_factor_repr": repr(float(training.beta_factor)),
-        "class_counts": {str(k): v for k, v in counts.items()},
-        "class_weights_hex": exact_repr(weights),
-        "class_weights_repr": {str(k): repr(v) for k, v in weights.items()},
-        "sample_weight_sha256": weights_fingerprint(per_sample),
+        "class_counts": {str(k): v for k, v in plan.class_counts.items()},
+        "class_weights_hex": exact_repr(plan.class_weights),
+        "class_weights_repr": {str(k): repr(v) for k, v in plan.class_weights.items()},
+        "reweigh_sensitive": bool(plan.group_columns),
+        "group_columns": list(plan.group_columns),
+        "cell_weights_repr": {f"{group}|{label}": repr(w) for (group, label), w in plan.cell_weights.items()},
+        "cell_counts": {f"{group}|{label}": n for (group, label), n in plan.cell_counts.items()},
+        "received_dtype": None if got is None else str(got.dtype),
+        "sample_weight_sha256": None if got is None else weights_fingerprint(got),
         "rows": int(len(train)),
     }
     logger.info("trained %s on %d rows, class weights %s", training.estimator, len(train), fingerprint["class_weights_repr"])
@@ -120,8 +169,9 @@ def train_model(
         numeric_features=numeric,
         categorical_features=categorical,
         beta_factor=training.beta_factor,
-        class_counts=counts,
-        class_weights=weights,
-        sample_weight_sha256=fingerprint["sample_weight_sha256"],
+        class_counts=plan.class_counts,
+        class_weights=plan.class_weights,
+        sample_weight_sha256=str(fingerprint["sample_weight_sha256"]),
+        received_sample_weight=got,
         fingerprint=fingerprint,
     )

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from tests.conftest import make_project
+from tests.projects import MODEL, champion_version, client_for, fairgate, versions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-MODEL = "fairgate-credit-default"
 LINEAGE_TAGS = (
     "fairgate.data_hash",
     "fairgate.git_commit",
@@ -33,6 +33,8 @@ LINEAGE_TAGS = (
     "fairgate.beta_factor",
     "fairgate.class_weights",
     "fairgate.class_weights_hex",
+    "fairgate.sample_weight_sha256",
+    "fairgate.weights_check",
     "fairgate.gate.decision",
     "fairgate.gate.technical",
     "fairgate.gate.ethical",
@@ -42,34 +44,6 @@ LINEAGE_TAGS = (
 @pytest.fixture(scope="module")
 def project(session_root: Path) -> Path:
     return make_project(session_root / "e2e-project", **{"generator.rows_per_month": 600})
-
-
-def fairgate(project: Path, *args: str) -> subprocess.CompletedProcess:
-    # mlflow.set_tracking_uri() in this test process exports MLFLOW_TRACKING_URI: never pass it on,
-    # or a second project would read the first project's store
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["FAIRGATE_HOME"] = str(project)
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
-    )
-
-
-def client_for(project: Path):
-    from pipelines import registry
-    from pipelines.project import ProjectPaths
-
-    return registry.connect(ProjectPaths(project))
-
-
-def champion_version(project: Path) -> str | None:
-    from pipelines import registry
-
-    current = registry.champion(client_for(project), MODEL, "champion")
-    return None if current is None else str(current.version)
-
-
-def versions(project: Path) -> list:
-    return sorted(client_for(project).search_model_versions(f"name = '{MODEL}'"), key=lambda v: int(v.version))
 
 
 def test_first_run_creates_the_data_version_and_promotes_a_champion(project):
@@ -86,6 +60,7 @@ def test_first_run_creates_the_data_version_and_promotes_a_champion(project):
         assert version.tags.get(tag), f"lineage tag {tag} missing"
     pointer = yaml.safe_load((project / "data.dvc").read_text())
     assert version.tags["fairgate.data_hash"] == pointer["outs"][0]["md5"]
+    assert version.tags["fairgate.weights_check"].startswith("passed: ")
     weights = json.loads(version.tags["fairgate.class_weights"])
     assert set(weights) == {"0", "1"} and all(float(w).hex() == float.fromhex(float(w).hex()).hex() for w in weights.values())
     # the data version is in the DVC remote: a clean checkout can rebuild data/

@@ -1,0 +1,43 @@
+"""Driving a test project from outside, as a user would: the ``fairgate`` CLI and its registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+MODEL = "fairgate-credit-default"
+
+
+def fairgate(project: Path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``fairgate ARGS`` in ``project`` and capture its output."""
+    # mlflow.set_tracking_uri() in this test process exports MLFLOW_TRACKING_URI: never pass it on,
+    # or a second project would read the first project's store
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["FAIRGATE_HOME"] = str(project)
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def client_for(project: Path):
+    """An MLflow client on the project's own store."""
+    from pipelines import registry
+    from pipelines.project import ProjectPaths
+
+    return registry.connect(ProjectPaths(project))
+
+
+def champion_version(project: Path, model: str = MODEL) -> str | None:
+    """The version ``champion`` points at, or None."""
+    from pipelines import registry
+
+    current = registry.champion(client_for(project), model, "champion")
+    return None if current is None else str(current.version)
+
+
+def versions(project: Path, model: str = MODEL) -> list:
+    """Every registered version, oldest first."""
+    return sorted(client_for(project).search_model_versions(f"name = '{model}'"), key=lambda v: int(v.version))
