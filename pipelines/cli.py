@@ -235,7 +235,9 @@ def command_run(args: argparse.Namespace) -> int:
         done_file.parent.mkdir(parents=True, exist_ok=True)
         done_file.write_text(json.dumps({"airflow_run_id": airflow_run_id, "exit_code": code}), encoding="utf-8")
     if code == EXIT_INTERNAL:
-        sys.stderr.write(f"fairgate: the run stopped without a verdict (a failure outside the checks); see {log_file}\n")
+        sys.stderr.write(
+            f"fairgate: the run stopped without a verdict (a failure outside the checks); see {log_file}\n"
+        )
     return code
 
 
@@ -381,6 +383,30 @@ def _add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     history.set_defaults(handler=command_audit_log)
 
 
+# ------------------------------------------------------------------ check
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """Audit and leakage checks on any CSV or Parquet file (no Airflow, no MLflow)."""
+    from pipelines.check import command_check as run_check_command
+
+    return run_check_command(args)
+
+
+def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fairgate check PATH --target COL [...]``: exit 0 pass, 1 blocked, 2 bad usage or input."""
+    check = commands.add_parser("check", help="audit and leakage checks on any CSV or Parquet file")
+    check.add_argument("path", type=Path, help="a CSV (UTF-8) or Parquet file")
+    check.add_argument("--target", required=True, help="the outcome column (two classes)")
+    check.add_argument("--time-column", help="the decision time (ISO 8601 dates)")
+    for option, what in (("--sensitive", "sensitive attribute(s)"), ("--id-column", "identifier column(s)")):
+        check.add_argument(option, nargs="+", action="extend", default=[], metavar="COL", help=what)
+    check.add_argument("--reference", type=Path, help="the data to compare with (drift, domains, ranges, ids)")
+    check.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    check.add_argument("--report", type=Path, metavar="DIR", help="write the HTML report and Data Docs here")
+    check.set_defaults(handler=command_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fairgate`` command."""
     parser = argparse.ArgumentParser(prog="fairgate", description=__doc__.splitlines()[0])
@@ -403,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER, help="e.g. standalone, dags list")
     airflow.set_defaults(handler=command_airflow)
     _add_audit_commands(commands)
+    _add_check_command(commands)
     return parser
 
 

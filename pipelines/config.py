@@ -363,7 +363,9 @@ def override_refusals(base: FairgateConfig, overrides: dict[str, Any]) -> list[s
         new_tolerance = effective.gate.non_regression.get(metric)
         if new_tolerance is None or new_tolerance > old_tolerance:
             refusals.append(
-                ERR_OVERRIDE_LOOSENS.format(key=f"gate.non_regression.{metric}", before=old_tolerance, after=new_tolerance)
+                ERR_OVERRIDE_LOOSENS.format(
+                    key=f"gate.non_regression.{metric}", before=old_tolerance, after=new_tolerance
+                )
             )
     return refusals
 

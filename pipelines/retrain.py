@@ -116,10 +116,12 @@ def run_reference(
     if overrides:
         refusals = override_refusals(config, dict(overrides))
         if refusals:
-            record_override_refusal(paths, config, dict(overrides), refusals, actor or "airflow:unknown", airflow_run_id)
+            who = actor or "airflow:unknown"
+            record_override_refusal(paths, config, dict(overrides), refusals, who, airflow_run_id)
             raise BlockedError("overrides", refusals)
     if request_id:
-        _write_json(paths.root / "var" / "requests" / f"{safe_request(request_id)}.json", {"airflow_run_id": airflow_run_id})
+        pointer = paths.root / "var" / "requests" / f"{safe_request(request_id)}.json"
+        _write_json(pointer, {"airflow_run_id": airflow_run_id})
     return {
         "airflow_run_id": airflow_run_id,
         "dag_id": dag_id,
@@ -170,7 +172,12 @@ def record_override_refusal(
         config,
         "refusal",
         actor,
-        {"what": "run overrides", "overrides": overrides, "reason": "; ".join(refusals), "airflow_run_id": airflow_run_id},
+        {
+            "what": "run overrides",
+            "overrides": overrides,
+            "reason": "; ".join(refusals),
+            "airflow_run_id": airflow_run_id,
+        },
         key,
     )
 
@@ -371,28 +378,83 @@ def _log_artifact_files(ctx: StageContext, mlflow_run_id: str, files: list[Path]
 
 
 def audit(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
-    """Great Expectations audit of the new batch against the data before it."""
+    """Audit the new batch against the champion's training data (Great Expectations, drift).
+
+    The reference is found through the champion's lineage (see
+    :mod:`pipelines.lineage`); without a champion it is, explicitly and said
+    in the report, the data in ``data/`` before the batch.  The JSON and HTML
+    reports and the Great Expectations Data Docs go to the MLflow run.
+    """
+    from pipelines import registry
     from pipelines.audit import audit_dataset
+    from pipelines.lineage import audit_reference, champion_lineage
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "audit") as record:
+        config = ctx.config
         batch_file = Path(ingested["batch_file"])
         batch = pd.read_parquet(batch_file)
-        others = [f for f in dataset_files(ctx.paths, ctx.config) if f != batch_file]
-        reference = pd.concat([pd.read_parquet(f) for f in others], ignore_index=True) if others else None
-        result = audit_dataset(batch, reference, ctx.config.dataset, ctx.config.audit)
-        json_file = _write_json(ctx.run_dir / "audit" / "audit_report.json", result.report.to_dict())
-        html_file = ctx.run_dir / "audit" / "audit_report.html"
-        html_file.write_text(result.to_html(), encoding="utf-8")
+        client = registry.connect(ctx.paths)
+        champion = champion_lineage(client, config.registry.model_name, config.registry.champion_alias)
+        reference = audit_reference(
+            ctx.paths,
+            config.dataset.source,
+            config.registry.model_name,
+            champion,
+            batch_file,
+            [f for f in dataset_files(ctx.paths, config) if f != batch_file],
+        )
+        folder = ctx.run_dir / "audit"
+        data_docs = _fresh_folder(folder / "data_docs")
+        result = audit_dataset(
+            batch,
+            reference.frame,
+            config.dataset,
+            config.audit,
+            data_docs_dir=data_docs,
+            reference_is_earlier=reference.earlier,
+        )
+        result.report.notes[:0] = reference.notes
+        json_file = _write_json(folder / "audit_report.json", result.report.to_dict())
+        html_file = folder / "audit_report.html"
+        link = "data_docs/index.html" if result.data_docs is not None else None
+        html_file.write_text(result.to_html(data_docs_link=link), encoding="utf-8")
         _log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file, html_file], "audit")
+        if result.data_docs is not None:
+            client.log_artifacts(ingested["mlflow_run_id"], str(data_docs), "audit/data_docs")
+        client.set_tag(
+            ingested["mlflow_run_id"],
+            "fairgate.audit_reference",
+            _reference_tag(reference.source, champion.version if champion else None, reference.files),
+        )
         record["details"] = {
             "rows": result.report.rows,
             "findings": len(result.report.findings),
             "expectations": len(result.expectations),
+            "reference": reference.source,
+            "notes": reference.notes,
         }
         if result.report.verdict == "blocked":
             _block(ctx, ingested["mlflow_run_id"], "audit", [_finding_line(f) for f in result.report.blocking])
-        return {"verdict": "pass", "findings": len(result.report.findings)}
+        return {"verdict": "pass", "findings": len(result.report.findings), "reference": reference.source}
+
+
+def _fresh_folder(folder: Path) -> Path:
+    """An empty folder at ``folder`` (a retried task rebuilds its outputs from scratch)."""
+    import shutil
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _reference_tag(source: str, champion_version: str | None, files: list[str]) -> str:
+    """The audit's reference in one tag value: where it came from and which files."""
+    from pipelines import registry
+
+    head = f"champion version {champion_version}" if source == "champion" else source.replace("_", " ")
+    return registry.tag_value(f"{head}: {', '.join(files) or 'no files'}")
 
 
 def _block(ctx: StageContext, mlflow_run_id: str, stage: str, reasons: list[str]) -> None:
@@ -411,8 +473,9 @@ def _finding_line(finding: Any) -> str:
 
 
 def leakage(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
-    """Leakage checks on the whole training frame and its prospective split."""
+    """Leakage checks on the whole training frame and its prospective split (JSON and HTML to MLflow)."""
     from pipelines.leakage import find_leakage
+    from pipelines.report import ReportPage, render_html
     from pipelines.split import holdout_mask
 
     ctx = StageContext.open(run_ref)
@@ -421,7 +484,17 @@ def leakage(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]
         is_test = holdout_mask(frame, ctx.config.dataset, ctx.config.split)
         report = find_leakage(frame, ctx.config.dataset, ctx.config.leakage, is_test)
         json_file = _write_json(ctx.run_dir / "leakage" / "leakage_report.json", report.to_dict())
-        _log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file], "leakage")
+        html_file = ctx.run_dir / "leakage" / "leakage_report.html"
+        page = ReportPage(
+            title="fairgate leakage checks",
+            verdict=report.verdict,
+            rows=report.rows,
+            columns=report.columns,
+            findings=list(report.findings),
+            notes=list(report.notes),
+        )
+        html_file.write_text(render_html(page), encoding="utf-8")
+        _log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file, html_file], "leakage")
         record["details"] = {"rows": len(frame), "findings": len(report.findings), "notes": report.notes}
         if report.verdict == "blocked":
             _block(ctx, ingested["mlflow_run_id"], "leakage", [_finding_line(f) for f in report.blocking])
@@ -475,7 +548,6 @@ def git_state() -> dict[str, str]:
 def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any]) -> dict[str, Any]:
     """Fit the candidate with exact class weights, verify them, log the model."""
     import mlflow
-
     from pipelines import registry
     from pipelines.leakage import candidate_feature_columns
     from pipelines.train import train_model
@@ -583,9 +655,9 @@ def evaluate(
     run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any], trained: dict[str, Any]
 ) -> dict[str, Any]:
     """Score the candidate and the current champion on the same holdout."""
-    import mlflow
     import mlflow.sklearn
 
+    import mlflow
     from pipelines import registry
     from pipelines.evaluate import evaluate_model, flatten_metrics, per_group_table, plot_per_group
 
@@ -840,7 +912,12 @@ def rollback(
             config,
             "refusal",
             actor,
-            {"what": "rollback", "requested_version": requested, "reason": "; ".join(e.reasons), "asked_because": reason},
+            {
+                "what": "rollback",
+                "requested_version": requested,
+                "reason": "; ".join(e.reasons),
+                "asked_because": reason,
+            },
             f"{airflow_run_id}:refusal:rollback",
         )
         raise

@@ -162,7 +162,9 @@ def train_model(
         "sample_weight_sha256": None if got is None else weights_fingerprint(got),
         "rows": int(len(train)),
     }
-    logger.info("trained %s on %d rows, class weights %s", training.estimator, len(train), fingerprint["class_weights_repr"])
+    logger.info(
+        "trained %s on %d rows, class weights %s", training.estimator, len(train), fingerprint["class_weights_repr"]
+    )
     return TrainedModel(
         model=pipeline,
         features=list(features),

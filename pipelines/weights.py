@@ -185,7 +185,10 @@ def _key_columns(labels: pd.Series, groups: pd.DataFrame) -> list[np.ndarray]:
 
 def _combined_codes(columns: list[np.ndarray], categories: list[list[Any]]) -> np.ndarray:
     """One integer per row for its (group..., label) combination; -1 when a value is unknown."""
-    codes = [pd.Categorical(values, categories=cats).codes.astype(np.int64) for values, cats in zip(columns, categories, strict=True)]
+    codes = [
+        pd.Categorical(values, categories=cats).codes.astype(np.int64)
+        for values, cats in zip(columns, categories, strict=True)
+    ]
     unknown = np.zeros(len(columns[0]), dtype=bool)
     for column_codes in codes:
         unknown |= column_codes < 0

@@ -18,7 +18,8 @@ def fairgate(project: Path, *args: str, extra_env: dict[str, str] | None = None)
     env["FAIRGATE_HOME"] = str(project)
     env.update(extra_env or {})
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=900,
     )
 
 

@@ -77,3 +77,32 @@ def test_overrides_are_validated_like_the_file():
         apply_overrides(config, {"training.beta": 0.5})
     with pytest.raises(BadInputError, match="training.beta_factor"):
         apply_overrides(config, {"training.beta_factor": -0.1})
+
+
+def test_a_run_override_may_tighten_the_gate_but_never_loosen_it():
+    from pipelines.config import override_refusals
+
+    config = load_config(REPO / "fairgate.yaml")
+    assert override_refusals(config, {"gate.technical.roc_auc.min": 0.99, "training.beta_factor": 0.5}) == []
+    assert override_refusals(config, {"gate.ethical.equalized_odds_difference.max": 0.01}) == []
+    assert override_refusals(config, {"gate.ethical.demographic_parity_ratio.min": 0.5}) == [
+        "override refused: gate.ethical.demographic_parity_ratio.min would go from 0.8 to 0.5, which loosens the "
+        "gate; a per-run override may only tighten it (loosening is a reviewed change to fairgate.yaml)"
+    ]
+    tolerances = {**config.gate.non_regression, "ethical.equalized_odds_difference": 0.5}
+    loosened_tolerance = override_refusals(config, {"gate.non_regression": tolerances})
+    assert len(loosened_tolerance) == 1 and "from 0.02 to 0.5" in loosened_tolerance[0]
+    removed = override_refusals(config, {"gate.ethical": {}})
+    assert len(removed) == 3 and all("to None" in line for line in removed)
+
+
+@pytest.mark.parametrize("key", ["dataset.exclude_columns", "audit.min_rows", "leakage.max_single_feature_auc",
+                                 "registry.model_name", "audit_log.url"])
+def test_a_run_override_may_not_touch_governance_settings(key):
+    from pipelines.config import override_refusals
+
+    config = load_config(REPO / "fairgate.yaml")
+    value = {"dataset.exclude_columns": {"income": "x"}, "audit.min_rows": 1, "leakage.max_single_feature_auc": 1.0,
+             "registry.model_name": "other", "audit_log.url": "sqlite:///x.db"}[key]
+    refusals = override_refusals(config, {key: value})
+    assert refusals[0].startswith(f"override refused: {key} is a governance setting")

@@ -101,7 +101,8 @@ def test_production_weights_match_the_reference_within_a_few_ulp(counts, beta):
 def test_group_reweighed_weights_match_the_reference(counts, beta, seed):
     labels = labels_from(dict(enumerate(counts)))
     rng = np.random.default_rng(seed)
-    groups = pd.DataFrame({"sex": rng.choice(["F", "M"], size=len(labels)), "age": rng.choice([1, 2], size=len(labels))})
+    size = len(labels)
+    groups = pd.DataFrame({"sex": rng.choice(["F", "M"], size=size), "age": rng.choice([1, 2], size=size)})
     assert_matches_reference(labels, beta, groups)
 
 
