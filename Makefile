@@ -38,6 +38,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python -m benchmarks.weights
+	$(BIN)/python -m benchmarks.audit_leakage
+	$(BIN)/python -m benchmarks.evaluate_gate
 
 ## the MLflow UI over the embedded store, on 127.0.0.1
 mlflow-ui: $(STAMP)

@@ -38,8 +38,10 @@ ERR_OVERRIDE_GOVERNED = (
     "override refused: {key} is a governance setting ({section}) and cannot change for one run; "
     "change fairgate.yaml through review instead"
 )
-# what a run's overrides may never touch: the data contract, the checks and the registry
-GOVERNED_SECTIONS = ("dataset", "audit", "leakage", "registry", "audit_log")
+# what a run's overrides may never touch: the data contract, the checks, how the gate measures
+# (switching the intersection off would drop ethical checks; another latency batch size measures
+# another quantity) and the registry
+GOVERNED_SECTIONS = ("dataset", "audit", "leakage", "evaluation", "registry", "audit_log")
 
 
 class _Section(BaseModel):
@@ -213,6 +215,32 @@ class DecisionSettings(_Section):
         return self.cost_false_refusal / (self.cost_false_approval + self.cost_false_refusal)
 
 
+class BootstrapSettings(_Section):
+    """The seeded, paired bootstrap behind every confidence interval (see ``pipelines.bootstrap``).
+
+    ``resamples`` Poisson-bootstrap resamples give each metric, and each
+    candidate-minus-champion difference, a two-sided percentile interval at
+    ``confidence``.  ``workers`` threads share the row-level resamples; the
+    intervals do not depend on it.  The gate's verdicts never depend on these
+    settings (the point estimates decide; the intervals say how sure that is).
+    """
+
+    resamples: int = Field(default=1000, ge=100)
+    seed: int = 20240607
+    confidence: float = Field(default=0.95, ge=0.5, lt=1)
+    workers: int = Field(default=2, ge=1, le=64)
+
+
+class EvaluationSettings(_Section):
+    """How the evaluate stage measures: bootstrap, latency timing, intersectional groups."""
+
+    bootstrap: BootstrapSettings = BootstrapSettings()
+    latency_batch_rows: int = Field(default=1000, ge=1)
+    latency_batches: int = Field(default=100, ge=1)
+    latency_repeats: int = Field(default=3, ge=1)
+    intersection: bool = False
+
+
 class GateSettings(_Section):
     """Absolute thresholds per family and non-regression tolerances."""
 
@@ -280,6 +308,7 @@ class FairgateConfig(_Section):
     split: SplitSettings = SplitSettings()
     training: TrainingSettings = TrainingSettings()
     decision: DecisionSettings = DecisionSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
     gate: GateSettings = GateSettings()
     registry: RegistrySettings
     audit_log: AuditLogSettings = AuditLogSettings()

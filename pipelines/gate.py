@@ -1,8 +1,8 @@
 """The gate: a technical gate and an ethical gate, both required before a model ships.
 
 :func:`decide` reads an evaluation result (:mod:`pipelines.evaluate`) of the
-candidate, optionally the champion's result on the same holdout, and the
-``gate:`` section of ``fairgate.yaml``:
+candidate, optionally the champion's result on the same holdout and the paired
+``comparison`` of the two, and the ``gate:`` section of ``fairgate.yaml``:
 
 - the **technical gate** holds the absolute bounds of ``gate.technical``
   (looked up in ``result["technical"]``) and ``gate.business`` (in
@@ -10,8 +10,9 @@ candidate, optionally the champion's result on the same holdout, and the
   with ``technical.`` or ``business.``;
 - the **ethical gate** holds the bounds of ``gate.ethical``, applied to every
   sensitive attribute in ``result["ethical"]`` (metric
-  ``ethical.<attr>.<name>``), and the ``ethical.*`` non-regression checks, also
-  per attribute.
+  ``ethical.<attr>.<name>``; the intersection of the attributes is one of them
+  when ``evaluation.intersection`` is on), and the ``ethical.*``
+  non-regression checks, also per attribute.
 
 ``Bound.min`` passes when ``value >= min``; ``Bound.max`` when ``value <= max``
 (a bound with both sides makes two checks).  Non-regression: with a champion,
@@ -19,6 +20,39 @@ a candidate fails when it is worse than the champion by more than the
 tolerance in the metric's direction (:data:`pipelines.evaluate.METRIC_DIRECTION`),
 i.e. ``candidate >= champion - tolerance`` for a higher-is-better metric and
 ``candidate <= champion + tolerance`` for a lower-is-better one.
+
+How the intervals enter the rule
+--------------------------------
+**The point estimate decides; the interval says how sure that decision is.**
+Every check is passed or failed on the point estimates, at full precision, so
+a verdict is a deterministic function of the holdout, the models and
+``fairgate.yaml``: it cannot flip with the bootstrap seed, the number of
+resamples or the confidence level, and no per-run setting of the bootstrap
+can loosen the gate.  Each check then carries the interval that qualifies it
+(the candidate's interval for an absolute bound; for non-regression the
+*paired* interval of candidate minus champion, from resamples shared by both
+models) and a confidence label:
+
+- ``confident``: the whole interval lies on the verdict's side of the limit
+  (a failed non-regression check whose interval of the worsening lies
+  entirely beyond the tolerance: a regression with confidence; a passed one
+  whose worsening stays within the tolerance over the whole interval);
+- ``uncertain``: the interval straddles the limit; the verdict stands and the
+  report, the decision JSON (``uncertain_checks``) and the registry tags say
+  so, for the reviewer;
+- ``no interval``: none was available (a metric undefined in some resample,
+  or no paired comparison supplied).
+
+Why not let a bound of the interval decide?  Passing unless the lower bound
+of the worsening exceeds the tolerance would let every regression a small
+holdout cannot *prove* through: small real fairness regressions waved
+through, the green-dashboard failure of C07.  Blocking unless the upper bound
+stays within the tolerance would block models equal to the champion whenever
+the holdout is too small to *prove* equivalence: a gate that refuses on noise
+invites the manual override of red alerts, C07's other failure.  Deciding on
+the point estimate treats both errors alike; the tolerances are set above the
+paired noise of an equivalent candidate on the generated data, and the tests
+show both properties there (``tests/model/test_gate_noise.py``).
 
 Fail closed: an undefined metric (None or NaN) never passes, and a gate with no
 check at all (nothing configured, or no sensitive attribute) does not pass
@@ -30,6 +64,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -42,13 +77,24 @@ logger = logging.getLogger(__name__)
 GateName = Literal["technical", "ethical"]
 CheckKind = Literal["absolute", "non_regression"]
 BoundSide = Literal["min", "max"]
+Confidence = Literal["confident", "uncertain", "no interval"]
 
 GATES: tuple[GateName, GateName] = ("technical", "ethical")
 FAMILIES = ("technical", "business", "ethical")
+CONFIDENT: Confidence = "confident"
+UNCERTAIN: Confidence = "uncertain"
+NO_INTERVAL: Confidence = "no interval"
 
+RULE = (
+    "each check passes or fails on its point estimate at full precision; its bootstrap interval "
+    "(for non-regression the paired interval of candidate minus champion) marks it confident when the "
+    "whole interval lies on the verdict's side of the limit, uncertain when it straddles the limit"
+)
 NOTE_NO_CHAMPION = "no champion yet: only absolute thresholds applied"
 NOTE_CHAMPION = "non-regression against champion version {version}"
 NOTE_NO_ATTRIBUTES = "the candidate result has no sensitive attribute: the ethical gate has nothing to check"
+NOTE_NO_COMPARISON = "no paired comparison supplied: non-regression checks carry no interval"
+NOTE_UNCERTAIN = "{count} check(s) decided on a point estimate whose interval straddles the limit: {metrics}"
 REASON_EMPTY_GATE = "{gate} gate: no check configured or applicable, so it fails closed"
 
 ERR_UNKNOWN_METRIC = "{key}: no such metric; known: {known}"
@@ -59,6 +105,8 @@ ERR_CHAMPION_MISSING = (
     "with the same sensitive attributes"
 )
 
+MetricPath = tuple[str, ...]
+
 
 @dataclass
 class GateCheck:
@@ -68,7 +116,10 @@ class GateCheck:
     (non-regression); ``bound`` says on which side it is (``min``: the candidate must
     be at least ``limit``; ``max``: at most).  ``champion`` is the champion's value of
     the same metric when known (also shown for absolute checks) and ``difference`` is
-    ``candidate - champion``.
+    ``candidate - champion``.  ``interval_low``/``interval_high`` bound the candidate's
+    value (absolute) and ``difference_low``/``difference_high`` the paired difference;
+    ``confidence`` qualifies the verdict (see the module docstring), using the
+    candidate's interval for an absolute check and the difference's for non-regression.
     """
 
     gate: GateName
@@ -81,11 +132,25 @@ class GateCheck:
     difference: float | None
     reason: str
     bound: BoundSide = "min"
+    interval_low: float | None = None
+    interval_high: float | None = None
+    difference_low: float | None = None
+    difference_high: float | None = None
+    confidence: Confidence = NO_INTERVAL
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (undefined numbers become null)."""
         data = asdict(self)
-        for key in ("candidate", "limit", "champion", "difference"):
+        for key in (
+            "candidate",
+            "limit",
+            "champion",
+            "difference",
+            "interval_low",
+            "interval_high",
+            "difference_low",
+            "difference_high",
+        ):
             data[key] = _json_number(data[key])
         return data
 
@@ -100,6 +165,7 @@ class GateDecision:
     checks: list[GateCheck]
     champion_version: str | None
     notes: list[str] = field(default_factory=list)
+    confidence_level: float | None = None
 
     def reasons(self) -> list[str]:
         """Return why the decision blocks: the reasons of failed checks and of empty gates."""
@@ -109,27 +175,42 @@ class GateDecision:
                 reasons.append(REASON_EMPTY_GATE.format(gate=gate))
         return reasons
 
+    def uncertain_checks(self) -> list[str]:
+        """Return ``<verdict> <kind> <metric>`` for every check whose interval straddles its limit."""
+        return [
+            f"{'passed' if check.passed else 'failed'} {check.kind.replace('_', '-')} {check.metric}"
+            for check in self.checks
+            if check.confidence == UNCERTAIN
+        ]
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready decision: verdict, both gates, checks, reasons, notes."""
+        """Return the JSON-ready decision: verdict, both gates, checks, reasons, uncertain checks, notes."""
         return {
             "verdict": "pass" if self.passed else "blocked",
             "passed": self.passed,
             "technical_passed": self.technical_passed,
             "ethical_passed": self.ethical_passed,
             "champion_version": self.champion_version,
+            "rule": RULE,
+            "confidence_level": self.confidence_level,
             "checks": [check.to_dict() for check in self.checks],
             "reasons": self.reasons(),
+            "uncertain_checks": self.uncertain_checks(),
             "notes": list(self.notes),
         }
 
     def to_markdown(self) -> str:
         """Return the human report: the decision, then each gate with a table of its checks."""
+        level = _level(self.confidence_level)
         lines = [
             f"# Gate decision: {'PASSED' if self.passed else 'BLOCKED'}",
             "",
             f"- champion version: {self.champion_version if self.champion_version is not None else 'none'}",
             f"- technical gate: {_verdict(self.technical_passed)}",
             f"- ethical gate: {_verdict(self.ethical_passed)}",
+            f"- checks decided on an uncertain point estimate: {len(self.uncertain_checks())}",
+            "",
+            f"Rule: {RULE}.",
         ]
         for gate, passed in (("technical", self.technical_passed), ("ethical", self.ethical_passed)):
             lines += ["", f"## {gate.capitalize()} gate: {_verdict(passed)}", ""]
@@ -138,17 +219,21 @@ class GateDecision:
                 lines.append(f"No check: {REASON_EMPTY_GATE.format(gate=gate)}.")
                 continue
             lines += [
-                "| metric | kind | candidate | limit | champion | difference | verdict |",
-                "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+                f"| metric | kind | candidate | {level} | champion | difference | {level} of difference "
+                "| limit | confidence | verdict |",
+                "| --- | --- | ---: | --- | ---: | ---: | --- | ---: | --- | --- |",
             ]
             for check in checks:
                 cells = [
                     _cell(check.metric),
                     check.kind.replace("_", "-"),
                     _fmt(check.candidate),
-                    f"{'>=' if check.bound == 'min' else '<='} {_fmt(check.limit)}",
+                    _interval(check.interval_low, check.interval_high),
                     _fmt(check.champion),
                     _fmt(check.difference, signed=True),
+                    _interval(check.difference_low, check.difference_high, signed=True),
+                    f"{'>=' if check.bound == 'min' else '<='} {_fmt(check.limit)}",
+                    check.confidence,
                     "pass" if check.passed else "**FAIL**",
                 ]
                 lines.append("| " + " | ".join(cells) + " |")
@@ -156,6 +241,10 @@ class GateDecision:
         if reasons:
             lines += ["", "## Why it is blocked", ""]
             lines += [f"- {reason}" for reason in reasons]
+        uncertain = self.uncertain_checks()
+        if uncertain:
+            lines += ["", "## Uncertain (decided on the point estimate; the interval straddles the limit)", ""]
+            lines += [f"- {item}" for item in uncertain]
         if self.notes:
             lines += ["", "## Notes", ""]
             lines += [f"- {note}" for note in self.notes]
@@ -172,6 +261,16 @@ def _fmt(value: float | None, signed: bool = False) -> str:
     if math.isnan(value):
         return "n/a"
     return f"{value:+.4g}" if signed else f"{value:.4g}"
+
+
+def _interval(low: float | None, high: float | None, signed: bool = False) -> str:
+    if low is None or high is None:
+        return "-"
+    return f"[{_fmt(low, signed)}, {_fmt(high, signed)}]"
+
+
+def _level(confidence_level: float | None) -> str:
+    return "interval" if confidence_level is None else f"{confidence_level * 100:g}% interval"
 
 
 def _cell(text: str) -> str:
@@ -259,34 +358,90 @@ def _validate_keys(candidate: dict[str, Any], gate: GateSettings) -> None:
             )
 
 
-def _targets(result: dict[str, Any], family: str, name: str) -> list[tuple[str, Any]]:
-    """Return ``(dotted metric name, raw value)`` for a family metric (per attribute when ethical)."""
+def _targets(result: dict[str, Any], family: str, name: str) -> list[tuple[str, MetricPath, Any]]:
+    """Return ``(dotted metric name, path in the result, raw value)`` (per attribute when ethical)."""
     if family == "ethical":
         return [
-            (f"ethical.{attribute}.{name}", section[name]) for attribute, section in result["ethical"].items()
+            (f"ethical.{attribute}.{name}", ("ethical", attribute, name), section[name])
+            for attribute, section in result["ethical"].items()
         ]
-    return [(f"{family}.{name}", result[family][name])]
+    return [(f"{family}.{name}", (family, name), result[family][name])]
 
 
-def _champion_value(champion: dict[str, Any] | None, metric: str) -> float | None:
-    """Return the champion's value of a dotted metric: None when absent, NaN when undefined."""
+def _at(tree: Any, path: MetricPath) -> Any:
+    node = tree
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _champion_value(champion: dict[str, Any] | None, metric: str, path: MetricPath) -> float | None:
+    """Return the champion's value of a metric: None when absent, NaN when undefined."""
     if champion is None:
         return None
-    family, _, rest = metric.partition(".")
-    section: Any = champion.get(family)
-    if family == "ethical":
-        attribute, _, rest = rest.rpartition(".")
-        section = section.get(attribute) if isinstance(section, dict) else None
-    if not isinstance(section, dict) or rest not in section:
+    section = _at(champion, path[:-1])
+    if not isinstance(section, dict) or path[-1] not in section:
         return None
-    return _number(section[rest], metric, "champion")
+    return _number(section[path[-1]], metric, "champion")
+
+
+def _bounds_of(node: Any) -> tuple[float | None, float | None]:
+    """The ``low``/``high`` of an interval node as finite floats, or (None, None)."""
+    if not isinstance(node, Mapping):
+        return None, None
+    low, high = node.get("low"), node.get("high")
+    if not isinstance(low, int | float) or not isinstance(high, int | float):
+        return None, None
+    if isinstance(low, bool) or isinstance(high, bool) or not (math.isfinite(low) and math.isfinite(high)):
+        return None, None
+    return float(low), float(high)
+
+
+Placement = Literal["inside", "outside", "straddles", "none"]
+
+
+def _placement(interval: tuple[float | None, float | None], side: BoundSide, limit: float) -> Placement:
+    """Where an interval on the candidate's scale lies against a ``min``/``max`` limit."""
+    low, high = interval
+    if low is None or high is None:
+        return "none"
+    if (low >= limit) if side == "min" else (high <= limit):
+        return "inside"
+    if (high < limit) if side == "min" else (low > limit):
+        return "outside"
+    return "straddles"
+
+
+def _confidence(passed: bool, placement: Placement) -> Confidence:
+    """``confident`` when the whole interval agrees with the verdict, ``uncertain`` when it straddles."""
+    if placement == "none":
+        return NO_INTERVAL
+    if (passed and placement == "inside") or (not passed and placement == "outside"):
+        return CONFIDENT
+    return UNCERTAIN
+
+
+def _describe(low: float | None, high: float | None, confidence: Confidence, what: str, signed: bool) -> str:
+    """The interval clause of a reason, for people."""
+    if low is None or high is None:
+        return f"; {what}: none"
+    return f"; {what} [{_fmt(low, signed)}, {_fmt(high, signed)}]: {confidence}"
 
 
 # --------------------------------------------------------------------------- checks
 
 
 def _absolute_checks(
-    gate_name: GateName, metric: str, value: float, bound: Bound, champion: float | None
+    gate_name: GateName,
+    metric: str,
+    value: float,
+    bound: Bound,
+    champion: float | None,
+    interval: tuple[float | None, float | None],
+    difference_interval: tuple[float | None, float | None],
+    level: float | None,
 ) -> list[GateCheck]:
     checks = []
     difference = value - champion if champion is not None else None
@@ -298,21 +453,25 @@ def _absolute_checks(
             continue
         if math.isnan(value):
             passed = False
+            confidence = NO_INTERVAL
             reason = f"{metric} not computable (undefined value): fails closed against {side} {_fmt(limit)}"
-        elif side == "min":
-            passed = value >= limit
-            reason = (
-                f"{metric} = {_fmt(value)} >= min {_fmt(limit)} (margin {_fmt(value - limit)})"
-                if passed
-                else f"{metric} = {_fmt(value)} < min {_fmt(limit)} (short by {_fmt(limit - value)})"
-            )
         else:
-            passed = value <= limit
-            reason = (
-                f"{metric} = {_fmt(value)} <= max {_fmt(limit)} (margin {_fmt(limit - value)})"
-                if passed
-                else f"{metric} = {_fmt(value)} > max {_fmt(limit)} (over by {_fmt(value - limit)})"
-            )
+            if side == "min":
+                passed = value >= limit
+                reason = (
+                    f"{metric} = {_fmt(value)} >= min {_fmt(limit)} (margin {_fmt(value - limit)})"
+                    if passed
+                    else f"{metric} = {_fmt(value)} < min {_fmt(limit)} (short by {_fmt(limit - value)})"
+                )
+            else:
+                passed = value <= limit
+                reason = (
+                    f"{metric} = {_fmt(value)} <= max {_fmt(limit)} (margin {_fmt(limit - value)})"
+                    if passed
+                    else f"{metric} = {_fmt(value)} > max {_fmt(limit)} (over by {_fmt(value - limit)})"
+                )
+            confidence = _confidence(passed, _placement(interval, side, limit))
+            reason += _describe(interval[0], interval[1], confidence, _level(level), signed=False)
         checks.append(
             GateCheck(
                 gate=gate_name,
@@ -325,13 +484,26 @@ def _absolute_checks(
                 difference=difference,
                 reason=reason,
                 bound=side,
+                interval_low=interval[0],
+                interval_high=interval[1],
+                difference_low=difference_interval[0],
+                difference_high=difference_interval[1],
+                confidence=confidence,
             )
         )
     return checks
 
 
 def _non_regression_check(
-    gate_name: GateName, metric: str, direction: str, value: float, champion: float, tolerance: float
+    gate_name: GateName,
+    metric: str,
+    direction: str,
+    value: float,
+    champion: float,
+    tolerance: float,
+    interval: tuple[float | None, float | None],
+    difference_interval: tuple[float | None, float | None],
+    level: float | None,
 ) -> GateCheck:
     higher = direction == "higher"
     limit = champion - tolerance if higher else champion + tolerance
@@ -340,6 +512,7 @@ def _non_regression_check(
     if math.isnan(value) or math.isnan(champion):
         which = "candidate" if math.isnan(value) else "champion"
         passed = False
+        confidence = NO_INTERVAL
         reason = f"{metric} not computable ({which} value undefined): non-regression fails closed"
     else:
         passed = value >= limit if higher else value <= limit
@@ -354,6 +527,11 @@ def _non_regression_check(
         reason = f"{metric} = {_fmt(value)} vs champion {_fmt(champion)} ({direction} is better): {change}"
         if not passed:
             reason += f" (needs {'>=' if higher else '<='} {_fmt(limit)})"
+        # the paired interval of candidate - champion, read against the limit on the same scale
+        low, high = difference_interval
+        shifted = (None, None) if low is None or high is None else (champion + low, champion + high)
+        confidence = _confidence(passed, _placement(shifted, side, limit))
+        reason += _describe(low, high, confidence, f"paired {_level(level)} of the difference", signed=True)
     return GateCheck(
         gate=gate_name,
         metric=metric,
@@ -365,6 +543,11 @@ def _non_regression_check(
         difference=None if math.isnan(difference) else difference,
         reason=reason,
         bound=side,
+        interval_low=interval[0],
+        interval_high=interval[1],
+        difference_low=difference_interval[0],
+        difference_high=difference_interval[1],
+        confidence=confidence,
     )
 
 
@@ -373,13 +556,15 @@ def decide(
     champion: dict[str, Any] | None,
     gate: GateSettings,
     champion_version: str | None = None,
+    comparison: dict[str, Any] | None = None,
 ) -> GateDecision:
     """Apply the technical and the ethical gate to a candidate's evaluation result.
 
     Parameters
     ----------
     candidate : dict
-        Evaluation result of the candidate (:func:`pipelines.evaluate.evaluate_model`).
+        Evaluation result of the candidate (:func:`pipelines.evaluate.evaluate_models`),
+        with its ``intervals`` when it has them.
     champion : dict or None
         Evaluation result of the current champion on the same holdout; None when there
         is no champion yet (only absolute thresholds then apply).
@@ -387,11 +572,15 @@ def decide(
         Absolute bounds per family and non-regression tolerances.
     champion_version : str or None, default None
         Registry version of the champion, recorded in the decision.
+    comparison : dict or None, default None
+        The paired ``comparison`` of the evaluation (candidate minus champion with its
+        interval, per metric); without it non-regression checks carry no interval.
 
     Returns
     -------
     GateDecision
-        ``passed`` is ``technical_passed and ethical_passed``; every check is listed.
+        ``passed`` is ``technical_passed and ethical_passed``; every check is listed with
+        its interval and confidence label (see the module docstring for the rule).
 
     Raises
     ------
@@ -409,8 +598,14 @@ def decide(
     else:
         shown = champion_version if champion_version is not None else "unknown"
         notes.append(NOTE_CHAMPION.format(version=shown))
+        if comparison is None and gate.non_regression:
+            notes.append(NOTE_NO_COMPARISON)
     if not candidate["ethical"]:
         notes.append(NOTE_NO_ATTRIBUTES)
+    bootstrap = candidate.get("bootstrap")
+    level = bootstrap.get("confidence") if isinstance(bootstrap, Mapping) else None
+    level = float(level) if isinstance(level, int | float) and not isinstance(level, bool) else None
+    intervals = candidate.get("intervals")
 
     absolute: list[tuple[GateName, str, dict[str, Bound]]] = [
         ("technical", "technical", gate.technical),
@@ -419,23 +614,42 @@ def decide(
     ]
     for gate_name, family, bounds in absolute:
         for name, bound in bounds.items():
-            for metric, raw in _targets(candidate, family, name):
+            for metric, path, raw in _targets(candidate, family, name):
                 value = _number(raw, metric, "candidate")
-                champion_value = _champion_value(champion, metric)
-                checks.extend(_absolute_checks(gate_name, metric, value, bound, champion_value))
+                champion_value = _champion_value(champion, metric, path)
+                checks.extend(
+                    _absolute_checks(
+                        gate_name,
+                        metric,
+                        value,
+                        bound,
+                        champion_value,
+                        _bounds_of(_at(intervals, path)),
+                        _bounds_of(_at(comparison, path)),
+                        level,
+                    )
+                )
 
     if champion is not None:
         for key, tolerance in gate.non_regression.items():
             family, _, name = key.partition(".")
             regression_gate: GateName = "ethical" if family == "ethical" else "technical"
-            for metric, raw in _targets(candidate, family, name):
+            for metric, path, raw in _targets(candidate, family, name):
                 value = _number(raw, metric, "candidate")
-                champion_value = _champion_value(champion, metric)
+                champion_value = _champion_value(champion, metric, path)
                 if champion_value is None:
                     raise BadInputError(ERR_CHAMPION_MISSING.format(metric=metric))
                 checks.append(
                     _non_regression_check(
-                        regression_gate, metric, METRIC_DIRECTION[name], value, champion_value, tolerance
+                        regression_gate,
+                        metric,
+                        METRIC_DIRECTION[name],
+                        value,
+                        champion_value,
+                        tolerance,
+                        _bounds_of(_at(intervals, path)),
+                        _bounds_of(_at(comparison, path)),
+                        level,
                     )
                 )
 
@@ -451,12 +665,17 @@ def decide(
         checks=checks,
         champion_version=champion_version,
         notes=notes,
+        confidence_level=level,
     )
+    uncertain = decision.uncertain_checks()
+    if uncertain:
+        notes.append(NOTE_UNCERTAIN.format(count=len(uncertain), metrics="; ".join(uncertain)))
     logger.info(
-        "gate decision: %s (technical %s, ethical %s, %d checks)",
+        "gate decision: %s (technical %s, ethical %s, %d checks, %d uncertain)",
         "passed" if decision.passed else "blocked",
         _verdict(technical_passed),
         _verdict(ethical_passed),
         len(checks),
+        len(uncertain),
     )
     return decision

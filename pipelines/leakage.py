@@ -6,7 +6,9 @@ holdout) and reports, for the columns the model would see:
 - ``post_outcome``: a date after the decision time, or a column whose presence
   depends on the label (filled in only once the outcome is known);
 - ``out_of_time_split``: a training row later than the earliest test row;
-- ``target_leakage``: one feature alone ranks the label too well (ROC AUC);
+- ``target_leakage``: one feature alone ranks the label too well (ROC AUC),
+  or explains too much of it (mutual information over the label's entropy,
+  which also sees a relation that is not monotone);
 - ``label_copy``: a column equal to the label (or its negation) on almost
   every row;
 - ``contamination``: the same entity, or the same row, on both sides of the
@@ -15,19 +17,29 @@ holdout) and reports, for the columns the model would see:
   monotone with row order, or a high-cardinality string);
 - ``proxy`` (warning): a feature that predicts a sensitive attribute.
 
-Columns under ``exclude_columns`` are reviewed exclusions: they are skipped
-and listed in the report's notes.
+Every finding blocks, except ``proxy``.  The only way through is a reviewed
+entry in ``dataset.exclude_columns`` with a reason: such columns are skipped
+and listed in the report's notes, so every run records the exclusions it
+applied.  Nothing is dropped silently.
+
+Speed: every column is encoded once (:mod:`pipelines.columns`); an AUC is one
+``bincount`` over the column's ranks (one sort of its distinct values), the
+mutual information one contingency table, and rows are compared through exact
+hashed row keys, so the whole check is a few passes over the data.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
+from pipelines import statistics
+from pipelines.columns import EncodedColumn, EncodedFrame, naive_utc
 from pipelines.config import DatasetSettings, LeakageSettings
 from pipelines.errors import BadInputError
 from pipelines.findings import CheckReport, Finding
@@ -42,20 +54,10 @@ ERR_MASK_DTYPE = "is_test must be a boolean mask, found dtype {dtype}"
 ERR_ONE_SIDED_SPLIT = "the split needs rows on both sides: found {train} training rows and {test} test rows"
 ERR_TARGET_NULL = "target {target!r} must be known on every row, found {count} missing"
 ERR_NOT_BINARY = "target {target!r} must hold two classes, found {count}: {values}"
-ERR_POSITIVE_LABEL = (
-    "positive_label {label!r} must be one of the classes of target {target!r}, found {values}"
-)
-ERR_TIME_NOT_DATES = (
-    "time column {column!r} must hold dates, found {count} values that do not parse, e.g. {example!r}"
-)
+ERR_POSITIVE_LABEL = "positive_label {label!r} must be one of the classes of target {target!r}, found {values}"
+ERR_TIME_NOT_DATES = "time column {column!r} must hold dates, found {count} values that do not parse, e.g. {example!r}"
 
-# Structural rules of the checks (LeakageSettings holds the tunable thresholds).
-NULL_PATTERN_GAP = 0.5
-"""A column present for one class and missing for the other: notnull rates differ by more than this."""
-PROXY_AUC = 0.7
-"""A feature ranking membership of a sensitive group with a univariate AUC above this is a proxy."""
-HIGH_CARDINALITY_SHARE = 0.5
-"""A string feature with more distinct values than this share of its rows identifies rows."""
+NOTE_EXCLUDED = "excluded {column}: {reason}"
 _DATE_SAMPLE = 50
 _SHOWN = 10
 
@@ -95,7 +97,13 @@ def candidate_feature_columns(frame: pd.DataFrame, dataset: DatasetSettings) -> 
 
 
 def find_leakage(
-    frame: pd.DataFrame, dataset: DatasetSettings, settings: LeakageSettings, is_test: np.ndarray
+    frame: pd.DataFrame,
+    dataset: DatasetSettings,
+    settings: LeakageSettings,
+    is_test: np.ndarray,
+    *,
+    encoded: EncodedFrame | None = None,
+    timings: dict[str, float] | None = None,
 ) -> CheckReport:
     """Look for leakage in a training frame and its prospective split.
 
@@ -106,10 +114,15 @@ def find_leakage(
     dataset : DatasetSettings
         Column roles.
     settings : LeakageSettings
-        Thresholds: single-feature AUC, label agreement, share of dates after
-        the decision.
+        Thresholds: single-feature AUC and mutual information, label
+        agreement, share of dates after the decision, null-pattern gap,
+        proxy AUC, high-cardinality share.
     is_test : numpy.ndarray
         Boolean mask of the holdout rows, one per row of ``frame``.
+    encoded : EncodedFrame, optional
+        The encoding of ``frame`` already made by the caller.
+    timings : dict, optional
+        Filled with the wall seconds of each family of checks, for the benchmarks.
 
     Returns
     -------
@@ -125,27 +138,27 @@ def find_leakage(
     """
     test = _validate(frame, dataset, is_test)
     features = candidate_feature_columns(frame, dataset)
+    columns = encoded if encoded is not None else EncodedFrame(frame)
     y = (frame[dataset.target] == dataset.positive_label).to_numpy()
-    notes = [f"excluded {column}: {reason}" for column, reason in dataset.exclude_columns.items()]
+    notes = [NOTE_EXCLUDED.format(column=c, reason=r) for c, r in dataset.exclude_columns.items()]
     findings: list[Finding] = []
 
-    decision_time = _decision_time(frame, dataset)
-    findings += _post_outcome_dates(frame, features, dataset, settings, decision_time, notes)
-    findings += _post_outcome_nulls(frame, features, y)
-    findings += _out_of_time(dataset, decision_time, test, notes)
-    encoded = {column: _Encoded.of(frame[column], test) for column in features}
-    findings += _target_leakage(encoded, y, settings)
-    findings += _label_copies(frame, features, dataset, y, settings)
-    findings += _contamination(frame, dataset, test, notes)
-    findings += _identifier_like(frame, features)
-    findings += _proxies(frame, encoded, dataset)
+    checks: list[tuple[str, Callable[[], list[Finding]]]] = [
+        ("temporal", lambda: _temporal(frame, columns, features, dataset, settings, y, test, notes)),
+        ("target_leakage", lambda: _target_leakage(columns, features, y, test, settings)),
+        ("label_copy", lambda: _label_copies(columns, features, dataset, y, settings)),
+        ("contamination", lambda: _contamination(frame, columns, dataset, test, notes)),
+        ("identifier_like", lambda: _identifier_like(columns, features, settings)),
+        ("proxy", lambda: _proxies(columns, features, dataset, test, settings)),
+    ]
+    for name, run in checks:
+        started = time.perf_counter()
+        findings += run()
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
-    report = CheckReport(
-        stage="leakage", rows=len(frame), columns=frame.shape[1], findings=findings, notes=notes
-    )
-    logger.info(
-        "leakage: %d findings on %d features, verdict %s", len(findings), len(features), report.verdict
-    )
+    report = CheckReport(stage="leakage", rows=len(frame), columns=frame.shape[1], findings=findings, notes=notes)
+    logger.info("leakage: %d findings on %d features, verdict %s", len(findings), len(features), report.verdict)
     return report
 
 
@@ -211,16 +224,10 @@ def _shown(values: Any) -> list[Any]:
 # --------------------------------------------------------------------------- dates
 
 
-def _naive_utc(values: pd.Series) -> pd.Series:
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values
-
-
 def _as_dates(series: pd.Series) -> pd.Series | None:
     """Return the column as datetimes when it holds dates (datetime dtype or ISO 8601 strings), else None."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return _naive_utc(series)
+        return naive_utc(series)
     if not (pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)):
         return None
     present = series.dropna()
@@ -234,7 +241,7 @@ def _as_dates(series: pd.Series) -> pd.Series | None:
     parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=True)
     if parsed[series.notna()].isna().any():
         return None
-    return _naive_utc(parsed)
+    return naive_utc(parsed)
 
 
 def _decision_time(frame: pd.DataFrame, dataset: DatasetSettings) -> pd.Series | None:
@@ -247,11 +254,27 @@ def _decision_time(frame: pd.DataFrame, dataset: DatasetSettings) -> pd.Series |
         parsed = pd.to_datetime(present.astype(str), errors="coerce", format="ISO8601", utc=True)
         bad = present[parsed.isna().to_numpy()]
         raise BadInputError(
-            ERR_TIME_NOT_DATES.format(
-                column=dataset.time_column, count=len(bad), example=_native(bad.iloc[0])
-            )
+            ERR_TIME_NOT_DATES.format(column=dataset.time_column, count=len(bad), example=_native(bad.iloc[0]))
         )
     return dates
+
+
+def _temporal(
+    frame: pd.DataFrame,
+    columns: EncodedFrame,
+    features: list[str],
+    dataset: DatasetSettings,
+    settings: LeakageSettings,
+    y: np.ndarray,
+    test: np.ndarray,
+    notes: list[str],
+) -> list[Finding]:
+    """Dates after the decision, presence tied to the outcome, and the order of the split."""
+    decision_time = _decision_time(frame, dataset)
+    findings = _post_outcome_dates(frame, features, dataset, settings, decision_time, notes)
+    findings += _post_outcome_nulls(columns, features, y, settings)
+    findings += _out_of_time(dataset, decision_time, test, notes)
+    return findings
 
 
 def _post_outcome_dates(
@@ -295,16 +318,18 @@ def _post_outcome_dates(
     return findings
 
 
-def _post_outcome_nulls(frame: pd.DataFrame, features: list[str], y: np.ndarray) -> list[Finding]:
-    if not features:
-        return []
-    present = frame[features].notna().to_numpy()
-    rate_positive = present[y].mean(axis=0)
-    rate_negative = present[~y].mean(axis=0)
-    gaps = np.abs(rate_positive - rate_negative)
+def _post_outcome_nulls(
+    columns: EncodedFrame, features: list[str], y: np.ndarray, settings: LeakageSettings
+) -> list[Finding]:
     findings = []
-    for index in np.flatnonzero(gaps > NULL_PATTERN_GAP):
-        column = features[index]
+    positives, negatives = max(int(y.sum()), 1), max(int((~y).sum()), 1)
+    for column in features:
+        present = columns[column].codes >= 0
+        rate_positive = int(np.count_nonzero(present & y)) / positives
+        rate_negative = int(np.count_nonzero(present & ~y)) / negatives
+        gap = abs(rate_positive - rate_negative)
+        if gap <= settings.null_pattern_gap:
+            continue
         findings.append(
             Finding(
                 check="post_outcome",
@@ -312,14 +337,14 @@ def _post_outcome_nulls(frame: pd.DataFrame, features: list[str], y: np.ndarray)
                 columns=[column],
                 message=(
                     f"{column!r} present about as often for either class (notnull rates within "
-                    f"{100 * NULL_PATTERN_GAP:.0f} points); found present for {rate_positive[index]:.1%} "
-                    f"of positives and {rate_negative[index]:.1%} of negatives: it is filled in "
+                    f"{100 * settings.null_pattern_gap:.0f} points); found present for {rate_positive:.1%} "
+                    f"of positives and {rate_negative:.1%} of negatives: it is filled in "
                     "once the outcome is known"
                 ),
                 evidence={
-                    "notnull_rate_positive": float(rate_positive[index]),
-                    "notnull_rate_negative": float(rate_negative[index]),
-                    "gap": float(gaps[index]),
+                    "notnull_rate_positive": rate_positive,
+                    "notnull_rate_negative": rate_negative,
+                    "gap": gap,
                 },
             )
         )
@@ -355,125 +380,115 @@ def _out_of_time(
     ]
 
 
-# --------------------------------------------------------------------------- univariate AUC
+# --------------------------------------------------------------------------- univariate strength
 
 
-class _Encoded:
-    """A feature ready for rank AUCs against any binary outcome.
+def univariate_auc(column: EncodedColumn, outcome: np.ndarray, test: np.ndarray) -> float | None:
+    """ROC AUC of one feature alone for a boolean outcome, whatever its direction.
 
-    Numeric, boolean and datetime columns are ranked once (one sort) over all
-    rows; the AUC of any outcome then comes from the rank sums, with missing
-    values as their own value (placed below or above every value, whichever
-    separates better).  Other columns are target-mean encoded per outcome on
-    the training rows and ranked on the test rows, so a category seen only in
-    training cannot score by memorising the label.
+    Numbers, dates and booleans are ranked over all rows (missing values as
+    one more value, below or above every other, whichever separates better).
+    Other columns are target-mean encoded per category on the training rows
+    and ranked on the test rows, so a category seen only in training cannot
+    score by memorising the outcome.
+
+    Parameters
+    ----------
+    column : EncodedColumn
+        The feature.
+    outcome : numpy.ndarray
+        Boolean, one per row.
+    test : numpy.ndarray
+        Boolean mask of the test rows.
+
+    Returns
+    -------
+    float or None
+        ``max(AUC, 1 - AUC)``, None when the outcome has a single class.
     """
-
-    def __init__(
-        self, ranks: np.ndarray | None, present: np.ndarray | None, codes: np.ndarray | None, test: np.ndarray
-    ) -> None:
-        self.ranks = ranks
-        self.present = present
-        self.codes = codes
-        self.test = test
-
-    @classmethod
-    def of(cls, series: pd.Series, test: np.ndarray) -> _Encoded:
-        dtype = series.dtype
-        values: np.ndarray | None = None
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            dates = _naive_utc(series)
-            values = np.where(dates.isna(), np.nan, dates.to_numpy(dtype="datetime64[ns]").astype("int64"))
-        elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-            values = series.to_numpy(dtype="float64", na_value=np.nan)
-        if values is not None:
-            present = ~np.isnan(values)
-            return cls(rankdata(values[present]), present, None, test)
-        codes, _ = pd.factorize(series, use_na_sentinel=False)
-        return cls(None, None, codes, test)
-
-    def auc(self, outcome: np.ndarray) -> float | None:
-        """Return max(AUC, 1 - AUC) of this feature for a boolean outcome, None if undefined."""
-        if self.codes is not None:
-            return self._encoded_auc(outcome)
-        assert self.ranks is not None and self.present is not None
-        return _auc_with_missing(self.ranks, self.present, outcome)
-
-    def _encoded_auc(self, outcome: np.ndarray) -> float | None:
-        assert self.codes is not None
-        train = ~self.test
-        size = int(self.codes.max()) + 1
-        counts = np.bincount(self.codes[train], minlength=size)
-        sums = np.bincount(self.codes[train], weights=outcome[train].astype("float64"), minlength=size)
-        prior = float(outcome[train].mean())
-        means = np.where(counts > 0, sums / np.maximum(counts, 1), prior)
-        scores = means[self.codes[self.test]]
-        return _auc_with_missing(rankdata(scores), np.ones(len(scores), dtype=bool), outcome[self.test])
+    if column.ordered:
+        return statistics.rank_auc(column, outcome)
+    return statistics.encoded_auc(column.codes, column.n_unique, outcome, test)
 
 
-def _auc_with_missing(ranks: np.ndarray, present: np.ndarray, outcome: np.ndarray) -> float | None:
-    """Mann-Whitney AUC from the ranks of the present values; missing values as one extra value."""
-    positives, negatives = int(outcome.sum()), int((~outcome).sum())
-    if positives == 0 or negatives == 0:
-        return None
-    outcome_present = outcome[present]
-    pos_present = int(outcome_present.sum())
-    neg_present = len(outcome_present) - pos_present
-    pos_missing, neg_missing = positives - pos_present, negatives - neg_present
-    wins = float(ranks[outcome_present].sum()) - pos_present * (pos_present + 1) / 2.0
-    ties_missing = 0.5 * pos_missing * neg_missing
-    pairs = float(positives) * float(negatives)
-    best = 0.0
-    for extra in (pos_missing * neg_present, pos_present * neg_missing):  # missing above / below all
-        auc = (wins + extra + ties_missing) / pairs
-        best = max(best, auc, 1.0 - auc)
-    return best
+def label_information(column: EncodedColumn, outcome: np.ndarray, bins: int) -> float | None:
+    """Share of the outcome's entropy one feature explains (bias-corrected mutual information).
+
+    Numbers and dates are cut into ``bins`` quantile bins first; missing
+    values are one more value.
+
+    Parameters
+    ----------
+    column : EncodedColumn
+        The feature.
+    outcome : numpy.ndarray
+        Boolean, one per row.
+    bins : int
+        Quantile bins for ordered columns.
+
+    Returns
+    -------
+    float or None
+        In [0, 1]; None when the outcome has a single class.
+    """
+    if column.ordered:
+        codes, size = statistics.quantile_bins(column, bins)
+    else:
+        codes, size = column.codes, column.n_unique
+    return statistics.uncertainty_coefficient(codes, size, outcome)
 
 
-def _target_leakage(encoded: dict[str, _Encoded], y: np.ndarray, settings: LeakageSettings) -> list[Finding]:
+def _target_leakage(
+    columns: EncodedFrame, features: list[str], y: np.ndarray, test: np.ndarray, settings: LeakageSettings
+) -> list[Finding]:
     findings = []
-    for column, feature in encoded.items():
-        auc = feature.auc(y)
-        if auc is None or auc <= settings.max_single_feature_auc:
+    for name in features:
+        column = columns[name]
+        auc = univariate_auc(column, y, test)
+        information = label_information(column, y, settings.nmi_bins)
+        too_strong = []
+        if auc is not None and auc > settings.max_single_feature_auc:
+            too_strong.append(f"a univariate ROC AUC of {auc:.3f}")
+        if information is not None and information > settings.max_single_feature_nmi:
+            too_strong.append(f"{information:.0%} of the label's entropy explained")
+        if not too_strong:
             continue
-        how = (
-            "target-mean encoded on training rows, scored on test rows"
-            if feature.codes is not None
-            else "ranked"
-        )
+        how = "ranked" if column.ordered else "target-mean encoded on training rows, scored on test rows"
         findings.append(
             Finding(
                 check="target_leakage",
                 severity="block",
-                columns=[column],
+                columns=[name],
                 message=(
-                    f"no single feature with a univariate ROC AUC above {settings.max_single_feature_auc:g}; "
-                    f"found {column!r} alone at {auc:.3f}"
+                    f"no single feature with a univariate ROC AUC above {settings.max_single_feature_auc:g} "
+                    f"or explaining more than {settings.max_single_feature_nmi:.0%} of the label's entropy; "
+                    f"found {name!r} alone with {' and '.join(too_strong)}"
                 ),
-                evidence={"auc": auc, "encoding": how},
+                evidence={"auc": auc, "nmi": information, "encoding": how},
             )
         )
     return findings
 
 
 def _label_copies(
-    frame: pd.DataFrame,
+    columns: EncodedFrame,
     features: list[str],
     dataset: DatasetSettings,
     y: np.ndarray,
     settings: LeakageSettings,
 ) -> list[Finding]:
     majority = max(float(y.mean()), 1.0 - float(y.mean()))
-    classes = {_native(v) for v in pd.unique(frame[dataset.target])}
+    classes = {_native(v) for v in columns[dataset.target].uniques}
     findings = []
-    for column in features:
-        codes, uniques = pd.factorize(frame[column])
-        if len(uniques) != 2:
+    for name in features:
+        column = columns[name]
+        if column.n_unique != 2:
             continue
+        codes, uniques = column.codes, column.uniques
         valid = codes >= 0
         second = codes == 1
-        agree_second = float((valid & (second == y)).mean())
-        agree_first = float((valid & (second != y)).mean())
+        agree_second = float(np.count_nonzero(valid & (second == y))) / len(y)
+        agree_first = float(np.count_nonzero(valid & (second != y))) / len(y)
         agreement = max(agree_second, agree_first)
         # Below the majority-class share, agreeing says nothing: a constant does as well.
         if agreement < settings.max_label_agreement or agreement <= majority:
@@ -481,19 +496,15 @@ def _label_copies(
         positive_value = _native(uniques[1] if agree_second >= agree_first else uniques[0])
         values = {_native(v) for v in uniques}
         negated = values == classes and positive_value != _native(dataset.positive_label)
-        how = (
-            "negated"
-            if negated
-            else f"({positive_value!r} for {dataset.target} == {dataset.positive_label!r})"
-        )
+        how = "negated" if negated else f"({positive_value!r} for {dataset.target} == {dataset.positive_label!r})"
         findings.append(
             Finding(
                 check="label_copy",
                 severity="block",
-                columns=[column],
+                columns=[name],
                 message=(
                     f"no column equal to the label (or its negation) on {settings.max_label_agreement:.0%} "
-                    f"of rows or more; found {column!r} agreeing with the label {how} "
+                    f"of rows or more; found {name!r} agreeing with the label {how} "
                     f"on {agreement:.2%} of rows"
                 ),
                 evidence={
@@ -511,15 +522,14 @@ def _label_copies(
 
 
 def _contamination(
-    frame: pd.DataFrame, dataset: DatasetSettings, test: np.ndarray, notes: list[str]
+    frame: pd.DataFrame, columns: EncodedFrame, dataset: DatasetSettings, test: np.ndarray, notes: list[str]
 ) -> list[Finding]:
     findings = []
     ids = dataset.id_columns
     if ids:
-        keys = frame[ids].groupby(ids, dropna=False, sort=False).ngroup().to_numpy()
-        shared = np.intersect1d(keys[test], keys[~test])
-        if len(shared):
-            in_both = test & np.isin(keys, shared)
+        in_both = test & columns.shared_rows(ids, test)
+        if in_both.any():
+            entities = len(frame.loc[in_both, ids].drop_duplicates())
             examples = frame.loc[in_both, ids].drop_duplicates().head(_SHOWN)
             shown = examples[ids[0]].tolist() if len(ids) == 1 else examples.to_dict("records")
             findings.append(
@@ -528,12 +538,12 @@ def _contamination(
                     severity="block",
                     columns=list(ids),
                     message=(
-                        f"each entity ({', '.join(ids)}) on one side of the split only; found {len(shared)} "
+                        f"each entity ({', '.join(ids)}) on one side of the split only; found {entities} "
                         f"entities in both training and test rows ({int(in_both.sum())} test rows), "
                         f"e.g. {_shown(shown)[:5]}"
                     ),
                     evidence={
-                        "shared_entities": len(shared),
+                        "shared_entities": entities,
                         "test_rows": int(in_both.sum()),
                         "examples": _shown(shown),
                     },
@@ -546,8 +556,7 @@ def _contamination(
     compared = [c for c in frame.columns if c not in skipped]
     if not compared:
         return findings
-    rows = frame[compared].groupby(compared, dropna=False, sort=False).ngroup().to_numpy()
-    identical = test & np.isin(rows, np.intersect1d(rows[test], rows[~test]))
+    identical = test & columns.shared_rows(compared, test)
     if identical.any():
         findings.append(
             Finding(
@@ -572,33 +581,29 @@ def _contamination(
 # --------------------------------------------------------------------------- identifiers and proxies
 
 
-def _identifier_like(frame: pd.DataFrame, features: list[str]) -> list[Finding]:
-    rows = len(frame)
+def _identifier_like(columns: EncodedFrame, features: list[str], settings: LeakageSettings) -> list[Finding]:
+    rows = columns.rows
     findings = []
-    for column in features:
-        series = frame[column]
+    for name in features:
+        series = columns.frame[name]
         dtype = series.dtype
+        column = columns[name]
         is_text = (
             pd.api.types.is_object_dtype(dtype)
             or pd.api.types.is_string_dtype(dtype)
             or isinstance(dtype, pd.CategoricalDtype)
         )
         is_integer = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        distinct = int(series.nunique(dropna=True))
-        present = int(series.notna().sum())
+        distinct, present = column.n_unique, column.present
         reasons = []
         if (is_text or is_integer) and rows > 1 and distinct == rows:
             reasons.append("unique per row")
-        orderable = pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)
-        if (
-            orderable
-            and not pd.api.types.is_bool_dtype(dtype)
-            and distinct > 2
-            and present == rows
-            and (series.is_monotonic_increasing or series.is_monotonic_decreasing)
-        ):
-            reasons.append("monotone with row order")
-        if is_text and present and distinct / present > HIGH_CARDINALITY_SHARE:
+        orderable = column.kind in ("numeric", "datetime") and not pd.api.types.is_bool_dtype(dtype)
+        if orderable and distinct > 2 and present == rows:
+            steps = np.diff(column.ranks)
+            if (steps >= 0).all() or (steps <= 0).all():
+                reasons.append("monotone with row order")
+        if is_text and present and distinct / present > settings.high_cardinality_share:
             reasons.append(f"a string with {distinct / present:.0%} distinct values")
         if not reasons:
             continue
@@ -606,10 +611,10 @@ def _identifier_like(frame: pd.DataFrame, features: list[str]) -> list[Finding]:
             Finding(
                 check="identifier_like",
                 severity="block",
-                columns=[column],
+                columns=[name],
                 message=(
                     "features that describe the case, not which row it is (declare ids as id_columns "
-                    f"or exclude them with a reason); found {column!r}: {', '.join(reasons)}"
+                    f"or exclude them with a reason); found {name!r}: {', '.join(reasons)}"
                 ),
                 evidence={"reasons": reasons, "distinct_values": distinct, "rows": rows},
             )
@@ -617,32 +622,44 @@ def _identifier_like(frame: pd.DataFrame, features: list[str]) -> list[Finding]:
     return findings
 
 
-def _proxies(frame: pd.DataFrame, encoded: dict[str, _Encoded], dataset: DatasetSettings) -> list[Finding]:
+def _proxies(
+    columns: EncodedFrame,
+    features: list[str],
+    dataset: DatasetSettings,
+    test: np.ndarray,
+    settings: LeakageSettings,
+) -> list[Finding]:
     findings = []
     for sensitive in dataset.sensitive:
-        codes, groups = pd.factorize(frame[sensitive], use_na_sentinel=False)
+        attribute = columns[sensitive]
+        codes = attribute.codes
+        groups = [_native(v) for v in attribute.uniques]
+        if attribute.missing:
+            groups.append(None)  # missing is a group of its own
+            codes = np.where(codes < 0, len(groups) - 1, codes)
         if len(groups) < 2:
             continue
         # Two groups: one AUC says it all; more: one group against the rest, each.
         members = [codes == g for g in (range(1) if len(groups) == 2 else range(len(groups)))]
-        for column, feature in encoded.items():
-            if column == sensitive:
+        for name in features:
+            if name == sensitive:
                 continue
+            column = columns[name]
             best, best_group = 0.0, None
             for index, member in enumerate(members):
-                auc = feature.auc(member)
+                auc = univariate_auc(column, member, test)
                 if auc is not None and auc > best:
-                    best, best_group = auc, _native(groups[index])
-            if best <= PROXY_AUC:
+                    best, best_group = auc, groups[index]
+            if best <= settings.proxy_auc:
                 continue
             findings.append(
                 Finding(
                     check="proxy",
                     severity="warn",
-                    columns=[column, sensitive],
+                    columns=[name, sensitive],
                     message=(
-                        f"no feature predicting {sensitive!r} with a univariate AUC above {PROXY_AUC:g}; "
-                        f"found {column!r} predicting it at AUC {best:.3f}"
+                        f"no feature predicting {sensitive!r} with a univariate AUC above "
+                        f"{settings.proxy_auc:g}; found {name!r} predicting it at AUC {best:.3f}"
                         + (f" (group {best_group!r} against the rest)" if len(groups) > 2 else "")
                     ),
                     evidence={"auc": best, "group": best_group if len(groups) > 2 else None},

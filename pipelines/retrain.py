@@ -38,6 +38,10 @@ ERR_MISSING_COLUMNS = "dataset is missing configured column(s): {columns}"
 ERR_SOURCE_UNREADABLE = "cannot read dataset {path}: {problem}"
 ERR_SOURCE_FORMAT = "dataset {path}: expected a .csv or .parquet file"
 ERR_INTERVAL = "interval must be a month as YYYY-MM, found {value!r}"
+MLFLOW_BATCH_METRICS = 1000  # MLflow's limit of metrics per log_batch call
+TAG_GATE_CHECKS = "fairgate.gate.checks"
+TAG_GATE_UNCERTAIN = "fairgate.gate.uncertain"
+TAG_GATE_CHAMPION = "fairgate.gate.champion_version"
 
 
 @dataclass
@@ -654,12 +658,18 @@ def _log_sklearn_model(model: Any, example: pd.DataFrame) -> Any:
 def evaluate(
     run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any], trained: dict[str, Any]
 ) -> dict[str, Any]:
-    """Score the candidate and the current champion on the same holdout."""
+    """Score the candidate and the current champion on the same holdout: one paired evaluation.
+
+    Writes ``evaluation/evaluation.json`` (``candidate``, ``champion``, ``champion_version``,
+    ``comparison``, ``bootstrap``), the per-group table of both models and the per-group
+    chart, and logs every number to the run, grouped by family (see
+    :func:`pipelines.evaluate.flatten_metrics`).
+    """
     import mlflow.sklearn
 
     import mlflow
     from pipelines import registry
-    from pipelines.evaluate import evaluate_model, flatten_metrics, per_group_table, plot_per_group
+    from pipelines.evaluate import evaluate_models, flatten_metrics, per_group_table, plot_per_group
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "evaluate") as record:
@@ -669,11 +679,9 @@ def evaluate(
         sensitive = holdout[dataset.sensitive]
         client = registry.connect(ctx.paths)
         candidate_model = mlflow.sklearn.load_model(trained["model_uri"])
-        candidate = evaluate_model(
-            candidate_model, holdout[trained["features"]], y_true, sensitive, dataset, ctx.config.decision
-        )
         current = registry.champion(client, ctx.config.registry.model_name, ctx.config.registry.champion_alias)
-        champion_result = None
+        champion_model = None
+        champion_features = None
         champion_version = None
         if current is not None:
             champion_version = str(current.version)
@@ -688,51 +696,104 @@ def evaluate(
                     [f"champion version {champion_version} cannot be scored on this holdout: "
                      f"missing column(s) {', '.join(missing)}"],
                 )
-            champion_result = evaluate_model(
-                champion_model, holdout[needed], y_true, sensitive, dataset, ctx.config.decision
-            )
-        evaluation = {"candidate": candidate, "champion": champion_result, "champion_version": champion_version}
+            champion_features = holdout[needed]
+        pair = evaluate_models(
+            candidate_model,
+            holdout[trained["features"]],
+            champion_model,
+            champion_features,
+            y_true,
+            sensitive,
+            dataset,
+            ctx.config.decision,
+            ctx.config.evaluation,
+        )
+        candidate, champion_result = pair["candidate"], pair["champion"]
+        evaluation = {
+            "candidate": candidate,
+            "champion": champion_result,
+            "champion_version": champion_version,
+            "comparison": pair["comparison"],
+            "bootstrap": pair["bootstrap"],
+        }
         eval_file = _write_json(ctx.run_dir / "evaluation" / "evaluation.json", evaluation)
         table_file = ctx.run_dir / "evaluation" / "per_group.csv"
-        per_group_table(candidate).to_csv(table_file, index=False)
-        plot_file = plot_per_group(candidate, ctx.run_dir / "evaluation" / "per_group.png")
-        metrics = flatten_metrics(candidate)
-        client.log_batch(
-            ingested["mlflow_run_id"],
-            metrics=[
-                mlflow.entities.Metric(key=k, value=v, timestamp=0, step=0)
-                for k, v in metrics.items()
-            ],
-        )
+        tables = [per_group_table(candidate).assign(model="candidate")]
+        if champion_result is not None:
+            tables.append(per_group_table(champion_result).assign(model=f"champion v{champion_version}"))
+        table = pd.concat(tables, ignore_index=True)
+        table[["model", *[c for c in table.columns if c != "model"]]].to_csv(table_file, index=False)
+        plot_file = plot_per_group(candidate, ctx.run_dir / "evaluation" / "per_group.png", champion=champion_result)
+        metrics = list(flatten_metrics(candidate, evaluation).items())
+        for start in range(0, len(metrics), MLFLOW_BATCH_METRICS):
+            client.log_batch(
+                ingested["mlflow_run_id"],
+                metrics=[
+                    mlflow.entities.Metric(key=k, value=v, timestamp=0, step=0)
+                    for k, v in metrics[start : start + MLFLOW_BATCH_METRICS]
+                ],
+            )
         _log_artifact_files(ctx, ingested["mlflow_run_id"], [eval_file, table_file, plot_file], "evaluation")
         record["details"] = {
             "holdout_rows": int(len(holdout)),
             "champion_version": champion_version,
             "key_metrics": _key_metrics(candidate),
             "champion_key_metrics": _key_metrics(champion_result) if champion_result else None,
+            "key_differences": _key_differences(candidate, pair["comparison"]),
+            "bootstrap": pair["bootstrap"],
+            "metrics_logged": len(metrics),
         }
         return {"evaluation_file": str(eval_file), "champion_version": champion_version}
 
 
-def _key_metrics(result: dict[str, Any]) -> dict[str, float]:
-    keys = {
-        "technical": ("roc_auc", "balanced_accuracy", "accuracy", "latency_ms_p95"),
-        "business": ("approval_rate", "expected_cost", "cost_saving_vs_best_constant"),
-    }
-    chosen: dict[str, float] = {}
-    for family, names in keys.items():
+_KEY_METRICS = {
+    "technical": ("roc_auc", "balanced_accuracy", "accuracy", "latency_ms_p95"),
+    "business": ("approval_rate", "expected_cost", "cost_saving_vs_best_constant"),
+}
+_KEY_ETHICAL = ("demographic_parity_ratio", "demographic_parity_difference", "equalized_odds_difference")
+
+
+def _key_paths(result: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+    """The summary's metrics of a result: dotted name and path in the result."""
+    chosen: list[tuple[str, tuple[str, ...]]] = []
+    for family, names in _KEY_METRICS.items():
         for name in names:
             if name in result.get(family, {}):
-                chosen[f"{family}.{name}"] = result[family][name]
+                chosen.append((f"{family}.{name}", (family, name)))
     for attribute, values in result.get("ethical", {}).items():
-        for name in ("demographic_parity_ratio", "demographic_parity_difference", "equalized_odds_difference"):
+        for name in _KEY_ETHICAL:
             if name in values:
-                chosen[f"ethical.{attribute}.{name}"] = values[name]
+                chosen.append((f"ethical.{attribute}.{name}", ("ethical", attribute, name)))
+    return chosen
+
+
+def _key_metrics(result: dict[str, Any]) -> dict[str, float]:
+    """The point estimates the run summary prints (None when undefined)."""
+    chosen: dict[str, float] = {}
+    for name, path in _key_paths(result):
+        node: Any = result
+        for part in path:
+            node = node[part]
+        chosen[name] = node
+    return chosen
+
+
+def _key_differences(result: dict[str, Any], comparison: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Candidate minus champion with its paired interval, for the summary's metrics (None without a champion)."""
+    if comparison is None:
+        return None
+    chosen: dict[str, Any] = {}
+    for name, path in _key_paths(result):
+        node: Any = comparison
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            chosen[name] = {"difference": node["difference"], "low": node["low"], "high": node["high"]}
     return chosen
 
 
 def gate(run_ref: dict[str, Any], ingested: dict[str, Any], evaluated: dict[str, Any]) -> dict[str, Any]:
-    """Decide: technical gate and ethical gate, absolute and against the champion."""
+    """Decide: technical gate and ethical gate, absolute and against the champion, with paired intervals."""
     from pipelines import registry
     from pipelines.gate import decide
 
@@ -740,7 +801,11 @@ def gate(run_ref: dict[str, Any], ingested: dict[str, Any], evaluated: dict[str,
     with stage_record(ctx, "gate") as record:
         evaluation = json.loads(Path(evaluated["evaluation_file"]).read_text(encoding="utf-8"))
         decision = decide(
-            evaluation["candidate"], evaluation["champion"], ctx.config.gate, evaluation["champion_version"]
+            evaluation["candidate"],
+            evaluation["champion"],
+            ctx.config.gate,
+            evaluation["champion_version"],
+            comparison=evaluation["comparison"],
         )
         decision_file = _write_json(ctx.run_dir / "gate" / "gate_decision.json", decision.to_dict())
         report_file = ctx.run_dir / "gate" / "gate_report.md"
@@ -754,6 +819,7 @@ def gate(run_ref: dict[str, Any], ingested: dict[str, Any], evaluated: dict[str,
             "technical": "passed" if decision.technical_passed else "blocked",
             "ethical": "passed" if decision.ethical_passed else "blocked",
             "reasons": decision.reasons(),
+            "uncertain_checks": decision.uncertain_checks(),
             "notes": decision.notes,
         }
         if not decision.passed:
@@ -781,13 +847,21 @@ def gate(run_ref: dict[str, Any], ingested: dict[str, Any], evaluated: dict[str,
 
 
 def _gate_tags(decision: Any) -> dict[str, str]:
+    """The gate's run tags: both verdicts, the reasons, and the checks decided on an uncertain estimate."""
     from pipelines import registry
 
+    checks = decision.checks
+    failed = sum(not check.passed for check in checks)
+    uncertain = decision.uncertain_checks()
     return {
         registry.TAG_GATE: "passed" if decision.passed else "blocked",
         registry.TAG_GATE_TECHNICAL: "passed" if decision.technical_passed else "blocked",
         registry.TAG_GATE_ETHICAL: "passed" if decision.ethical_passed else "blocked",
         registry.TAG_GATE_REASONS: registry.tag_value("; ".join(decision.reasons()) or "all checks passed"),
+        TAG_GATE_CHECKS: f"{len(checks)} checks: {len(checks) - failed} passed, {failed} failed, "
+        f"{len(uncertain)} uncertain",
+        TAG_GATE_UNCERTAIN: registry.tag_value("; ".join(uncertain) or "none"),
+        TAG_GATE_CHAMPION: decision.champion_version if decision.champion_version is not None else "none",
     }
 
 

@@ -25,13 +25,15 @@ from pipelines.audit import (
     ERR_NOT_BINARY,
     ERR_POSITIVE_LABEL,
     ERR_SINGLE_CLASS,
+    NOTE_NO_REFERENCE,
     AuditResult,
     audit_dataset,
 )
-from pipelines.config import AuditSettings, DatasetSettings
+from pipelines.config import AuditSettings, DatasetSettings, DriftSettings
 from pipelines.errors import BadInputError
 
-GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"  # CC BY 4.0: tests/fixtures/README.md
+# Statlog German Credit, CC BY 4.0: tests/fixtures/README.md
+GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"
 SPLIT_SEED = 7  # fairgate.yaml split.seed
 
 DATASET = DatasetSettings(
@@ -127,16 +129,16 @@ def test_suite_holds_every_kind_of_check(clean_result: AuditResult) -> None:
         "label_rate",
         "group_size",
         "group_share",
-        "group_share_shift",
         "duplicate_ids",
         "ids_seen_in_reference",
         "duplicate_rows",
+        "freshness",
     }
-    # Datetime columns get schema, type and null checks, never a range or a domain.
+    # Datetime columns get schema, type, null and freshness checks, never a range or a domain.
     date_checks = {
         row["check"] for row in clean_result.expectations if row["columns"] == ["application_date"]
     }
-    assert date_checks == {"schema", "null_share", "column_type"}
+    assert date_checks == {"schema", "null_share", "column_type", "freshness"}
     # Ids and the label are not profiled as features.
     id_checks = {row["check"] for row in clean_result.expectations if row["columns"] == ["application_id"]}
     assert id_checks == {"schema", "null_share", "column_type", "duplicate_ids", "ids_seen_in_reference"}
@@ -148,7 +150,9 @@ def test_expectations_are_great_expectations_rows_and_json_ready(clean_result: A
         "expect_column_values_to_be_between",
         "expect_column_values_to_be_in_set",
         "expect_table_row_count_to_be_between",
-        "expect_compound_columns_to_be_unique",
+        "expect_column_values_to_be_unique",
+        "expect_column_values_to_be_in_type_list",
+        "expect_column_median_to_be_between",
     } <= types
     for row in clean_result.expectations:
         assert set(row) == {"check", "type", "columns", "success", "expected", "observed"}
@@ -171,7 +175,8 @@ def test_first_run_runs_only_checks_without_reference(batch: pd.DataFrame) -> No
         "duplicate_ids",
         "duplicate_rows",
     }
-    assert any(note.startswith("first run (no reference): skipped") for note in result.report.notes)
+    assert NOTE_NO_REFERENCE in result.report.notes
+    assert result.drift == []
 
 
 # ---------------------------------------- each check fires
@@ -373,8 +378,16 @@ def test_migration_hazard_names_each_column(batch: pd.DataFrame, reference: pd.D
     migrated = batch.drop(index=rng.choice(females, size=len(females) * 2 // 3, replace=False))
     migrated = _region_recoded(_income_in_thousands(migrated.reset_index(drop=True)))
     result = audit_dataset(migrated, reference, DATASET, SETTINGS)
-    assert checks_of(result) == {("categorical_domain", ("region",)), ("numeric_shift", ("income",))}
-    assert checks_of(result, "warn") == {("group_share_shift", ("gender",))}
+    assert checks_of(result) == {
+        ("categorical_domain", ("region",)),
+        ("numeric_shift", ("income",)),
+        ("drift", ("income",)),  # Kolmogorov-Smirnov 1.0: every value moved below the reference's
+        ("drift", ("region",)),  # PSI: 'north' vanished, 'N' appeared
+        ("group_share_drift", ("gender",)),  # women from ~50% to ~25% of rows
+    }
+    assert checks_of(result, "warn") == set()
+    drift = {f.columns[0]: f for f in result.report.findings if f.check.endswith("drift")}
+    assert drift["income"].evidence["value"] == 1.0
     domain = next(f for f in result.report.findings if f.check == "categorical_domain")
     assert domain.evidence["new_values"] == ["N"]
     # The widened range alone would have let income in kEUR through: the lower
@@ -385,13 +398,23 @@ def test_migration_hazard_names_each_column(batch: pd.DataFrame, reference: pd.D
     assert range_row["success"] is True
 
 
-def test_group_share_shift_only_warns(batch: pd.DataFrame, reference: pd.DataFrame) -> None:
+@pytest.mark.parametrize(
+    ("dropped", "severity"),
+    [
+        pytest.param(0.25, "warn", id="share-down-8-points-warns"),  # ~50% -> ~43%: beyond 0.05, within 0.1
+        pytest.param(0.5, "block", id="share-down-17-points-blocks"),  # ~50% -> ~33%: beyond 0.1
+    ],
+)
+def test_group_share_drift(batch: pd.DataFrame, reference: pd.DataFrame, dropped: float, severity: str) -> None:
     rng = np.random.default_rng(5)
     females = batch.index[batch["gender"] == "female"]
-    fewer = batch.drop(index=rng.choice(females, size=len(females) // 2, replace=False))
+    fewer = batch.drop(index=rng.choice(females, size=int(len(females) * dropped), replace=False))
     result = audit_dataset(fewer, reference, DATASET, SETTINGS)
-    assert result.report.verdict == "pass"
-    assert checks_of(result, "warn") == {("group_share_shift", ("gender",))}
+    assert {(f.check, f.severity) for f in result.report.findings} == {("group_share_drift", severity)}
+    finding = result.report.findings[0]
+    assert finding.columns == ["gender"]
+    assert finding.message.startswith("share of every group of 'gender' within ")
+    assert "'female' 4" in finding.message or "'female' 5" in finding.message
 
 
 # ---------------------------------------- tolerances (the other direction)
@@ -403,7 +426,13 @@ def test_group_share_shift_only_warns(batch: pd.DataFrame, reference: pd.DataFra
         pytest.param(_nulls(0.04), SETTINGS, id="nulls-under-max_null_share"),
         pytest.param(_loan_outliers(0.005), SETTINGS, id="outliers-under-max_out_of_range_share"),
         pytest.param(_duplicated_rows, AuditSettings(max_duplicate_share=0.05), id="duplicates-under-share"),
-        pytest.param(_label_rate_too_low, AuditSettings(label_rate_min=0.001), id="label-rate-in-bounds"),
+        pytest.param(
+            _label_rate_too_low,
+            AuditSettings(
+                label_rate_min=0.001, drift=DriftSettings(label_rate_shift_warn=0.5, label_rate_shift_block=0.5)
+            ),
+            id="label-rate-in-bounds",
+        ),
         pytest.param(_few_rows, AuditSettings(min_rows=100, min_group_share=0.0), id="rows-over-min_rows"),
     ],
 )
@@ -467,7 +496,7 @@ def test_excluded_columns_are_only_required_to_exist(batch: pd.DataFrame, refere
     result = audit_dataset(
         _region_recoded(batch).assign(education="<b>anything</b>"), reference, dataset, SETTINGS
     )
-    assert checks_of(result) == {("categorical_domain", ("region",))}
+    assert checks_of(result) == {("categorical_domain", ("region",)), ("drift", ("region",))}
     assert "excluded education: free text, reviewed 2024-05" in result.report.notes
     assert {r["check"] for r in result.expectations if r["columns"] == ["education"]} == {"schema"}
     with pytest.raises(BadInputError) as error:
@@ -558,7 +587,8 @@ def test_html_report_is_self_contained_and_escaped(batch: pd.DataFrame, referenc
     assert "BLOCKED" in page
     assert "<dt>Expected</dt><dd>&#x27;region&#x27; values within the reference domain" in page
     assert "<dt>Columns</dt><dd>region</dd>" in page
-    assert page.count("<tr") == len(result.expectations) + 1
+    table = page.split('<table class="expectations">')[1]
+    assert table.count("<tr") == len(result.expectations) + 1
     assert "http" not in page  # nothing fetched: styles inline, no links
 
 
@@ -613,7 +643,8 @@ def test_german_credit_recoded_purpose_is_found(german: pd.DataFrame) -> None:
     )
     recoded = batch.assign(purpose=batch["purpose"].replace({"radio/television": "radio/tv"}))
     result = audit_dataset(recoded, reference, GERMAN, SETTINGS)
-    assert checks_of(result) == {("categorical_domain", ("purpose",))}
+    # a new category, and with it a population shift: 28% of rows moved to it
+    assert checks_of(result) == {("categorical_domain", ("purpose",)), ("drift", ("purpose",))}
 
 
 # ---------------------------------------- at scale (timings are measured by `make bench`, never asserted)
@@ -626,3 +657,132 @@ def test_audit_of_100k_rows_finds_nothing_on_clean_data() -> None:
     audit_dataset(batch.head(300), reference.head(300), DATASET, SETTINGS)  # warm GX's lazy imports
     result = audit_dataset(batch, reference, DATASET, SETTINGS)
     assert result.report.blocking == []
+
+
+# ---------------------------------------- mixed types, freshness, reference kinds, Data Docs
+
+
+def test_numbers_with_text_placeholders_are_mixed_types(batch: pd.DataFrame) -> None:
+    as_text = batch["income"].map(lambda v: f"{v:.2f}").to_numpy(dtype=object)
+    as_text[:30] = "n/a"
+    result = audit_dataset(batch.assign(income=pd.Series(as_text, dtype="str")), None, DATASET, SETTINGS)
+    finding = next(f for f in result.report.blocking if f.check == "mixed_types")
+    assert finding.columns == ["income"]
+    assert finding.message == (
+        "'income' all numbers, or text with under 50.0% of values numbers; "
+        "found 97.0% of its values numbers and the rest text, e.g. ['n/a']"
+    )
+    assert finding.evidence == {"numeric_share": 0.97, "text_rows": 30, "text_examples": ["n/a"]}
+
+
+def test_values_of_several_python_types_are_mixed_types(batch: pd.DataFrame) -> None:
+    values = batch["n_credit_lines"].to_numpy(dtype=object)
+    values[:10] = [f"{v} lines" for v in values[:10]]
+    result = audit_dataset(batch.assign(n_credit_lines=values), None, DATASET, SETTINGS)
+    finding = next(f for f in result.report.blocking if f.check == "mixed_types")
+    assert finding.message == "values of 'n_credit_lines' of one type; found number in 990 rows, str in 10 rows"
+
+
+def test_text_with_some_digits_is_not_mixed_types(batch: pd.DataFrame) -> None:
+    # a quarter of the codes are numbers: a text column with numeric-looking codes, not numbers with text
+    codes = np.where(np.arange(len(batch)) % 4 == 0, "12", "north-12")
+    result = audit_dataset(batch.assign(branch=codes), None, DATASET, SETTINGS)
+    assert not [f for f in result.report.findings if f.check == "mixed_types"]
+
+
+def test_stale_rows_fail_freshness(batch: pd.DataFrame, reference: pd.DataFrame) -> None:
+    stale = batch.copy()
+    stale.loc[stale.index[:50], "application_date"] = reference["application_date"].iloc[0]
+    result = audit_dataset(stale, reference, DATASET, SETTINGS)
+    finding = next(f for f in result.report.blocking if f.check == "freshness")
+    latest = reference["application_date"].max().isoformat()
+    assert finding.columns == ["application_date"]
+    assert finding.message == (
+        f"'application_date' later than the reference's latest decision {latest} "
+        "(at most 0.0% of rows at or before it); found 50 rows (5.0%) at or before it"
+    )
+    lenient = audit_dataset(stale, reference, DATASET, AuditSettings(max_stale_share=0.05))
+    assert not [f for f in lenient.report.findings if f.check == "freshness"]
+
+
+def test_a_previous_version_as_reference_skips_ids_seen_and_freshness(batch: pd.DataFrame) -> None:
+    """A dataset replaced whole (file source): its previous version is not earlier data."""
+    result = audit_dataset(batch, batch, DATASET, SETTINGS, reference_is_earlier=False)
+    assert result.report.blocking == []
+    assert {"ids_seen_in_reference", "freshness"}.isdisjoint({row["check"] for row in result.expectations})
+    assert (
+        "ids already seen in the reference: not checked, the reference is a previous version of the data, "
+        "not earlier data" in result.report.notes
+    )
+    assert "freshness: not checked, the reference is a previous version of the data, not earlier data" in (
+        result.report.notes
+    )
+
+
+def test_type_check_sees_every_python_type_of_an_object_column(batch: pd.DataFrame, reference: pd.DataFrame) -> None:
+    values = batch["region"].to_numpy(dtype=object)
+    values[5] = 3  # one integer among strings
+    result = audit_dataset(batch.assign(region=values), reference, DATASET, SETTINGS)
+    finding = next(f for f in result.report.blocking if f.check == "column_type")
+    assert finding.columns == ["region"]
+    assert finding.message.endswith("; found categorical (object: int, str)")
+
+
+def test_group_size_on_a_mostly_missing_attribute(batch: pd.DataFrame) -> None:
+    """20 labelled rows, fewer than min_group_rows in all: every group is too small, counted directly."""
+    sparse = batch.assign(gender=batch["gender"].where(np.arange(len(batch)) < 20))
+    result = audit_dataset(sparse, None, DATASET, AuditSettings(min_group_share=0.0, max_null_share=1.0))
+    sizes = {f.message for f in result.report.blocking if f.check == "group_size"}
+    counts = sparse["gender"].value_counts()
+    assert sizes == {
+        f"group gender == {group!r} with at least 30 rows; found rows: {counts[group]}" for group in counts.index
+    }
+
+
+def test_data_docs_hold_the_same_verdicts(batch: pd.DataFrame, reference: pd.DataFrame, tmp_path: Path) -> None:
+    recoded = _region_recoded(batch)
+    plain = audit_dataset(recoded, reference, DATASET, SETTINGS)
+    docs = tmp_path / "docs"
+    with_docs = audit_dataset(recoded, reference, DATASET, SETTINGS, data_docs_dir=docs)
+    assert with_docs.data_docs == docs / "index.html"
+    assert with_docs.expectations == plain.expectations
+    assert with_docs.report.findings == plain.report.findings
+    suites = sorted(p.name for p in (docs / "validations").iterdir())
+    assert suites == ["fairgate-audit-batch", "fairgate-audit-derived", "fairgate-audit-types"]
+    (page,) = (docs / "validations" / "fairgate-audit-batch").rglob("*.html")
+    assert "Failed" in page.read_text(encoding="utf-8")
+    assert "data_docs/index.html" in with_docs.to_html(data_docs_link="data_docs/index.html")
+
+
+def test_ids_in_the_findings_are_the_ids_not_their_codes(batch: pd.DataFrame) -> None:
+    """Great Expectations checks ids through their codes; the findings name the ids themselves."""
+    repeated = _repeated_ids(batch)
+    first = repeated.loc[repeated.index[0], "application_id"]
+    result = audit_dataset(repeated, None, DATASET, SETTINGS)
+    finding = next(f for f in result.report.blocking if f.check == "duplicate_ids")
+    assert finding.evidence["examples"] == [first] * 4
+    pair = DATASET.model_copy(update={"id_columns": ["application_id", "region"]})
+    result = audit_dataset(repeated.assign(region="north"), None, pair, SETTINGS)
+    finding = next(f for f in result.report.blocking if f.check == "duplicate_ids")
+    assert finding.evidence["examples"] == [{"application_id": first, "region": "north"}] * 4
+
+
+def test_integer_ids_keep_their_type_check(batch: pd.DataFrame, reference: pd.DataFrame) -> None:
+    def numbered(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(application_id=frame["application_id"].str.slice(1).astype("int64"))
+
+    assert audit_dataset(numbered(batch), numbered(reference), DATASET, SETTINGS).report.blocking == []
+    as_text = audit_dataset(batch, numbered(reference), DATASET, SETTINGS)
+    finding = next(f for f in as_text.report.blocking if f.check == "column_type")
+    assert finding.columns == ["application_id"]
+    assert finding.message.endswith("; found categorical (str)")
+
+
+@pytest.mark.parametrize("women", [29, 30, 31])
+def test_group_size_through_shares_equals_counting_rows(batch: pd.DataFrame, women: int) -> None:
+    """The group size is checked as a share of labelled rows: at the boundary it says what counting says."""
+    result = audit_dataset(_keep_females(women)(batch), None, DATASET, AuditSettings(min_group_share=0.0))
+    blocked = [f for f in result.report.blocking if f.check == "group_size"]
+    assert bool(blocked) is (women < SETTINGS.min_group_rows)
+    row = next(r for r in result.expectations if r["check"] == "group_size" and "'female'" in r["expected"])
+    assert row["observed"] == f"rows: {women}"

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
+from pipelines.columns import encode_column
 from pipelines.config import DatasetSettings, LeakageSettings
 from pipelines.errors import BadInputError
 from pipelines.findings import CheckReport
@@ -34,12 +35,13 @@ from pipelines.leakage import (
     ERR_POSITIVE_LABEL,
     ERR_TARGET_NULL,
     ERR_TIME_NOT_DATES,
-    _auc_with_missing,
     candidate_feature_columns,
     find_leakage,
 )
+from pipelines.statistics import rank_auc
 
-GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"  # CC BY 4.0: tests/fixtures/README.md
+# Statlog German Credit, CC BY 4.0: tests/fixtures/README.md
+GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"
 SPLIT_SEED = 7  # fairgate.yaml split.seed
 TEST_FRACTION = 0.2  # fairgate.yaml split.test_fraction
 
@@ -662,9 +664,7 @@ def test_rank_auc_matches_scikit_learn(rows: list[tuple[int | None, bool]]) -> N
     values = np.array([np.nan if v is None else float(v) for v, _ in rows])
     outcome = np.array([label for _, label in rows])
     present = ~np.isnan(values)
-    from scipy.stats import rankdata
-
-    ours = _auc_with_missing(rankdata(values[present]), present, outcome)
+    ours = rank_auc(encode_column(pd.Series(values)), outcome)
     # Missing values as their own value, below or above every other value.
     expected = 0.0
     for fill in (-1e9, 1e9):
@@ -718,3 +718,60 @@ def test_leakage_on_100k_rows_finds_the_planted_leaks() -> None:
     frame = make_applications(months=10, rows=10_000, hazards=("post_outcome_column", "label_copy"))
     report = find_leakage(frame, DATASET, SETTINGS, out_of_time(frame))
     assert {"post_outcome", "label_copy", "target_leakage"} <= {f.check for f in report.blocking}
+
+
+# ---------------------------------------- mutual information, and every threshold from fairgate.yaml
+
+
+def test_a_leak_that_is_not_monotone_is_found_by_mutual_information(clean: pd.DataFrame, y: np.ndarray) -> None:
+    """A collector's status code: odd codes were given to defaulters.  Its AUC says nothing; its information does."""
+    rng = np.random.default_rng(12)
+    status = rng.integers(0, 5, len(clean)) * 2 + y
+    report = find_leakage(clean.assign(collector_status=status), DATASET, SETTINGS, out_of_time(clean))
+    finding = next(f for f in report.blocking if f.check == "target_leakage")
+    assert finding.columns == ["collector_status"]
+    assert finding.evidence["auc"] < SETTINGS.max_single_feature_auc
+    assert finding.evidence["nmi"] > 0.95
+    assert finding.message == (
+        "no single feature with a univariate ROC AUC above 0.95 or explaining more than 50% of the label's "
+        "entropy; found 'collector_status' alone with 100% of the label's entropy explained"
+    )
+    # the same codes handed out at random explain nothing
+    shuffled = clean.assign(collector_status=rng.permutation(status))
+    assert find_leakage(shuffled, DATASET, SETTINGS, out_of_time(clean)).blocking == []
+
+
+@pytest.mark.parametrize(
+    ("build", "check", "columns", "loosened"),
+    [
+        pytest.param(
+            lambda f, y: f.assign(recovery_amount=np.where((y == 1) | (np.arange(len(f)) % 3 == 0), 1.0, np.nan)),
+            "post_outcome",
+            ["recovery_amount"],
+            LeakageSettings(null_pattern_gap=0.8),  # the gap is about 0.67
+            id="null_pattern_gap",
+        ),
+        pytest.param(
+            lambda f, y: f.assign(comment=[f"note {i % (len(f) * 6 // 10)}" for i in range(len(f))]),
+            "identifier_like",
+            ["comment"],
+            LeakageSettings(high_cardinality_share=0.7),  # 60% distinct
+            id="high_cardinality_share",
+        ),
+        pytest.param(
+            lambda f, y: f,
+            "proxy",
+            ["region", "gender"],
+            LeakageSettings(proxy_auc=0.9),  # region predicts gender at about 0.78
+            id="proxy_auc",
+        ),
+    ],
+)
+def test_structural_thresholds_come_from_the_configuration(
+    clean: pd.DataFrame, y: np.ndarray, build, check: str, columns: list[str], loosened: LeakageSettings
+) -> None:
+    frame = build(clean, y)
+    found = find_leakage(frame, DATASET, SETTINGS, out_of_time(clean))
+    assert any(f.check == check and f.columns == columns for f in found.findings)
+    relaxed = find_leakage(frame, DATASET, loosened, out_of_time(clean))
+    assert not any(f.check == check and f.columns == columns for f in relaxed.findings)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn.metrics as skm
+import yaml
 from fairlearn.metrics import (
     MetricFrame,
     demographic_parity_difference,
@@ -25,20 +26,18 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
-from sklearn.compose import make_column_selector, make_column_transformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from pipelines.config import DatasetSettings, DecisionSettings
+from pipelines.config import DatasetSettings, DecisionSettings, EvaluationSettings, parse_config
 from pipelines.errors import BadInputError
 from pipelines.evaluate import (
     BUSINESS_METRICS,
+    ERR_CHAMPION_FEATURES,
+    ERR_DECISION_SHAPE,
+    ERR_DECISION_VALUES,
     ERR_EMPTY,
     ERR_INDEX,
+    ERR_INTERSECTION_COLLISION,
     ERR_LABEL_MISSING,
-    ERR_LATENCY_ARGS,
     ERR_LENGTH,
     ERR_MODEL_CLASSES,
     ERR_POSITIVE_ABSENT,
@@ -52,8 +51,11 @@ from pipelines.evaluate import (
     METRIC_DIRECTION,
     TECHNICAL_METRICS,
     approve_decisions,
+    compare_predictions,
     cost_saving,
+    evaluate_decisions,
     evaluate_model,
+    evaluate_models,
     evaluate_predictions,
     flatten_metrics,
     per_group_table,
@@ -63,7 +65,6 @@ from pipelines.evaluate import (
 ROOT = Path(__file__).resolve().parents[2]
 # MLflow's rule for metric names (mlflow.utils.validation): these characters, and a normalised relative path
 MLFLOW_METRIC_NAME = re.compile(r"^[/\w.\- :]*$")
-GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"  # CC BY 4.0: tests/fixtures/README.md
 
 ADVERSE = DatasetSettings(
     target="default", sensitive=["gender"], positive_label=1, positive_is_favorable=False
@@ -238,9 +239,8 @@ def test_evaluate_model_takes_the_positive_label_column_of_predict_proba() -> No
     features = pd.DataFrame({"row": range(8)})
     labels = pd.Series(["bad" if y else "good" for y in Y_DEFAULT])
     dataset = DatasetSettings(target="risk", sensitive=["gender"], positive_label="bad")
-    result = evaluate_model(
-        model, features, labels, pd.DataFrame({"gender": GENDER}), dataset, HALF, latency_batch_rows=3
-    )
+    timing = EvaluationSettings(latency_batch_rows=3, latency_repeats=5)
+    result = evaluate_model(model, features, labels, pd.DataFrame({"gender": GENDER}), dataset, HALF, timing)
     expected = tiny()
     assert result["ethical"] == expected["ethical"]
     assert result["business"] == expected["business"]
@@ -467,11 +467,11 @@ def test_single_class_is_refused_with_the_exact_message() -> None:
         ),
         (
             {"p": np.array([0.9, 0.2, 0.6, 1.4, 0.1, 0.3, 0.8, 0.45])},
-            ERR_PROBA_RANGE.format(count=1, example=1.4),
+            ERR_PROBA_RANGE.format(name="p_positive", count=1, example=1.4),
         ),
         (
             {"p": np.array([0.9, 0.2, np.nan, 0.4, 0.1, 0.3, 0.8, 0.45])},
-            ERR_PROBA_RANGE.format(count=1, example=np.nan),
+            ERR_PROBA_RANGE.format(name="p_positive", count=1, example=np.nan),
         ),
         (
             {"sensitive": pd.DataFrame({"gender": ["f", "f", None, "f", "m", "m", np.nan, "m"]})},
@@ -516,21 +516,20 @@ def test_model_without_the_positive_label_is_refused() -> None:
     assert str(error.value) == ERR_MODEL_CLASSES.format(found=["no", "yes"], positive=1)
 
 
-@pytest.mark.parametrize(("batch", "repeats"), [(0, 5), (10, 0), (True, 5)])
-def test_latency_arguments_are_validated(batch: int, repeats: int) -> None:
-    model = StubModel([0, 1], np.full((8, 2), 0.5))
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("latency_batch_rows", 0, "Input should be greater than or equal to 1"),
+        ("latency_repeats", 0, "Input should be greater than or equal to 1"),
+        ("latency_batches", 0, "Input should be greater than or equal to 1"),
+    ],
+)
+def test_latency_settings_are_validated_with_the_key_named(key: str, value: int, problem: str) -> None:
+    raw = yaml.safe_load((ROOT / "fairgate.yaml").read_text(encoding="utf-8"))
+    raw["evaluation"][key] = value
     with pytest.raises(BadInputError) as error:
-        evaluate_model(
-            model,
-            pd.DataFrame({"row": range(8)}),
-            pd.Series(Y_DEFAULT),
-            pd.DataFrame({"gender": GENDER}),
-            ADVERSE,
-            HALF,
-            latency_batch_rows=batch,
-            latency_repeats=repeats,
-        )
-    assert str(error.value) == ERR_LATENCY_ARGS.format(batch=batch, repeats=repeats)
+        parse_config(raw)
+    assert str(error.value) == f"fairgate.yaml: evaluation.{key}: {problem}"
 
 
 # --------------------------------------------------------------------------- reporting
@@ -567,17 +566,10 @@ def test_flatten_metrics_names_from_the_brief() -> None:
 
 def test_per_group_table() -> None:
     table = per_group_table(tiny())
-    assert list(table.columns) == [
-        "attribute",
-        "group",
-        "rows",
-        "approval_rate",
-        "tpr",
-        "fpr",
-        "accuracy",
-        "expected_cost",
-    ]
-    assert table.to_dict("records") == [
+    base = ["attribute", "group", "rows", "approval_rate", "tpr", "fpr", "accuracy", "expected_cost"]
+    bounds = [f"{m}_ci_{side}" for m in base[3:] for side in ("low", "high")]
+    assert list(table.columns) == base + bounds
+    assert table[base].to_dict("records") == [
         {
             "attribute": "gender",
             "group": "f",
@@ -599,6 +591,19 @@ def test_per_group_table() -> None:
             "expected_cost": 0.0,
         },
     ]
+    # the interval columns are the result's own intervals; NaN where one is undefined (4-row groups
+    # are empty in some resamples)
+    intervals = tiny()["intervals"]
+    for column, path in (
+        ("approval_rate", ("ethical", "gender", "by_group", "f", "selection_rate")),
+        ("expected_cost", ("business", "by_group", "gender", "f", "expected_cost")),
+    ):
+        node = intervals
+        for part in path:
+            node = node[part]
+        for side in ("low", "high"):
+            shown = table.loc[0, f"{column}_ci_{side}"]
+            assert (math.isnan(shown) and node[side] is None) or shown == node[side]
 
 
 def test_plot_per_group_writes_a_png_without_touching_pyplot(tmp_path: Path) -> None:
@@ -612,7 +617,7 @@ def test_plot_per_group_writes_a_png_without_touching_pyplot(tmp_path: Path) -> 
     assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
 
 
-@pytest.mark.parametrize("module", ["evaluate.py", "gate.py"])
+@pytest.mark.parametrize("module", ["evaluate.py", "gate.py", "bootstrap.py"])
 def test_matplotlib_is_not_imported_at_module_level(module: str) -> None:
     tree = ast.parse((ROOT / "pipelines" / module).read_text(encoding="utf-8"))
     top_level: list[str] = []
@@ -632,67 +637,200 @@ def test_metric_direction_covers_every_gateable_metric() -> None:
     assert METRIC_DIRECTION["demographic_parity_difference"] == "lower"
 
 
-# --------------------------------------------------------------------------- German Credit smoke check
+# --------------------------------------------------------------------------- the paired evaluation
 
 
-@pytest.fixture(scope="module")
-def german_credit_evaluation() -> tuple[dict, pd.Series, np.ndarray, pd.Series]:
-    frame = pd.read_csv(GERMAN_CREDIT)
-    y = frame.pop("bad_credit")
-    sensitive = frame[["sex"]]
-    features = frame.drop(columns=["sex", "status_sex"])  # status_sex encodes sex
-    x_train, x_test, y_train, y_test, _, s_test = train_test_split(
-        features, y, sensitive, test_size=0.3, random_state=0, stratify=y
-    )
-    preprocess = make_column_transformer(
-        (StandardScaler(), make_column_selector(dtype_include="number")),
-        (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_exclude="number")),
-    )
-    model = make_pipeline(preprocess, LogisticRegression(max_iter=1000, random_state=0)).fit(x_train, y_train)
-    dataset = DatasetSettings(
-        target="bad_credit", sensitive=["sex"], positive_label=1, positive_is_favorable=False
-    )
-    result = evaluate_model(
-        model,
-        x_test,
-        y_test,
-        s_test,
-        dataset,
-        DecisionSettings(cost_false_approval=5.0, cost_false_refusal=1.0),
-    )
-    p_bad = model.predict_proba(x_test)[:, list(model.classes_).index(1)]
-    return result, y_test, p_bad, s_test["sex"]
+def _pair(**settings: Any) -> dict:
+    y, p, sensitive = _random_case(4, rows=400)
+    p_champion = np.clip(p + np.random.default_rng(5).normal(0, 0.05, len(p)), 0, 1)
+    dataset = DatasetSettings(target="y", sensitive=["gender", "region"])
+    return compare_predictions(y, p, p_champion, sensitive, dataset, DecisionSettings(threshold=0.4),
+                               EvaluationSettings(**settings))
 
 
-@pytest.mark.fairness
-def test_german_credit_values_are_sane(german_credit_evaluation: tuple) -> None:
-    result, y_test, p_bad, sex = german_credit_evaluation
-    technical, business = result["technical"], result["business"]
-    assert result["rows"] == 300
-    assert result["refusal_threshold"] == pytest.approx(1 / 6)
-    assert 0.70 < technical["roc_auc"] < 0.90
-    assert 0.60 < technical["balanced_accuracy"] < 0.85
-    assert 0.0 < technical["brier"] < 0.25
-    assert technical["latency_ms_p95"] >= technical["latency_ms_p50"] > 0.0
-    # the 5:1 matrix: approving all costs 0.3 * 5 = 1.5, refusing all 0.7 * 1 = 0.7
-    assert business["cost_approve_all"] == pytest.approx(1.5)
-    assert business["cost_refuse_all"] == pytest.approx(0.7)
-    assert business["cost_best_constant"] == pytest.approx(0.7)
-    assert 0.0 < business["cost_saving_vs_best_constant"] < 1.0
-    assert 0.2 < business["approval_rate"] < 0.8
-    ethical = result["ethical"]["sex"]
-    assert set(ethical["by_group"]) == {"female", "male"}
-    assert sum(g["rows"] for g in ethical["by_group"].values()) == 300
-    assert 0.0 < ethical["demographic_parity_ratio"] <= 1.0
-    assert 0.0 <= ethical["equalized_odds_difference"] <= 1.0
-    # same numbers as fairlearn's own functions on the same decisions
-    approved = (p_bad <= 1 / 6).astype(int)
-    good = (y_test == 0).astype(int).to_numpy()
-    assert ethical["demographic_parity_ratio"] == demographic_parity_ratio(
-        good, approved, sensitive_features=sex
+def test_the_pair_has_both_results_a_comparison_and_the_bootstrap_settings() -> None:
+    pair = _pair()
+    assert set(pair) == {"candidate", "champion", "comparison", "bootstrap"}
+    assert pair["bootstrap"] == {
+        "method": "poisson",
+        "interval": "percentile",
+        "resamples": 1000,
+        "seed": 20240607,
+        "confidence": 0.95,
+        "paired": True,
+    }
+    candidate, champion, comparison = pair["candidate"], pair["champion"], pair["comparison"]
+    for path in (
+        ("technical", "roc_auc"),
+        ("business", "expected_cost"),
+        ("business", "by_group", "region", "east", "approval_rate"),
+        ("ethical", "gender", "demographic_parity_difference"),
+        ("ethical", "region", "by_group", "north", "tpr"),
+    ):
+        values = []
+        for tree in (candidate, champion, comparison, candidate["intervals"], champion["intervals"]):
+            node = tree
+            for part in path:
+                node = node[part]
+            values.append(node)
+        mine, theirs, difference, my_interval, their_interval = values
+        assert difference["difference"] == mine - theirs
+        assert difference["low"] <= difference["high"] and difference["undefined"] == 0
+        assert my_interval["low"] <= my_interval["high"] and their_interval["low"] <= their_interval["high"]
+        if path[-1] != "demographic_parity_difference":  # a max - min near 0 is biased upward under resampling
+            assert my_interval["low"] <= mine <= my_interval["high"], path
+            assert their_interval["low"] <= theirs <= their_interval["high"], path
+    json.dumps(pair, allow_nan=False)
+
+
+def test_without_a_champion_there_is_no_comparison() -> None:
+    y, p, sensitive = _random_case(4, rows=200)
+    dataset = DatasetSettings(target="y", sensitive=["gender", "region"])
+    pair = compare_predictions(y, p, None, sensitive, dataset, DecisionSettings(threshold=0.4))
+    assert pair["champion"] is None and pair["comparison"] is None
+    assert pair["candidate"]["bootstrap"]["paired"] is False
+    assert pair["candidate"] == evaluate_predictions(y, p, sensitive, dataset, DecisionSettings(threshold=0.4))
+
+
+def test_the_seed_decides_the_intervals_and_nothing_else() -> None:
+    first, again, other = _pair(), _pair(), _pair(bootstrap={"seed": 99})
+    assert first == again
+    for key in ("technical", "business", "ethical"):
+        assert first["candidate"][key] == other["candidate"][key]
+    assert first["candidate"]["intervals"] != other["candidate"]["intervals"]
+
+
+def test_the_intersection_is_one_more_attribute_when_configured() -> None:
+    pair = _pair(intersection=True)
+    ethical = pair["candidate"]["ethical"]
+    assert list(ethical) == ["gender", "region", "gender+region"]
+    groups = ethical["gender+region"]["by_group"]
+    assert list(groups) == sorted(groups) and "female+east" in groups
+    assert sum(g["rows"] for g in groups.values()) == 400
+    assert set(pair["candidate"]["business"]["by_group"]) == {"gender", "region", "gender+region"}
+    assert "gender+region" not in _pair()["candidate"]["ethical"]
+
+
+def test_intersection_names_that_collide_are_refused() -> None:
+    sensitive = pd.DataFrame({"a": ["x+y", "x", "x", "x+y"], "b": ["z", "y+z", "z", "z"]})
+    dataset = DatasetSettings(target="y", sensitive=["a", "b"])
+    with pytest.raises(BadInputError) as error:
+        evaluate_predictions(pd.Series([1, 0, 1, 0]), np.array([0.1, 0.2, 0.3, 0.4]), sensitive, dataset, HALF,
+                             EvaluationSettings(intersection=True))
+    assert str(error.value) == ERR_INTERSECTION_COLLISION.format(attribute="a+b", found=["x+y+z"], separator="+")
+
+
+def test_a_champion_probability_is_validated_like_the_candidates() -> None:
+    with pytest.raises(BadInputError) as error:
+        compare_predictions(pd.Series(Y_DEFAULT), np.array(P_DEFAULT), np.array(P_DEFAULT[:7]),
+                            pd.DataFrame({"gender": GENDER}), ADVERSE, HALF)
+    assert str(error.value) == ERR_LENGTH.format(expected=8, name="p_champion", found=7)
+    with pytest.raises(BadInputError) as error:
+        compare_predictions(pd.Series(Y_DEFAULT), np.array(P_DEFAULT), np.array(P_DEFAULT) + 0.5,
+                            pd.DataFrame({"gender": GENDER}), ADVERSE, HALF)
+    assert str(error.value) == ERR_PROBA_RANGE.format(name="p_champion", count=3, example=1.4)
+
+
+def test_evaluate_models_times_both_models_on_the_same_batches() -> None:
+    p_bad = np.array(P_DEFAULT)
+    candidate = StubModel([0, 1], np.column_stack([1.0 - p_bad, p_bad]))
+    champion = StubModel([0, 1], np.column_stack([p_bad * 0.5, 1.0 - p_bad * 0.5]))
+    features = pd.DataFrame({"row": range(8)})
+    timing = EvaluationSettings(latency_batch_rows=2, latency_batches=3, latency_repeats=2)
+    pair = evaluate_models(candidate, features, champion, features, pd.Series(Y_DEFAULT),
+                           pd.DataFrame({"gender": GENDER}), ADVERSE, HALF, timing)
+    for which in ("candidate", "champion"):
+        assert pair[which]["latency"] == {"batch_rows": 2, "batches": 3, "repeats": 2, "samples": 6}
+        assert {"latency_ms_p50", "latency_ms_p95"} <= set(pair[which]["technical"])
+        assert pair[which]["intervals"]["technical"]["latency_ms_p95"]["undefined"] == 0
+    assert "latency_ms_p95" in pair["comparison"]["technical"]
+    assert pair["candidate"]["ethical"] == tiny()["ethical"]
+    with pytest.raises(BadInputError) as error:
+        evaluate_models(candidate, features, champion, None, pd.Series(Y_DEFAULT),
+                        pd.DataFrame({"gender": GENDER}), ADVERSE, HALF)
+    assert str(error.value) == ERR_CHAMPION_FEATURES
+
+
+def test_flatten_with_the_pair_puts_champion_and_difference_next_to_each_metric() -> None:
+    pair = _pair()
+    flat = flatten_metrics(pair["candidate"], pair)
+    for name in flat:
+        assert_valid_mlflow_metric_name(name)
+    comparison = pair["comparison"]["ethical"]["gender"]["demographic_parity_difference"]
+    assert flat["ethical.gender.demographic_parity_difference.difference"] == comparison["difference"]
+    assert flat["ethical.gender.demographic_parity_difference.difference.ci_low"] == comparison["low"]
+    assert flat["ethical.gender.demographic_parity_difference.difference.ci_high"] == comparison["high"]
+    assert flat["technical.roc_auc.champion"] == pair["champion"]["technical"]["roc_auc"]
+    roc = pair["champion"]["intervals"]["technical"]["roc_auc"]
+    assert (flat["technical.roc_auc.champion.ci_low"], flat["technical.roc_auc.champion.ci_high"]) == (
+        roc["low"],
+        roc["high"],
     )
-    assert ethical["equalized_odds_difference"] == equalized_odds_difference(
-        good, approved, sensitive_features=sex
+    assert flat["ethical.region.north.tpr.ci_low"] == pair["candidate"]["intervals"]["ethical"]["region"]["by_group"][
+        "north"
+    ]["tpr"]["low"]
+    # counts have no interval and nothing to compare
+    assert "ethical.gender.female.rows" in flat and "ethical.gender.female.rows.ci_low" not in flat
+    assert "ethical.gender.female.rows.difference" not in flat
+    # every metric of the candidate with an interval has its 9 numbers
+    assert len([n for n in flat if n.endswith(".difference.ci_high")]) == len(
+        [n for n in flatten_metrics(pair["candidate"]) if n.endswith(".ci_high")]
     )
-    json.dumps(result, allow_nan=False)
-    assert set(flatten_metrics(result)) >= {"technical.roc_auc", "ethical.sex.demographic_parity_ratio"}
+
+
+def test_fairgate_yaml_has_the_evaluation_section() -> None:
+    raw = yaml.safe_load((ROOT / "fairgate.yaml").read_text(encoding="utf-8"))
+    config = parse_config(raw)
+    assert config.evaluation == EvaluationSettings()  # the file states the defaults explicitly
+    assert raw["evaluation"]["bootstrap"] == {"resamples": 1000, "seed": 20240607, "confidence": 0.95, "workers": 2}
+
+
+# --------------------------------------------------------------------------- decisions only: the count path
+
+
+def test_evaluate_decisions_is_the_count_path_of_compare_predictions() -> None:
+    y, p, sensitive = _random_case(6, rows=500)
+    p_champion = np.clip(p + np.random.default_rng(7).normal(0, 0.05, len(p)), 0, 1)
+    dataset = DatasetSettings(target="y", sensitive=["gender", "region"])
+    decision = DecisionSettings(threshold=0.4)
+    full = compare_predictions(y, p, p_champion, sensitive, dataset, decision)
+    counts = evaluate_decisions(y, p <= 0.4, (p_champion <= 0.4).astype(int), sensitive, dataset, decision)
+    for which in ("candidate", "champion"):
+        assert counts[which]["ethical"] == full[which]["ethical"]
+        assert counts[which]["business"] == full[which]["business"]
+        assert counts[which]["intervals"]["ethical"] == full[which]["intervals"]["ethical"]
+        assert counts[which]["intervals"]["business"] == full[which]["intervals"]["business"]
+        assert set(counts[which]["technical"]) == {"accuracy", "balanced_accuracy", "f1"}
+        for name in ("accuracy", "balanced_accuracy", "f1"):
+            # from the counts here, from scikit-learn there: the same numbers
+            assert counts[which]["technical"][name] == pytest.approx(full[which]["technical"][name], abs=1e-15)
+            assert counts[which]["intervals"]["technical"][name] == full[which]["intervals"]["technical"][name]
+    assert counts["comparison"]["ethical"] == full["comparison"]["ethical"]
+
+
+@pytest.mark.parametrize(
+    ("approved", "message"),
+    [
+        (np.array([1, 0, 2, 1, 0, 1, 1, 0]), ERR_DECISION_VALUES.format(name="approved", count=1, example=2)),
+        (np.array([[1, 0]] * 8), ERR_DECISION_SHAPE.format(name="approved", shape=(8, 2))),
+        (np.array([True] * 7), ERR_LENGTH.format(expected=8, name="approved", found=7)),
+    ],
+)
+def test_decisions_are_validated(approved: np.ndarray, message: str) -> None:
+    with pytest.raises(BadInputError) as error:
+        evaluate_decisions(pd.Series(Y_DEFAULT), approved, None, pd.DataFrame({"gender": GENDER}), ADVERSE, HALF)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("evaluation.intersection", False), ("evaluation.latency_batch_rows", 10), ("evaluation.bootstrap.seed", 1)],
+)
+def test_a_run_may_not_change_how_the_gate_measures(key: str, value: object) -> None:
+    from pipelines.config import load_config, override_refusals
+
+    config = load_config(ROOT / "fairgate.yaml")
+    assert override_refusals(config, {key: value}) == [
+        f"override refused: {key} is a governance setting (evaluation) and cannot change for one run; "
+        "change fairgate.yaml through review instead"
+    ]

@@ -19,66 +19,13 @@ from pipelines.gate import (
     ERR_CHAMPION_MISSING,
     NOTE_NO_CHAMPION,
     REASON_EMPTY_GATE,
+    RULE,
     GateDecision,
     decide,
 )
+from tests.model.results import ethical_section, make_result
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def ethical_section(**overrides: Any) -> dict[str, Any]:
-    section: dict[str, Any] = {
-        "by_group": {
-            "a": {"rows": 50, "selection_rate": 0.6, "tpr": 0.7, "fpr": 0.2, "accuracy": 0.8},
-            "b": {"rows": 50, "selection_rate": 0.55, "tpr": 0.68, "fpr": 0.18, "accuracy": 0.79},
-        },
-        "demographic_parity_difference": 0.05,
-        "demographic_parity_ratio": 0.9166666666666666,
-        "equalized_odds_difference": 0.02,
-        "equal_opportunity_difference": 0.02,
-        "worst_group_accuracy": 0.79,
-        "notes": [],
-    }
-    section.update(overrides)
-    return section
-
-
-def make_result(
-    technical: dict[str, Any] | None = None,
-    business: dict[str, Any] | None = None,
-    ethical: dict[str, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "rows": 100,
-        "refusal_threshold": 1 / 6,
-        "positive_label": 1,
-        "positive_is_favorable": False,
-        "technical": {
-            "accuracy": 0.8,
-            "balanced_accuracy": 0.75,
-            "roc_auc": 0.8,
-            "f1": 0.6,
-            "log_loss": 0.45,
-            "brier": 0.15,
-            "latency_ms_p50": 2.0,
-            "latency_ms_p95": 3.0,
-        },
-        "business": {
-            "approval_rate": 0.6,
-            "expected_cost": 0.4,
-            "cost_approve_all": 1.5,
-            "cost_refuse_all": 0.7,
-            "cost_best_constant": 0.7,
-            "cost_saving_vs_best_constant": 0.42857142857142855,
-            "by_group": {"gender": {"a": {"rows": 50, "approval_rate": 0.6, "expected_cost": 0.4}}},
-        },
-        "ethical": {"gender": ethical_section()},
-    }
-    result["technical"].update(technical or {})
-    result["business"].update(business or {})
-    if ethical is not None:
-        result["ethical"] = ethical
-    return result
 
 
 def only(decision: GateDecision, metric: str) -> Any:
@@ -125,17 +72,21 @@ def test_reason_sentences_for_people() -> None:
         ethical={"gender": ethical_section(demographic_parity_ratio=0.7312)},
     )
     decision = decide(candidate, None, gate)
-    assert (
-        only(decision, "technical.roc_auc").reason == "technical.roc_auc = 0.7712 >= min 0.7 (margin 0.0712)"
+    # a hand-made result carries no bootstrap intervals: the sentence says so
+    assert only(decision, "technical.roc_auc").reason == (
+        "technical.roc_auc = 0.7712 >= min 0.7 (margin 0.0712); interval: none"
     )
-    assert only(decision, "technical.log_loss").reason == "technical.log_loss = 0.45 > max 0.4 (over by 0.05)"
+    assert only(decision, "technical.log_loss").reason == (
+        "technical.log_loss = 0.45 > max 0.4 (over by 0.05); interval: none"
+    )
     assert only(decision, "ethical.gender.demographic_parity_ratio").reason == (
-        "ethical.gender.demographic_parity_ratio = 0.7312 < min 0.8 (short by 0.0688)"
+        "ethical.gender.demographic_parity_ratio = 0.7312 < min 0.8 (short by 0.0688); interval: none"
     )
     assert decision.reasons() == [
-        "technical.log_loss = 0.45 > max 0.4 (over by 0.05)",
-        "ethical.gender.demographic_parity_ratio = 0.7312 < min 0.8 (short by 0.0688)",
+        "technical.log_loss = 0.45 > max 0.4 (over by 0.05); interval: none",
+        "ethical.gender.demographic_parity_ratio = 0.7312 < min 0.8 (short by 0.0688); interval: none",
     ]
+    assert all(check.confidence == "no interval" for check in decision.checks)
 
 
 def test_a_bound_with_both_sides_makes_two_checks() -> None:
@@ -292,7 +243,7 @@ def test_non_regression_higher_is_better(candidate_value: float, passed: bool) -
     if not passed:
         assert check.reason == (
             "technical.roc_auc = 0.77 vs champion 0.8 (higher is better): worse by 0.03 > tolerance 0.02 "
-            "(needs >= 0.78)"
+            "(needs >= 0.78); paired interval of the difference: none"
         )
 
 
@@ -466,7 +417,11 @@ def test_to_dict_and_markdown() -> None:
     assert data["verdict"] == "blocked"
     assert data["passed"] is False and data["technical_passed"] is True and data["ethical_passed"] is False
     assert data["champion_version"] == "5"
-    assert data["reasons"] == ["ethical.gender.demographic_parity_ratio = 0.7312 < min 0.8 (short by 0.0688)"]
+    assert data["reasons"] == [
+        "ethical.gender.demographic_parity_ratio = 0.7312 < min 0.8 (short by 0.0688); interval: none"
+    ]
+    assert data["rule"] == RULE
+    assert data["uncertain_checks"] == []
     assert {c["metric"] for c in data["checks"]} == {
         "technical.roc_auc",
         "ethical.gender.demographic_parity_ratio",
@@ -476,11 +431,19 @@ def test_to_dict_and_markdown() -> None:
     assert markdown.startswith("# Gate decision: BLOCKED\n")
     assert "## Technical gate: passed" in markdown
     assert "## Ethical gate: FAILED" in markdown
-    assert "| metric | kind | candidate | limit | champion | difference | verdict |" in markdown
+    assert f"Rule: {RULE}." in markdown
+    header = (
+        "| metric | kind | candidate | interval | champion | difference | interval of difference | limit "
+        "| confidence | verdict |"
+    )
+    assert header in markdown
     row = (
-        "| ethical.gender.demographic_parity_ratio | absolute | 0.7312 | >= 0.8 | 0.9167 | -0.1855 "
-        "| **FAIL** |"
+        "| ethical.gender.demographic_parity_ratio | absolute | 0.7312 | - | 0.9167 | -0.1855 | - | >= 0.8 "
+        "| no interval | **FAIL** |"
     )
     assert row in markdown
-    assert "| technical.roc_auc | non-regression | 0.8 | >= 0.78 | 0.8 | +0 | pass |" in markdown
-    assert "- ethical.gender.demographic_parity_ratio = 0.7312 < min 0.8 (short by 0.0688)" in markdown
+    assert "| technical.roc_auc | non-regression | 0.8 | - | 0.8 | +0 | - | >= 0.78 | no interval | pass |" in markdown
+    assert (
+        "- ethical.gender.demographic_parity_ratio = 0.7312 < min 0.8 (short by 0.0688); interval: none"
+        in markdown
+    )
