@@ -117,9 +117,22 @@ def open_project(start: Path | None = None) -> tuple[ProjectPaths, FairgateConfi
     return paths, load_config(paths.config_file)
 
 
+_UNREAD = object()
+_inherited_tracking_uri: object = _UNREAD
+
+
 def tracking_uri(paths: ProjectPaths) -> str:
-    """MLflow tracking URI: ``MLFLOW_TRACKING_URI`` in production, else the embedded SQLite file."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{paths.mlflow_db}"
+    """MLflow tracking URI: ``MLFLOW_TRACKING_URI`` in production, else the embedded SQLite file.
+
+    The variable is read once, the first time this is asked: ``mlflow.set_tracking_uri``
+    writes ``MLFLOW_TRACKING_URI`` into this process's environment, so reading it again
+    would send a second project in the same process to the first project's store.
+    """
+    global _inherited_tracking_uri
+    if _inherited_tracking_uri is _UNREAD:
+        _inherited_tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or None
+    inherited = _inherited_tracking_uri
+    return inherited if isinstance(inherited, str) else f"sqlite:///{paths.mlflow_db}"
 
 
 AUDIT_LOG_URL_ENV = "FAIRGATE_AUDIT_LOG_URL"
