@@ -139,7 +139,9 @@ def test_rollback_refuses_a_version_that_failed_a_gate(project):
 def test_rollback_dag_moves_champion_back_and_records_who_and_why(project):
     from pipelines.project import ProjectPaths, airflow_environment
 
-    env = {**os.environ, **airflow_environment(ProjectPaths(project))}
+    # never pass on the MLFLOW_TRACKING_URI that mlflow exported into this test process
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env = {**inherited, **airflow_environment(ProjectPaths(project)), "FAIRGATE_HOME": str(project)}
     conf = json.dumps({"reason": "e2e: champion misbehaves"})
     completed = subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "test", "rollback", "-c", conf],
