@@ -967,6 +967,7 @@ def _batches(rows: int, evaluation: EvaluationSettings) -> tuple[int, list[int]]
     size = min(evaluation.latency_batch_rows, rows)
     available = rows // size
     count = min(evaluation.latency_batches, available)
+    # row positions, not values: rounding picks whole batch starts for the latency timing only
     starts = sorted({int(s) for s in np.linspace(0, (available - 1) * size, count).round() // size * size})
     return size, starts
 
