@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from pipelines.arrow_memory import use_system_allocator
 from pipelines.config import (
     CONFIG_FILE_NAME,
     AuditSettings,
@@ -192,6 +193,7 @@ def read_table(path: Path) -> pd.DataFrame:
         raise BadInputError(ERR_FORMAT.format(path=path, suffix=path.suffix))
     if path.stat().st_size == 0:
         raise BadInputError(ERR_EMPTY_FILE.format(path=path))
+    use_system_allocator()
     if suffix == ".parquet":
         try:
             frame = pd.read_parquet(path)
@@ -201,15 +203,7 @@ def read_table(path: Path) -> pd.DataFrame:
         frame = _read_csv(path)
     if frame.empty:
         raise BadInputError(ERR_HEADER_ONLY.format(path=path, count=frame.shape[1]))
-    _release_arrow_buffers()
     return frame
-
-
-def _release_arrow_buffers() -> None:
-    """Hand the buffers Arrow used while reading back to the system (its pool keeps them otherwise)."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

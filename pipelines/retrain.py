@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.arrow_memory import use_system_allocator
 from pipelines.config import FairgateConfig, apply_overrides, override_refusals
 from pipelines.errors import BadInputError, BlockedError, FairgateError
 from pipelines.project import CODE_ROOT, ProjectPaths, find_project_root, open_project
@@ -205,6 +206,7 @@ def _write_json(path: Path, payload: Any) -> Path:
 def stage_record(ctx: StageContext, stage: str) -> Iterator[dict[str, Any]]:
     """Time a stage and write its verdict (passed, blocked, error or crashed) for the summary."""
     record: dict[str, Any] = {"stage": stage, "verdict": "passed", "details": {}}
+    use_system_allocator()
     started = time.perf_counter()
     try:
         yield record
@@ -232,6 +234,7 @@ def stage_record(ctx: StageContext, stage: str) -> Iterator[dict[str, Any]]:
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file; one clear line when it cannot be read."""
+    use_system_allocator()
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise BadInputError(ERR_SOURCE_FORMAT.format(path=path))
