@@ -101,6 +101,8 @@ class GeneratorSettings(_Section):
     history_start: str = "2024-01"
     history_months: int = Field(default=12, ge=1)
     label_lag_months: int = Field(default=12, ge=0)
+    # measurement bias: women's recorded income is exp(-gap) of the income that drives their default
+    recorded_income_gap: float = Field(default=0.3, ge=0, le=2)
     hazards: list[Literal["post_outcome_column", "label_copy", "duplicated_rows", "migration"]] = Field(
         default_factory=list
     )
@@ -179,14 +181,38 @@ class SplitSettings(_Section):
     seed: int = 7
 
 
+MITIGATION_METHODS = ("none", "reweighing", "exponentiated_gradient")
+
+
+class MitigationSettings(_Section):
+    """How training corrects unfairness (see :mod:`pipelines.mitigation`).
+
+    ``reweighing`` is Kamiran-Calders: each (group, label) cell weighted by
+    P(g)P(y)/P(g,y), times the class weight.  ``exponentiated_gradient`` is
+    fairlearn's reduction under a ``demographic_parity`` or ``equalized_odds``
+    constraint at the pipeline's own decision threshold; the sensitive columns
+    are used to fit it, never to predict.
+    """
+
+    method: Literal["none", "reweighing", "exponentiated_gradient"] = "none"
+    constraint: Literal["demographic_parity", "equalized_odds"] = "demographic_parity"
+    difference_bound: float = Field(default=0.01, gt=0, lt=1)
+    max_iter: int = Field(default=50, ge=1)
+
+
 class TrainingSettings(_Section):
-    """The estimator and the class re-balancing."""
+    """The estimator, the class re-balancing and the fairness mitigation."""
 
     estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     beta_factor: float = 0.999
-    reweigh_sensitive: bool = False
+    mitigation: MitigationSettings = MitigationSettings()
     seed: int = 42
+
+    @property
+    def reweigh_sensitive(self) -> bool:
+        """True when the sample weights reweigh sensitive groups (Kamiran-Calders)."""
+        return self.mitigation.method == "reweighing"
 
     @field_validator("beta_factor")
     @classmethod

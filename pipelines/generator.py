@@ -8,6 +8,13 @@ drawn from a fixed synthetic population:
 * ``region`` depends strongly on gender, so it acts as a proxy for it;
 * ``income`` differs moderately between the groups (a structural gap), which
   is the only route by which the groups differ in default risk;
+* the income *recorded* for women understates the income that drives their
+  default by a factor ``exp(-settings.recorded_income_gap)``, 0.3 by default
+  (income the application form does not ask
+  for, such as part-time and secondary work): a measurement bias.  A model
+  fitted on the recorded income judges women riskier than they are and
+  approves them less often: unmitigated, it fails the ethical gate, as C07
+  did, and the configured mitigation has to correct it;
 * ``default`` (observed ``label_lag_months`` after the decision) is drawn from
   a logistic model of income, debt ratio, employment, credit lines, loan to
   income, age and education.
@@ -313,6 +320,13 @@ def _clean_frame(month: str, settings: GeneratorSettings) -> pd.DataFrame:
         income, debt_ratio, employment_years, n_credit_lines, loan_amount, age, education_level
     )
     default = (rng.random(rows) < 1.0 / (1.0 + np.exp(-log_odds))).astype(np.int64)
+    # the default above follows the true income; the form records less of it for women.
+    # No random draw here: with a gap of 0 every column is what it was without the bias.
+    recorded_income = np.where(
+        is_female,
+        np.clip(np.round(income * np.exp(-settings.recorded_income_gap), 0), *_INCOME_BOUNDS),
+        income,
+    )
 
     compact_month = month.replace("-", "")
     application_id = np.asarray([f"A{compact_month}-{i:06d}" for i in range(1, rows + 1)], dtype=object)
@@ -324,7 +338,7 @@ def _clean_frame(month: str, settings: GeneratorSettings) -> pd.DataFrame:
             "age": age,
             "gender": pd.array(gender.astype(object), dtype="str"),
             "region": pd.array(region, dtype="str"),
-            "income": income.astype(np.float64),
+            "income": recorded_income.astype(np.float64),
             "debt_ratio": debt_ratio.astype(np.float64),
             "employment_years": employment_years.astype(np.float64),
             "n_credit_lines": n_credit_lines,

@@ -570,7 +570,7 @@ def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[
             key=lambda v: (str(type(v)), v),
         )
         features = candidate_feature_columns(train_frame, dataset)
-        trained = train_model(train_frame, features, dataset, training, classes)
+        trained = train_model(train_frame, features, dataset, training, classes, ctx.config.decision)
         # verify, do not trust: the weights the estimator received against a 50-digit reference
         groups = (
             list(train_frame[dataset.sensitive].itertuples(index=False, name=None))
@@ -611,9 +611,16 @@ def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[
                     "fairgate.beta_factor": repr(float(training.beta_factor)),
                     "fairgate.class_weights": json.dumps(trained.fingerprint["class_weights_repr"], sort_keys=True),
                     "fairgate.sample_weight_sha256": trained.sample_weight_sha256,
+                    "fairgate.mitigation": json.dumps(trained.fingerprint["mitigation"], sort_keys=True),
                 }
             )
             model_info = _log_sklearn_model(trained.model, train_frame[features].head(5))
+            unmitigated_uri = None
+            if trained.unmitigated is not None:
+                # not registered: the evaluate stage scores it to report what the mitigation cost
+                unmitigated_uri = _log_sklearn_model(
+                    trained.unmitigated, train_frame[features].head(5), name="unmitigated_model"
+                ).model_uri
         record["details"] = {
             "estimator": training.estimator,
             "features": len(features),
@@ -622,6 +629,8 @@ def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[
         }
         return {
             "model_uri": model_info.model_uri,
+            "unmitigated_model_uri": unmitigated_uri,
+            "mitigation": trained.fingerprint["mitigation"],
             "features": features,
             "class_weights": trained.fingerprint["class_weights_repr"],
             "class_weights_hex": trained.fingerprint["class_weights_hex"],
@@ -634,28 +643,41 @@ def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[
         }
 
 
-def _log_sklearn_model(model: Any, example: pd.DataFrame) -> Any:
-    """Log the pipeline as a self-contained MLflow model (cloudpickle, explicit requirements)."""
+def _log_sklearn_model(model: Any, example: pd.DataFrame, name: str = "model") -> Any:
+    """Log the pipeline as a self-contained MLflow model (cloudpickle, explicit requirements).
+
+    ``pipelines.mitigation`` is pickled by value, so a mitigated model loads
+    where fairgate is not installed; its signature holds the features only,
+    since no sensitive column is needed to predict.
+    """
     import cloudpickle
     import mlflow.sklearn
     import numpy
+    import scipy
     import sklearn
     from mlflow.models import infer_signature
+
+    from pipelines import mitigation
 
     requirements = [
         f"scikit-learn=={sklearn.__version__}",
         f"pandas=={pd.__version__}",
         f"numpy=={numpy.__version__}",
+        f"scipy=={scipy.__version__}",
         f"cloudpickle=={cloudpickle.__version__}",
     ]
     signature = infer_signature(example, model.predict_proba(example))
-    return mlflow.sklearn.log_model(
-        model,
-        name="model",
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-        pip_requirements=requirements,
-        signature=signature,
-    )
+    cloudpickle.register_pickle_by_value(mitigation)
+    try:
+        return mlflow.sklearn.log_model(
+            model,
+            name=name,
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+            pip_requirements=requirements,
+            signature=signature,
+        )
+    finally:
+        cloudpickle.unregister_pickle_by_value(mitigation)
 
 
 def evaluate(
@@ -673,6 +695,7 @@ def evaluate(
     import mlflow
     from pipelines import registry
     from pipelines.evaluate import evaluate_models, flatten_metrics, per_group_table, plot_per_group
+    from pipelines.mitigation_report import mitigation_cost_markdown, mitigation_cost_table
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "evaluate") as record:
@@ -711,6 +734,27 @@ def evaluate(
             ctx.config.decision,
             ctx.config.evaluation,
         )
+        cost_files: list[Path] = []
+        mitigation_cost = None
+        if trained.get("unmitigated_model_uri"):
+            # the same pipeline without its mitigation, paired with the candidate on the same rows
+            unmitigated = evaluate_models(
+                candidate_model,
+                holdout[trained["features"]],
+                mlflow.sklearn.load_model(trained["unmitigated_model_uri"]),
+                holdout[trained["features"]],
+                y_true,
+                sensitive,
+                dataset,
+                ctx.config.decision,
+                ctx.config.evaluation,
+            )
+            mitigation_cost = mitigation_cost_table(unmitigated, trained.get("mitigation", {}))
+            cost_files = [
+                _write_json(ctx.run_dir / "evaluation" / "mitigation_cost.json", mitigation_cost),
+                ctx.run_dir / "evaluation" / "mitigation_cost.md",
+            ]
+            cost_files[1].write_text(mitigation_cost_markdown(mitigation_cost), encoding="utf-8")
         candidate, champion_result = pair["candidate"], pair["champion"]
         evaluation = {
             "candidate": candidate,
@@ -728,6 +772,13 @@ def evaluate(
         table[["model", *[c for c in table.columns if c != "model"]]].to_csv(table_file, index=False)
         plot_file = plot_per_group(candidate, ctx.run_dir / "evaluation" / "per_group.png", champion=champion_result)
         metrics = list(flatten_metrics(candidate, evaluation).items())
+        if mitigation_cost is not None:
+            metrics += [
+                (f"mitigation.{kind}.{row['metric']}", row[value])
+                for row in mitigation_cost["rows"]
+                for kind, value in (("unmitigated", "unmitigated"), ("cost", "difference"))
+                if row[value] is not None
+            ]
         for start in range(0, len(metrics), MLFLOW_BATCH_METRICS):
             client.log_batch(
                 ingested["mlflow_run_id"],
@@ -736,7 +787,9 @@ def evaluate(
                     for k, v in metrics[start : start + MLFLOW_BATCH_METRICS]
                 ],
             )
-        _log_artifact_files(ctx, ingested["mlflow_run_id"], [eval_file, table_file, plot_file], "evaluation")
+        _log_artifact_files(
+            ctx, ingested["mlflow_run_id"], [eval_file, table_file, plot_file, *cost_files], "evaluation"
+        )
         record["details"] = {
             "holdout_rows": int(len(holdout)),
             "champion_version": champion_version,
@@ -745,6 +798,9 @@ def evaluate(
             "key_differences": _key_differences(candidate, pair["comparison"]),
             "bootstrap": pair["bootstrap"],
             "metrics_logged": len(metrics),
+            "mitigation_cost": None if mitigation_cost is None else {
+                row["metric"]: row["difference"] for row in mitigation_cost["rows"] if row["key"]
+            },
         }
         return {"evaluation_file": str(eval_file), "champion_version": champion_version}
 
@@ -887,6 +943,7 @@ def register(
             "fairgate.class_weights": json.dumps(trained["class_weights"], sort_keys=True),
             "fairgate.class_weights_hex": json.dumps(trained["class_weights_hex"], sort_keys=True),
             "fairgate.reweigh_sensitive": str(trained.get("reweigh_sensitive", False)).lower(),
+            "fairgate.mitigation": json.dumps(trained.get("mitigation", {"method": "none"}), sort_keys=True),
             "fairgate.sample_weight_sha256": str(trained.get("sample_weight_sha256")),
             "fairgate.weights_check": trained.get("weights_check", "missing"),
             registry.TAG_GATE: "passed" if decision["passed"] else "blocked",

@@ -23,8 +23,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from pipelines.config import DatasetSettings, TrainingSettings
+from pipelines.config import DatasetSettings, DecisionSettings, TrainingSettings
 from pipelines.errors import BadInputError
+from pipelines.mitigation import ExponentiatedGradientClassifier
 from pipelines.weights import TrainingWeights, exact_repr, per_sample_weights, training_weights, weights_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,10 @@ ERR_DATETIME_FEATURE = (
     "in dataset.exclude_columns or derive a numeric feature"
 )
 ERR_ESTIMATOR_PARAMS = "training.params are not valid for {estimator}: {problem}"
+ERR_MITIGATION = "training.mitigation {method}: {problem}"
+ERR_NO_DECISION = (
+    "training.mitigation exponentiated_gradient needs the decision settings (its constraint is set at the threshold)"
+)
 
 
 @dataclass
@@ -51,6 +56,7 @@ class TrainedModel:
     sample_weight_sha256: str
     received_sample_weight: np.ndarray | None = None
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    unmitigated: Pipeline | None = None
 
 
 def split_feature_types(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], list[str]]:
@@ -67,8 +73,30 @@ def split_feature_types(frame: pd.DataFrame, features: list[str]) -> tuple[list[
     return numeric, categorical
 
 
-def build_pipeline(training: TrainingSettings, numeric: list[str], categorical: list[str]) -> Pipeline:
-    """Preprocessing (impute, scale, one-hot) and the configured estimator."""
+def positive_threshold(dataset: DatasetSettings, decision: DecisionSettings) -> float:
+    """``s``: the probability of the positive class from which the pipeline decides for it.
+
+    The pipeline refuses when the adverse outcome's probability exceeds the
+    refusal threshold ``t``; when the positive class is the favourable one it
+    approves from ``1 - t`` (see :func:`pipelines.evaluate.approve_decisions`).
+    """
+    t = float(decision.refusal_threshold)
+    return 1.0 - t if dataset.positive_is_favorable else t
+
+
+def build_pipeline(
+    training: TrainingSettings,
+    numeric: list[str],
+    categorical: list[str],
+    mitigate_at: float | None = None,
+    positive_label: Any = 1,
+) -> Pipeline:
+    """Preprocessing (impute, scale, one-hot) and the configured estimator.
+
+    With ``mitigate_at`` (the threshold ``s`` of :func:`positive_threshold`) the
+    estimator is wrapped in :class:`~pipelines.mitigation.ExponentiatedGradientClassifier`
+    with the configured constraint.
+    """
     transformers = []
     if numeric:
         transformers.append(
@@ -91,6 +119,16 @@ def build_pipeline(training: TrainingSettings, numeric: list[str], categorical: 
             estimator = HistGradientBoostingClassifier(random_state=training.seed, **training.params)
     except TypeError as e:
         raise BadInputError(ERR_ESTIMATOR_PARAMS.format(estimator=training.estimator, problem=e)) from e
+    if mitigate_at is not None:
+        mitigation = training.mitigation
+        estimator = ExponentiatedGradientClassifier(
+            estimator,
+            constraint=mitigation.constraint,
+            difference_bound=mitigation.difference_bound,
+            max_iter=mitigation.max_iter,
+            positive_threshold=mitigate_at,
+            positive_label=positive_label,
+        )
     return Pipeline([("preprocess", ColumnTransformer(transformers)), ("estimator", estimator)])
 
 
@@ -130,24 +168,49 @@ def train_model(
     dataset: DatasetSettings,
     training: TrainingSettings,
     classes: list[Any] | None = None,
+    decision: DecisionSettings | None = None,
 ) -> TrainedModel:
     """Fit the pipeline on the training rows with exact sample weights; record what the estimator received.
+
+    With a mitigation, the same pipeline without it (same class weights, no
+    group reweighing, no reduction) is fitted too, as ``unmitigated``: the
+    evaluate stage reports what the mitigation cost against it.
 
     Parameters
     ----------
     classes : list, optional
         The classes the model must learn (each must be in the training window).
+    decision : DecisionSettings, optional
+        Needed by ``exponentiated_gradient``, whose constraint is set at the decision threshold.
     """
     if not features:
         raise BadInputError(ERR_NO_FEATURES)
+    method = training.mitigation.method
     labels = train[dataset.target].reset_index(drop=True)
     groups = train[dataset.sensitive].reset_index(drop=True) if training.reweigh_sensitive else None
     plan, per_sample = compute_sample_weights(labels, groups, training, classes)
     numeric, categorical = split_feature_types(train, features)
-    pipeline = build_pipeline(training, numeric, categorical)
+    fit_params: dict[str, Any] = {"estimator__sample_weight": per_sample}
+    mitigate_at = None
+    if method == "exponentiated_gradient":
+        if decision is None:
+            raise BadInputError(ERR_NO_DECISION)
+        mitigate_at = positive_threshold(dataset, decision)
+        fit_params["estimator__sensitive_features"] = train[dataset.sensitive].astype(str).reset_index(drop=True)
+    pipeline = build_pipeline(training, numeric, categorical, mitigate_at, dataset.positive_label)
     with recording_received_weights(pipeline.named_steps["estimator"]) as received:
-        pipeline.fit(train[features], labels.to_numpy(), estimator__sample_weight=per_sample)
+        try:
+            pipeline.fit(train[features], labels.to_numpy(), **fit_params)
+        except ValueError as e:
+            if mitigate_at is None:
+                raise
+            raise BadInputError(ERR_MITIGATION.format(method=method, problem=e)) from e
     got = received["sample_weight"]
+    unmitigated = None
+    if method != "none":
+        plain_plan, plain_weights = compute_sample_weights(labels, None, training, classes)
+        unmitigated = build_pipeline(training, numeric, categorical)
+        unmitigated.fit(train[features], labels.to_numpy(), estimator__sample_weight=plain_weights)
     fingerprint = {
         "beta_factor": float(training.beta_factor).hex(),
         "beta_factor_repr": repr(float(training.beta_factor)),
@@ -161,6 +224,7 @@ def train_model(
         "received_dtype": None if got is None else str(got.dtype),
         "sample_weight_sha256": None if got is None else weights_fingerprint(got),
         "rows": int(len(train)),
+        "mitigation": _mitigation_facts(training, pipeline.named_steps["estimator"], mitigate_at),
     }
     logger.info(
         "trained %s on %d rows, class weights %s", training.estimator, len(train), fingerprint["class_weights_repr"]
@@ -176,4 +240,26 @@ def train_model(
         sample_weight_sha256=str(fingerprint["sample_weight_sha256"]),
         received_sample_weight=got,
         fingerprint=fingerprint,
+        unmitigated=unmitigated,
     )
+
+
+def _mitigation_facts(training: TrainingSettings, estimator: Any, mitigate_at: float | None) -> dict[str, Any]:
+    """What the mitigation was and, for the reduction, the exact costs and the mixture it kept."""
+    mitigation = training.mitigation
+    facts: dict[str, Any] = {"method": mitigation.method}
+    if mitigate_at is None:
+        return facts
+    facts.update(
+        {
+            "constraint": mitigation.constraint,
+            "difference_bound": repr(float(mitigation.difference_bound)),
+            "max_iter": mitigation.max_iter,
+            "positive_threshold": repr(mitigate_at),
+            "class_weights": {k: repr(v) for k, v in estimator.class_weights_.items()},
+            "costs": {k: repr(v) for k, v in estimator.costs_.items()},
+            "mixture_weights": [repr(float(w)) for w in estimator.mixture_weights_],
+            "oracle_calls": estimator.iterations_,
+        }
+    )
+    return facts

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from pipelines.config import DatasetSettings, TrainingSettings
+from pipelines.config import DatasetSettings, MitigationSettings, TrainingSettings
 from pipelines.errors import BadInputError
 from pipelines.train import recording_received_weights, train_model
 from pipelines.weights import (
@@ -266,7 +266,9 @@ def test_train_model_records_received_weights_equal_to_the_reference():
     )
     dataset = DatasetSettings(target="default", sensitive=["sex"])
     for reweigh in (False, True):
-        training = TrainingSettings(beta_factor=0.999, reweigh_sensitive=reweigh)
+        training = TrainingSettings(
+            beta_factor=0.999, mitigation=MitigationSettings(method="reweighing" if reweigh else "none")
+        )
         trained = train_model(frame, ["income", "region"], dataset, training, classes=[0, 1])
         groups = list(frame[["sex"]].itertuples(index=False, name=None)) if reweigh else None
         check = check_received_weights(trained.received_sample_weight, frame["default"], 0.999, groups)

@@ -182,12 +182,15 @@ def test_label_rate_is_in_band(thirteen_months: pd.DataFrame) -> None:
 
 
 def test_gender_is_balanced_and_groups_differ_moderately(thirteen_months: pd.DataFrame) -> None:
+    """The true gap is moderate; the recorded one is widened by the measurement bias (exp(-0.3) for women)."""
     female = thirteen_months["gender"] == "female"
     assert 0.47 <= female.mean() <= 0.53
-    income_gap = (
+    recorded_gap = (
         1 - thirteen_months.loc[female, "income"].median() / thirteen_months.loc[~female, "income"].median()
     )
-    assert 0.03 <= income_gap <= 0.15
+    assert 0.25 <= recorded_gap <= 0.40
+    true_gap = 1 - _true_income(thirteen_months)[female].median() / thirteen_months.loc[~female, "income"].median()
+    assert 0.0 <= true_gap <= 0.12
     rate_gap = thirteen_months.loc[female, "default"].mean() - thirteen_months.loc[~female, "default"].mean()
     assert 0.005 <= rate_gap <= 0.05
 
@@ -199,11 +202,39 @@ def test_region_is_a_strong_proxy_for_gender(thirteen_months: pd.DataFrame) -> N
     assert 0.75 <= roc_auc_score(female, score) <= 0.85
 
 
+def _true_income(frame: pd.DataFrame) -> pd.Series:
+    """The income that drives default: the recorded one with the measurement bias undone (to rounding)."""
+    female = (frame["gender"] == "female").to_numpy()
+    return frame["income"] * np.where(female, np.exp(GeneratorSettings().recorded_income_gap), 1.0)
+
+
+def _log_odds(frame: pd.DataFrame, income: pd.Series) -> np.ndarray:
+    return generator._default_log_odds(
+        income=income.to_numpy(),
+        debt_ratio=frame["debt_ratio"].to_numpy(),
+        employment_years=frame["employment_years"].to_numpy(),
+        n_credit_lines=frame["n_credit_lines"].to_numpy(),
+        loan_amount=frame["loan_amount"].to_numpy(),
+        age=frame["age"].to_numpy(),
+        education_level=frame["education"].map(EDUCATION_LEVELS.index).to_numpy(),
+    )
+
+
+def test_the_recorded_income_understates_womens_risk_capacity(thirteen_months: pd.DataFrame) -> None:
+    """Read through the recorded income, women look riskier than they default: gender then carries signal."""
+    frame = thirteen_months
+    is_female = (frame["gender"] == "female").to_numpy(dtype=float)
+    design = np.column_stack([_log_odds(frame, frame["income"]), is_female])
+    fit = LogisticRegression(C=1e6, max_iter=1000).fit(design, frame["default"])
+    # the recorded income adds 1.4 * 0.3 = 0.42 to women's log-odds: gender must take it back
+    assert fit.coef_[0][1] < -0.25
+
+
 def test_gender_does_not_enter_the_label(thirteen_months: pd.DataFrame) -> None:
     """Given the true log-odds of default, gender adds nothing: the disparity runs through features."""
     frame = thirteen_months
     log_odds = generator._default_log_odds(
-        income=frame["income"].to_numpy(),
+        income=_true_income(frame).to_numpy(),
         debt_ratio=frame["debt_ratio"].to_numpy(),
         employment_years=frame["employment_years"].to_numpy(),
         n_credit_lines=frame["n_credit_lines"].to_numpy(),
@@ -218,8 +249,12 @@ def test_gender_does_not_enter_the_label(thirteen_months: pd.DataFrame) -> None:
     assert fit.intercept_[0] == pytest.approx(0.0, abs=0.1)
 
 
-def test_a_plain_model_is_calibrated_accurate_and_moderately_unfair(fifteen_months: pd.DataFrame) -> None:
-    """The calibration the pipeline relies on: 12 months to train, the next 3 to test."""
+def test_a_plain_model_is_calibrated_accurate_and_unfair(fifteen_months: pd.DataFrame) -> None:
+    """The calibration the pipeline relies on: 12 months to train, the next 3 to test.
+
+    The recorded income makes a plain model approve women clearly less often than men,
+    beyond what their default rates justify: what the mitigation must correct.
+    """
     train = fifteen_months[fifteen_months["application_date"] < "2025-01-01"]
     test = fifteen_months[fifteen_months["application_date"] >= "2025-01-01"]
     categorical = ["region", "education"]
@@ -242,9 +277,10 @@ def test_a_plain_model_is_calibrated_accurate_and_moderately_unfair(fifteen_mont
     good = [approved[female & (defaulted == 0)].mean(), approved[~female & (defaulted == 0)].mean()]
     bad = [approved[female & (defaulted == 1)].mean(), approved[~female & (defaulted == 1)].mean()]
     assert 0.75 <= roc_auc_score(defaulted, probability) <= 0.85
-    assert 0.85 <= min(approval) / max(approval) <= 0.99
-    assert 0.01 < abs(approval[0] - approval[1]) < 0.07
-    assert max(abs(good[0] - good[1]), abs(bad[0] - bad[1])) < 0.08
+    assert approval[0] < approval[1]
+    assert 0.70 <= min(approval) / max(approval) <= 0.90
+    assert 0.07 < abs(approval[0] - approval[1]) < 0.20
+    assert max(abs(good[0] - good[1]), abs(bad[0] - bad[1])) > 0.08
 
 
 # --- the clean baseline carries no hazard -----------------------------------------------------

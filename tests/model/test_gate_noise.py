@@ -5,6 +5,12 @@ The project's own generator (``pipelines.generator``, the seed and batch size of
 defaults; simple seeded logistic regressions stand in for trained models.  Holdout:
 the latest 20% of twelve months, 3,600 rows.
 
+The generator's measurement bias (``generator.recorded_income_gap``) is set to 0
+here: unmitigated stand-ins on biased data fail the absolute ethical thresholds
+(``tests/model/test_mitigation.py`` shows it), and these tests are about
+non-regression against a champion, which needs models that pass them.  The bias
+takes no random draw, so every other column is what the full generator draws.
+
 - (a) a candidate equal to the champion, or the champion retrained on a resample of
   its training data, is never blocked, whatever the bootstrap seed;
 - (b) a candidate more accurate than the champion but with a demographic parity
@@ -82,7 +88,9 @@ class Holdout:
 
 @pytest.fixture(scope="module")
 def holdout() -> Holdout:
-    return Holdout(load_config(ROOT / "fairgate.yaml"))
+    config = load_config(ROOT / "fairgate.yaml")
+    unbiased = config.generator.model_copy(update={"recorded_income_gap": 0.0})
+    return Holdout(config.model_copy(update={"generator": unbiased}))
 
 
 @pytest.fixture(scope="module")
