@@ -8,6 +8,9 @@ out-of-time split → train (exact float64 class weights from `beta_factor`) →
 evaluate candidate and champion on the same holdout (technical, business,
 ethical families) → gate (technical gate and ethical gate) → register the
 candidate with its lineage → promote (`champion` alias) only when both gates pass.
+While deployments are frozen (`fairgate freeze`, the `freeze` DAG, any rollback),
+a candidate that passed both gates is not promoted: it waits for a technical and
+an ethical sign-off from two different people (the `approve` DAG).
 
 A check that says no fails its task with the reason (no retry: the data or the
 model, not the infrastructure, is the problem); nothing downstream runs, so a

@@ -10,7 +10,9 @@ ethical) is refused, whoever asks.
 The move records who triggered it (Airflow's authenticated user), when, from
 which version to which, and why, on the registered model in MLflow. Retrying
 the task does not roll back twice: the move made by this DAG run is found and
-reported instead.
+reported instead. Every rollback freezes deployments: the next candidate that
+passes both gates waits for two sign-offs (`approve` DAG), and lifting the
+freeze needs two people too (`unfreeze` DAG).
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
-"""The ``fairgate`` command: run, rollback, status, init, airflow.
+"""The ``fairgate`` command: run, rollback, freeze, status, init, airflow.
 
-Exit codes: 0 passed, 1 blocked (the pipeline worked and said no), 2 bad
+Exit codes: 0 passed (promoted, or waiting for approval while deployments are
+frozen: nothing failed), 1 blocked (the pipeline worked and said no), 2 bad
 usage or bad input (one line, nothing half-written), 3 internal error (a bug
 or a broken tool: the message names the log to read).
+
+Approvals and unfreezing are not commands here on purpose: they need the
+identity Airflow authenticated (the ``approve`` and ``unfreeze`` DAGs).
 """
 
 from __future__ import annotations
@@ -109,6 +113,9 @@ def outcome(records: list[dict[str, Any]]) -> tuple[int, str]:
         return EXIT_BAD_INPUT, "error"
     if verdicts.get("promote") == "passed":
         return EXIT_PASSED, "promoted"
+    if verdicts.get("promote") == "waiting":
+        # deployments are frozen and the candidate passed both gates: nothing failed, nothing was promoted
+        return EXIT_PASSED, "waiting for approval"
     if "blocked" in verdicts.values():
         return EXIT_BLOCKED, "blocked"
     return EXIT_INTERNAL, "incomplete"
@@ -152,6 +159,8 @@ def render_summary(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: 
             detail = f"technical {details.get('technical', '?')}, ethical {details.get('ethical', '?')}"
         elif stage == "register":
             detail = f"{details.get('model', '')} version {details.get('version', '?')}"
+        elif stage == "promote" and record["verdict"] == "waiting":
+            detail = f"frozen: version {details.get('version', '?')} awaits approval"
         elif stage == "promote":
             detail = f"champion {details.get('from_version') or 'none'} -> {details.get('to_version')}"
         _out(f"{stage:<10} {record['verdict']:<9} {record.get('seconds', 0):>8.2f}  {detail}")
@@ -255,22 +264,48 @@ def command_rollback(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
+def command_freeze(args: argparse.Namespace) -> int:
+    """Freeze automatic promotion (one person suffices: it only tightens); recorded in the audit log."""
+    from pipelines.approvals import freeze_deployments
+
+    paths, config = open_project()
+    actor = f"cli:{getpass.getuser()}"
+    state = freeze_deployments(paths, config, args.reason, actor, f"cli:freeze:{uuid.uuid4().hex}")
+    _out(f"deployments {state.describe()}")
+    _out("a candidate that passes both gates now waits for a technical and an ethical sign-off from two "
+         "different people (approve DAG); lifting the freeze needs the same (unfreeze DAG)")
+    return EXIT_PASSED
+
+
 def command_status(args: argparse.Namespace) -> int:
-    """Show the champion, the registered versions with their gate decisions, the last alias moves."""
+    """Show the freeze state, the champion, the versions with their gate decisions and sign-offs, the alias moves."""
     from pipelines import registry
+    from pipelines.approvals import TAG_AWAITING, TAG_GATED_AGAINST, approval_status
 
     paths, config = open_project()
     client = registry.connect(paths)
     name = config.registry.model_name
     current = registry.champion(client, name, config.registry.champion_alias)
+    versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
+    waiting = [str(v.version) for v in versions if v.tags.get(TAG_AWAITING) == "true"]
+    approvals = approval_status(paths, config, waiting)
     _out(f"model {name}  (MLflow: {tracking_uri(paths)})")
+    _out(f"deployments: {approvals['freeze'].describe()}")
+    if approvals["unfreeze"] is not None:
+        _out(f"  to unfreeze (unfreeze DAG): {approvals['unfreeze'].describe()}")
     _out(f"champion: {'version ' + str(current.version) if current is not None else 'none'}")
-    versions = client.search_model_versions(f"name = '{name}'")
-    for version in sorted(versions, key=lambda v: int(v.version)):
+    current_version = str(current.version) if current is not None else "none"
+    for version in versions:
         tags = version.tags
         _out(f"  v{version.version:<4} gate={tags.get(registry.TAG_GATE, '?'):<8} "
              f"interval={tags.get('fairgate.data_interval', '?')} data={tags.get('fairgate.data_hash', '?')} "
              f"{'stable_fair' if tags.get(registry.TAG_STABLE_FAIR) == 'true' else ''}")
+        if str(version.version) in approvals["versions"]:
+            gated_against = tags.get(TAG_GATED_AGAINST, "none")
+            stale = "" if gated_against == current_version else (
+                f" (gated against champion {gated_against}, now {current_version}: approval would be refused)"
+            )
+            _out(f"        awaiting approval{stale}: {approvals['versions'][str(version.version)].describe()}")
     history = registry.alias_history(client, name)
     if history:
         _out("alias moves (latest last):")
@@ -421,7 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--reason", required=True, help="why (recorded)")
     rollback.add_argument("--to", type=int, help="a version that passed every gate")
     rollback.set_defaults(handler=command_rollback)
-    status = commands.add_parser("status", help="champion, versions and alias moves")
+    freeze = commands.add_parser("freeze", help="freeze automatic promotion (lifting it needs two people)")
+    freeze.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    freeze.set_defaults(handler=command_freeze)
+    status = commands.add_parser("status", help="freeze state, champion, versions, sign-offs and alias moves")
     status.set_defaults(handler=command_status)
     init = commands.add_parser("init", help="prepare the embedded default stores")
     init.set_defaults(handler=command_init)

@@ -209,16 +209,16 @@ def move_champion(
         )
     current = champion(client, model_name, alias)
     history = alias_history(client, model_name)
-    for move in history:
-        if move["airflow_run_id"] == airflow_run_id and move["action"] == action:
+    for earlier in history:
+        if earlier["airflow_run_id"] == airflow_run_id and earlier["action"] == action:
             return AliasMove(
                 action,
-                move["from_version"],
-                move["to_version"],
-                move["actor"],
-                move["reason"],
+                earlier["from_version"],
+                earlier["to_version"],
+                earlier["actor"],
+                earlier["reason"],
                 airflow_run_id,
-                move.get("at", ""),
+                earlier.get("at", ""),
                 True,
             )
     from_version = str(current.version) if current is not None else None

@@ -87,13 +87,16 @@ def _check_month(value: str) -> None:
         raise BadInputError(ERR_INTERVAL.format(value=value))
 
 
-def interval_for_run(run_type: str, data_interval_start: Any, logical_date: Any) -> str:
+def interval_for_run(run_type: Any, data_interval_start: Any, logical_date: Any) -> str:
     """The data interval (YYYY-MM) a run processes when none is given.
 
     A scheduled run processes its data interval; a manual run processes the last
     complete month before it was triggered (its own month is not over yet).
+    ``run_type`` may be Airflow's ``DagRunType`` or its text in any form
+    (``"scheduled"``, ``"DagRunType.SCHEDULED"``).
     """
-    if "scheduled" in run_type and data_interval_start is not None:
+    kind = str(getattr(run_type, "value", run_type)).lower()
+    if "scheduled" in kind and data_interval_start is not None:
         return f"{data_interval_start.year:04d}-{data_interval_start.month:02d}"
     when = logical_date if logical_date is not None else data_interval_start
     if when is None:
@@ -979,14 +982,42 @@ def register(
 
 
 def promote(run_ref: dict[str, Any], registered: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
-    """Move ``champion`` to the candidate only when both gates passed."""
-    from pipelines import registry
+    """Move ``champion`` to the candidate only when both gates passed and deployments are not frozen.
+
+    While frozen (see :mod:`pipelines.approvals`), a candidate that passed both
+    gates is not promoted: it is tagged as awaiting approval, the stage's
+    verdict is ``waiting``, and the ``approve`` DAG promotes it once a technical
+    and an ethical sign-off from two different people are in.
+    """
+    from pipelines import approvals, registry
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "promote") as record:
         if gated["decision"] != "passed":
             raise BlockedError("gate", gated["reasons"] or ["the gate did not pass"])
         client = registry.connect(ctx.paths)
+        state = approvals.current_freeze(ctx.paths, ctx.config)
+        if state.frozen:
+            decision = json.loads(Path(gated["decision_file"]).read_text(encoding="utf-8"))
+            gated_against = decision.get("champion_version")
+            held = approvals.hold_for_approval(
+                ctx.paths,
+                ctx.config,
+                client,
+                str(registered["version"]),
+                None if gated_against is None else str(gated_against),
+                state,
+                ctx.actor,
+                ctx.airflow_run_id,
+            )
+            record["verdict"] = "waiting"
+            record["reasons"] = [
+                f"deployments {state.describe()}",
+                f"version {registered['version']} waits for a technical and an ethical sign-off from two "
+                "different people (the approve DAG); nothing was promoted",
+            ]
+            record["details"] = held
+            return held
         move = registry.move_champion(
             client,
             ctx.config.registry.model_name,
@@ -1002,7 +1033,8 @@ def promote(run_ref: dict[str, Any], registered: dict[str, Any], gated: dict[str
             ctx.config,
             "promotion",
             ctx.actor,
-            {**move.to_dict(), "summary": f"champion {move.from_version} -> {move.to_version}"},
+            # without already_done, so that a retried task repeats the same event and appends nothing
+            {**_recorded_move(move.to_dict()), "summary": f"champion {move.from_version} -> {move.to_version}"},
             f"{ctx.airflow_run_id}:promotion:{move.to_version}",
             model_version=move.to_version,
         )
@@ -1024,9 +1056,11 @@ def rollback(
     paths, config = open_project()
     client = registry.connect(paths)
     name, alias = config.registry.model_name, config.registry.champion_alias
-    for move in registry.alias_history(client, name):
-        if move["airflow_run_id"] == airflow_run_id and move["action"] == "rollback":
-            return {**move, "already_done": True}
+    for earlier in registry.alias_history(client, name):
+        if earlier["airflow_run_id"] == airflow_run_id and earlier["action"] == "rollback":
+            # a retry: make sure the records of the first attempt are complete, move nothing
+            _record_rollback(paths, config, earlier, airflow_run_id)
+            return {**earlier, "already_done": True}
     requested = None if target_version in (None, "") else str(target_version)
     try:
         target = registry.rollback_target(client, name, alias, requested)
@@ -1055,17 +1089,42 @@ def rollback(
             f"{airflow_run_id}:refusal:rollback",
         )
         raise
+    client.set_model_version_tag(name, target, "fairgate.last_rollback", json.dumps(move.to_dict()))
+    _record_rollback(paths, config, move.to_dict(), airflow_run_id)
+    return move.to_dict()
+
+
+def _recorded_move(move: dict[str, Any]) -> dict[str, Any]:
+    """An alias move as the audit log records it: the same on a retry (``already_done`` left out)."""
+    return {key: value for key, value in move.items() if key != "already_done"}
+
+
+def _record_rollback(paths: ProjectPaths, config: FairgateConfig, move: dict[str, Any], airflow_run_id: str) -> None:
+    """Record a rollback and the freeze that follows it (both idempotent on retry).
+
+    After any rollback automatic promotion is frozen: the next candidate that
+    passes both gates waits for two sign-offs (see :mod:`pipelines.approvals`).
+    """
+    from pipelines import approvals
+
+    recorded = _recorded_move(move)
     record_event(
         paths,
         config,
         "rollback",
-        actor,
-        {**move.to_dict(), "summary": f"champion {move.from_version} -> {move.to_version}"},
-        f"{airflow_run_id}:rollback:{move.to_version}",
-        model_version=move.to_version,
+        str(move["actor"]),
+        {**recorded, "summary": f"champion {move['from_version']} -> {move['to_version']}"},
+        f"{airflow_run_id}:rollback:{move['to_version']}",
+        model_version=move["to_version"],
     )
-    client.set_model_version_tag(name, target, "fairgate.last_rollback", json.dumps(move.to_dict()))
-    return move.to_dict()
+    approvals.freeze_deployments(
+        paths,
+        config,
+        f"rollback of champion {move['from_version']} -> {move['to_version']}: {move['reason']}",
+        str(move["actor"]),
+        f"{airflow_run_id}:freeze:rollback",
+        cause="rollback",
+    )
 
 
 def project_root_for_tasks() -> str:

@@ -165,7 +165,7 @@ def test_step2_a_speed_up_that_changes_results_is_caught_by_the_equivalence_test
 
 
 @pytest.mark.fairness
-def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_route(project):
+def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_route(project, monkeypatch):
     """C07 step 3: a manual override of red alerts let a model ship."""
     # a candidate the ethical gate refuses (a tighter bound is a legitimate per-run override)
     result = fairgate(
@@ -189,18 +189,30 @@ def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_r
     assert "override refused: gate.ethical.demographic_parity_ratio.min would go from 0.8 to 0.1" in loosened.stderr
     assert champion(project) == held
 
-    # both refusals are in the tamper-evident audit log, and the chain is intact
+    # route 3: the two-person approval (what the approve DAG runs), by two people, with the waiting tag forged
+    from pipelines.approvals import TAG_AWAITING, approve_version
+    from pipelines.errors import BlockedError
+
+    monkeypatch.setenv("FAIRGATE_HOME", str(project))
+    client(project).set_model_version_tag(MODEL, str(unfair.version), TAG_AWAITING, "true")
+    for actor, sign_off in (("alice", "technical"), ("bob", "ethical")):
+        with pytest.raises(BlockedError, match="cannot be approved: it did not pass every gate"):
+            approve_version(f"c07-approve-{actor}", unfair.version, sign_off, actor, "manual")
+    assert champion(project) == held
+
+    # every refusal is in the tamper-evident audit log, and the chain is intact
     log = fairgate(project, "audit", "log", "--json")
     refusals = [e for e in json.loads(log.stdout) if e["kind"] == "refusal"]
     reasons = {(e["payload"]["what"], e["payload"]["reason"]) for e in refusals}
     assert any(what == "rollback" and "did not pass every gate" in why for what, why in reasons)
     assert any(what == "run overrides" and "demographic_parity_ratio" in why for what, why in reasons)
+    approvals = [e["actor"] for e in refusals if e["payload"]["what"] == "approval"]
+    assert approvals == ["alice", "bob"]
     verify = fairgate(project, "audit", "verify")
     assert verify.returncode == 0 and "chain intact" in verify.stdout
 
-    # route 3: a direct call to the registry's promotion (what an approval would use)
+    # route 4: a direct call to the registry's promotion (what an approval uses)
     from pipelines import registry
-    from pipelines.errors import BlockedError
 
     with pytest.raises(BlockedError, match="did not pass every gate"):
         registry.move_champion(

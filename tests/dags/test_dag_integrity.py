@@ -20,10 +20,10 @@ def dag_bag():
 
 def test_every_dag_file_imports_without_error(dag_bag):
     assert dag_bag.import_errors == {}, dag_bag.import_errors
-    assert set(dag_bag.dag_ids) == {"retrain", "rollback"}
+    assert set(dag_bag.dag_ids) == {"retrain", "rollback", "approve", "unfreeze", "freeze"}
 
 
-@pytest.mark.parametrize("dag_id", ["retrain", "rollback"])
+@pytest.mark.parametrize("dag_id", ["retrain", "rollback", "approve", "unfreeze", "freeze"])
 def test_house_rules(dag_bag, dag_id):
     dag = dag_bag.dags[dag_id]
     assert dag.doc_md and len(dag.doc_md) > 200
@@ -70,6 +70,37 @@ def test_rollback_reason_is_required(dag_bag):
     with pytest.raises(ParamValidationError):
         reason.resolve("")
     assert reason.resolve("champion drifted") == "champion drifted"
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "task_id", "params"),
+    [
+        ("approve", "sign_off_and_promote", {"model_version", "sign_off", "comment"}),
+        ("unfreeze", "sign_off_unfreeze", {"sign_off", "comment"}),
+        ("freeze", "freeze_promotion", {"reason"}),
+    ],
+)
+def test_approval_dags_are_manual_only_with_explained_params(dag_bag, dag_id, task_id, params):
+    dag = dag_bag.dags[dag_id]
+    assert type(dag.timetable).__name__ == "NullTimetable"
+    assert [t.task_id for t in dag.tasks] == [task_id]
+    # nothing to name the approver, force, override or skip with: the identity comes from Airflow
+    assert set(dag.params.keys()) == params
+    for name in params:
+        param = dag.params.get_param(name)
+        assert param.schema.get("title") and param.description, name
+
+
+def test_approve_params_are_typed(dag_bag):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = dag_bag.dags["approve"].params
+    assert params.get_param("model_version").resolve(3) == 3
+    assert params.get_param("sign_off").resolve("ethical") == "ethical"
+    assert params.get_param("comment").resolve(None) is None
+    for name, bad in (("model_version", 0), ("model_version", None), ("sign_off", "both"), ("sign_off", None)):
+        with pytest.raises(ParamValidationError):
+            params.get_param(name).resolve(bad)
 
 
 @pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)

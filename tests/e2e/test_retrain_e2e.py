@@ -73,6 +73,12 @@ def test_first_run_creates_the_data_version_and_promotes_a_champion(project):
     assert {"technical", "business", "ethical"} <= families
     artifacts = {a.path for folder in ("audit", "evaluation", "gate") for a in client_for(project).list_artifacts(run.info.run_id, folder)}
     assert {"audit/audit_report.html", "evaluation/per_group.csv", "evaluation/per_group.png", "gate/gate_decision.json"} <= artifacts
+    # the default mitigation, on the version and with what it cost against the unmitigated twin
+    assert json.loads(version.tags["fairgate.mitigation"])["method"] == "exponentiated_gradient"
+    assert {"evaluation/mitigation_cost.md", "evaluation/mitigation_cost.json"} <= artifacts
+    assert {"mitigation.cost.technical.roc_auc", "mitigation.unmitigated.ethical.gender.demographic_parity_ratio"} <= set(
+        run.data.metrics
+    )
 
 
 def test_same_interval_again_is_idempotent_and_registers_nothing(project):
