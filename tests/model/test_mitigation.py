@@ -173,7 +173,9 @@ def test_the_logged_model_predicts_without_fairgate_or_a_sensitive_column(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     example = generated.train[generated.features].head(5)
-    with mlflow.start_run():
+    # artifacts in tmp_path too: a SQLite store's default artifact root is ./mlruns of the working directory
+    experiment = mlflow.create_experiment("mitigation", artifact_location=(tmp_path / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=experiment):
         info = _log_sklearn_model(default_model.model, example)
     local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "model"))
     assert "gender" not in [spec.name for spec in info.signature.inputs]
