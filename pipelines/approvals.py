@@ -485,8 +485,39 @@ def approve_version(
     (there is no override); a version not awaiting approval; a version gated
     against a champion that has since changed; a person giving the second kind
     of sign-off after the first.  Idempotent on retry of the same Airflow run.
+    The model cards of the versions concerned are written again afterwards.
+    """
+    from pipelines.retrain import refresh_model_cards
+
+    paths, config = open_project()
+    try:
+        outcome = _approve_version(airflow_run_id, model_version, sign_off, actor, run_type, comment)
+    except BlockedError:
+        # the refusal is part of the version's history: its card says so
+        refresh_model_cards(paths, config, [check_version(model_version)])
+        raise
+    refresh_model_cards(paths, config, [str(outcome["model_version"]), outcome.get("from_version")])
+    return outcome
+
+
+def _approve_version(
+    airflow_run_id: str,
+    model_version: Any,
+    sign_off: Any,
+    actor: str | None,
+    run_type: Any,
+    comment: Any = None,
+) -> dict[str, Any]:
+    """Record one sign-off for a waiting version; promote it once both are in from two people.
+
+    Refused, and recorded as a ``refusal``: a run without an authenticated
+    person or not triggered by hand; a version that did not pass every gate
+    (there is no override); a version not awaiting approval; a version gated
+    against a champion that has since changed; a person giving the second kind
+    of sign-off after the first.  Idempotent on retry of the same Airflow run.
     """
     from pipelines import registry
+    from pipelines.champion_lock import champion_lock
 
     kind = check_sign_off(sign_off)
     version = check_version(model_version)
@@ -495,7 +526,8 @@ def approve_version(
     name, alias = config.registry.model_name, config.registry.champion_alias
     client = registry.connect(paths)
     target = registry.get_version(client, name, version)
-    with _open(paths, config) as log:
+    # every check that decides the move, and the move, under the champion lock (see pipelines.champion_lock)
+    with champion_lock(audit_log_url(paths, config), name), _open(paths, config) as log:
         # a retry of the run that already promoted: finish its records, move nothing
         for move in registry.alias_history(client, name):
             if move["airflow_run_id"] == airflow_run_id and move["action"] == ACTION_APPROVAL:
@@ -567,6 +599,7 @@ def approve_version(
             reason=f"approved: technical sign-off by {decision.approved_by['technical']}, "
             f"ethical sign-off by {decision.approved_by['ethical']}",
             airflow_run_id=airflow_run_id,
+            audit_entries=log.entries(model_version=version, model_name=name),
         )
         return _complete_promotion(log, config, client, version, moved.to_dict(), decision, airflow_run_id)
 

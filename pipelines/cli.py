@@ -29,6 +29,23 @@ from pipelines.errors import BadInputError, BlockedError, FairgateError
 from pipelines.project import ProjectPaths, airflow_environment, open_project, tracking_uri
 
 EXIT_PASSED, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+# Airflow's own command line, run in a child process. At exit, Python's cyclic garbage collector
+# walks every object the run left behind (pandas, Great Expectations, scikit-learn, MLflow): 7 to
+# 10 s per `dags test` measured here, after the run's results are already written. Freezing the
+# heap as the command returns skips that walk; atexit handlers and log flushing still run.
+_AIRFLOW_MAIN = (
+    "import gc, runpy\n"
+    "try:\n"
+    "    runpy.run_module('airflow', run_name='__main__', alter_sys=True)\n"
+    "finally:\n"
+    "    gc.freeze()\n"
+)
+
+
+def airflow_command(*arguments: str) -> list[str]:
+    """The argv that runs ``airflow ARGUMENTS`` with this interpreter (no costly collection at exit)."""
+    return [sys.executable, "-c", _AIRFLOW_MAIN, *arguments]
 STAGE_ORDER = ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register", "promote")
 
 
@@ -73,7 +90,7 @@ def prepare_embedded(paths: ProjectPaths, quiet: bool = False) -> dict[str, str]
         log = paths.root / "var" / "logs" / "airflow-db-migrate.log"
         with log.open("w", encoding="utf-8") as handle:
             completed = subprocess.run(
-                [sys.executable, "-m", "airflow", "db", "migrate"], env=env, stdout=handle, stderr=subprocess.STDOUT
+                airflow_command("db", "migrate"), env=env, stdout=handle, stderr=subprocess.STDOUT
             )
         if completed.returncode != 0:
             raise BadInputError(f"airflow db migrate failed (exit {completed.returncode}); see {log}")
@@ -228,7 +245,7 @@ def command_run(args: argparse.Namespace) -> int:
     logical_date = f"{year:04d}-{month:02d}-01T00:00:00+00:00"
     with log_file.open("w", encoding="utf-8") as handle:
         subprocess.run(
-            [sys.executable, "-m", "airflow", "dags", "test", "retrain", logical_date, "-c", json.dumps(conf)],
+            airflow_command("dags", "test", "retrain", logical_date, "-c", json.dumps(conf)),
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -259,8 +276,11 @@ def command_rollback(args: argparse.Namespace) -> int:
 
     actor = f"cli:{getpass.getuser()}"
     move = rollback(f"cli__{uuid.uuid4().hex}", args.reason, args.to, actor=actor, dag_id="cli")
-    _out(f"champion moved from version {move['from_version']} to version {move['to_version']} "
-         f"by {move['actor']}: {move['reason']}")
+    if move.get("moved", True):
+        _out(f"champion moved from version {move['from_version']} to version {move['to_version']} "
+             f"by {move['actor']}: {move['reason']}")
+    else:
+        _out(f"rollback: {move['summary']}")
     return EXIT_PASSED
 
 
@@ -331,7 +351,7 @@ def command_airflow(args: argparse.Namespace) -> int:
     env = prepare_embedded(paths, quiet=True)
     if not args.airflow_args:
         raise BadInputError("fairgate airflow needs an airflow command, e.g. 'fairgate airflow standalone'")
-    os.execvpe(sys.executable, [sys.executable, "-m", "airflow", *args.airflow_args], env)
+    os.execvpe(sys.executable, airflow_command(*args.airflow_args), env)
     return EXIT_INTERNAL  # not reached: exec replaces this process
 
 
@@ -442,6 +462,40 @@ def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     check.set_defaults(handler=command_check)
 
 
+def command_data_restore(args: argparse.Namespace) -> int:
+    """Put back exactly the data a registered version trained on, verified against its hash."""
+    from pipelines.provenance import restore_data
+
+    paths, config = open_project()
+    restored = restore_data(paths, config, str(args.model_version), args.to)
+    rows = f", {restored['rows']} rows" if restored["rows"] is not None else ""
+    _out(f"restored the data of {config.registry.model_name} version {args.model_version} "
+         f"({restored['data_hash']}): {len(restored['files'])} file(s){rows}")
+    _out("verified: the manifest's md5 is the recorded hash and every file's md5 matches it")
+    _out(f"into {restored['folder']}")
+    return EXIT_PASSED
+
+
+def command_lineage(args: argparse.Namespace) -> int:
+    """Print the chain of a registered version: data, audit, training run, gate, registry, alias moves."""
+    from pipelines.provenance import lineage_chain, render_lineage
+
+    paths, config = open_project()
+    chain = lineage_chain(paths, config, str(args.model_version))
+    _out(json.dumps(chain, indent=2, sort_keys=True) if args.json else render_lineage(chain))
+    return EXIT_PASSED if chain["audit_log_intact"] else EXIT_BLOCKED
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a model version number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a model version number (1 or more), found {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fairgate`` command."""
     parser = argparse.ArgumentParser(prog="fairgate", description=__doc__.splitlines()[0])
@@ -466,6 +520,17 @@ def build_parser() -> argparse.ArgumentParser:
     airflow = commands.add_parser("airflow", help="run an airflow command with this project's settings")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER, help="e.g. standalone, dags list")
     airflow.set_defaults(handler=command_airflow)
+    data = commands.add_parser("data", help="the versioned data behind registered models")
+    data_actions = data.add_subparsers(dest="data_command", required=True)
+    restore = data_actions.add_parser("restore", help="put back exactly the data a model version trained on")
+    restore.add_argument("--model-version", type=_positive_int, required=True, metavar="N")
+    restore.add_argument("--to", type=Path, metavar="DIR",
+                         help="a new or empty folder (default: var/restored/<model>-v<N>/data)")
+    restore.set_defaults(handler=command_data_restore)
+    lineage = commands.add_parser("lineage", help="data -> audit -> training run -> gate -> version -> alias moves")
+    lineage.add_argument("model_version", type=_positive_int, metavar="N")
+    lineage.add_argument("--json", action="store_true", help="print the chain as one JSON object")
+    lineage.set_defaults(handler=command_lineage)
     _add_audit_commands(commands)
     _add_check_command(commands)
     return parser
@@ -474,6 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # a governed pipeline does not report usage to third parties; set it to false to opt back in
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keeps the summary readable
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

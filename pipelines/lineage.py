@@ -260,3 +260,91 @@ def audit_reference(
     )
     logger.info("audit reference: champion %s, %d files, %d rows", champion.version, len(names), len(frame))
     return AuditReference(frame, "champion", earlier, notes, names)
+
+
+# ---------------------------------------------------------------- the datasets a run trained and was judged on
+
+
+def dvc_dataset_source(data_hash: str, files: list[str], data_path: str = "data") -> Any:
+    """An MLflow dataset source pointing at DVC-tracked data: the folder, its DVC hash, the files used.
+
+    MLflow shows a dataset's source in the run's dataset panel; this one says
+    where the rows live in the project (``data/``, tracked by ``data.dvc``) and
+    which version of it (the DVC directory hash), so that
+    ``fairgate data restore`` can put exactly those rows back.
+    """
+    from mlflow.data.dataset_source import DatasetSource
+
+    class DvcDatasetSource(DatasetSource):
+        """A folder tracked by DVC, at one version (its ``.dir`` hash)."""
+
+        def __init__(self, path: str, md5: str, members: list[str]) -> None:
+            self.path, self.md5, self.members = path, md5, members
+
+        @staticmethod
+        def _get_source_type() -> str:
+            return "dvc"
+
+        def load(self, **kwargs: Any) -> str:
+            raise NotImplementedError("restore DVC data with: fairgate data restore --model-version N")
+
+        @staticmethod
+        def _can_resolve(raw_source: Any) -> bool:
+            return False
+
+        @classmethod
+        def _resolve(cls, raw_source: Any) -> DvcDatasetSource:
+            raise NotImplementedError("DVC sources are built from a data hash, not resolved from a string")
+
+        def to_dict(self) -> dict[str, Any]:
+            return {
+                "uri": f"dvc://{self.path}@{self.md5}",
+                "path": self.path,
+                "dvc_pointer": f"{self.path}.dvc",
+                "md5": self.md5,
+                "files": self.members,
+            }
+
+        @classmethod
+        def from_dict(cls, source_dict: dict[Any, Any]) -> DvcDatasetSource:
+            return cls(str(source_dict["path"]), str(source_dict["md5"]), list(source_dict.get("files", [])))
+
+    return DvcDatasetSource(data_path, data_hash, files)
+
+
+def log_split_datasets(
+    mlflow_run_id: str,
+    splits: dict[str, pd.DataFrame],
+    files: dict[str, Path],
+    target: str,
+    data_hash: str,
+    data_files: list[str],
+) -> dict[str, str]:
+    """Log each split as an MLflow dataset input of the run (context = its name); return the digests.
+
+    The digest is MLflow's own (of the rows); the input's tags add the SHA-256
+    of the split's Parquet file and its row count, and the source is the DVC
+    version of ``data/`` the rows came from.
+    """
+    import hashlib
+
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+
+    source = dvc_dataset_source(data_hash, data_files)
+    digests: dict[str, str] = {}
+    with mlflow.start_run(run_id=mlflow_run_id):
+        for name, frame in splits.items():
+            dataset = from_pandas(frame, source=source, targets=target, name=name)
+            sha256 = hashlib.sha256(files[name].read_bytes()).hexdigest()
+            mlflow.log_input(
+                dataset,
+                context=name,
+                tags={
+                    "fairgate.rows": str(len(frame)),
+                    "fairgate.file_sha256": sha256,
+                    "fairgate.data_hash": data_hash,
+                },
+            )
+            digests[name] = dataset.digest
+    return digests

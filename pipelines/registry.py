@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -188,12 +188,20 @@ def move_champion(
     actor: str,
     reason: str,
     airflow_run_id: str,
+    audit_entries: list[Any],
 ) -> AliasMove:
-    """Point the alias at ``version`` after re-checking its gate tags; record the move.
+    """Point the alias at ``version`` after re-checking its gate tags and its files; record the move.
+
+    Call it inside :func:`pipelines.champion_lock.champion_lock`, with the
+    checks that decided the move. ``audit_entries`` are the audit log's
+    entries of ``version``: its files must match the checksums its
+    ``registration`` entry recorded (see :mod:`pipelines.model_integrity`).
 
     Idempotent: when the move for this Airflow run was already made, it is
     reported as such and nothing changes.
     """
+    from pipelines.model_integrity import verify_registered_model
+
     target = get_version(client, model_name, version)
     if not passed_every_gate(target):
         raise BlockedError(
@@ -221,11 +229,12 @@ def move_champion(
                 earlier.get("at", ""),
                 True,
             )
+    verify_registered_model(model_name, str(version), audit_entries, action)
     from_version = str(current.version) if current is not None else None
     client.set_registered_model_alias(model_name, alias, str(version))
     client.set_model_version_tag(model_name, str(version), TAG_STABLE_FAIR, "true")
     # when the alias moved: a record of the event, it never feeds a result
-    moved_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    moved_at = datetime.now(UTC).isoformat(timespec="seconds")
     move = AliasMove(action, from_version, str(version), actor, reason, airflow_run_id, moved_at)
     _append_alias_history(client, model_name, move)
     logger.info("%s: %s moved from %s to %s by %s", action, alias, from_version, version, actor)

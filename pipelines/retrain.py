@@ -43,6 +43,11 @@ MLFLOW_BATCH_METRICS = 1000  # MLflow's limit of metrics per log_batch call
 TAG_GATE_CHECKS = "fairgate.gate.checks"
 TAG_GATE_UNCERTAIN = "fairgate.gate.uncertain"
 TAG_GATE_CHAMPION = "fairgate.gate.champion_version"
+ERR_CHAMPION_CHANGED = (
+    "version {version} was gated against champion {gated}, but the champion is now {current} (moved since "
+    "the gate by another promotion or a rollback): nothing was promoted; run retrain again to gate it against "
+    "the current champion"
+)
 
 
 @dataclass
@@ -444,6 +449,10 @@ def audit(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
             "reference": reference.source,
             "notes": reference.notes,
         }
+        _verdict_tag(
+            ctx, ingested["mlflow_run_id"], "audit", result.report.verdict, result.report.findings,
+            result.report.blocking,
+        )
         if result.report.verdict == "blocked":
             _block(ctx, ingested["mlflow_run_id"], "audit", [_finding_line(f) for f in result.report.blocking])
         return {"verdict": "pass", "findings": len(result.report.findings), "reference": reference.source}
@@ -465,6 +474,20 @@ def _reference_tag(source: str, champion_version: str | None, files: list[str]) 
 
     head = f"champion version {champion_version}" if source == "champion" else source.replace("_", " ")
     return registry.tag_value(f"{head}: {', '.join(files) or 'no files'}")
+
+
+def _verdict_tag(
+    ctx: StageContext, mlflow_run_id: str, stage: str, verdict: str, findings: Any, blocking: Any
+) -> None:
+    """Tag the run with a check stage's verdict (``fairgate.<stage>.verdict``), for lineage."""
+    from pipelines import registry
+
+    findings, blocking = list(findings), list(blocking)
+    registry.connect(ctx.paths).set_tag(
+        mlflow_run_id,
+        f"fairgate.{stage}.verdict",
+        f"{verdict}: {len(findings)} finding(s), {len(blocking)} blocking",
+    )
 
 
 def _block(ctx: StageContext, mlflow_run_id: str, stage: str, reasons: list[str]) -> None:
@@ -506,27 +529,47 @@ def leakage(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]
         html_file.write_text(render_html(page), encoding="utf-8")
         _log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file, html_file], "leakage")
         record["details"] = {"rows": len(frame), "findings": len(report.findings), "notes": report.notes}
+        _verdict_tag(ctx, ingested["mlflow_run_id"], "leakage", report.verdict, report.findings, report.blocking)
         if report.verdict == "blocked":
             _block(ctx, ingested["mlflow_run_id"], "leakage", [_finding_line(f) for f in report.blocking])
         return {"verdict": "pass", "findings": len(report.findings)}
 
 
 def split(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
-    """Write the training set and the holdout for this run."""
+    """Write the training set and the holdout for this run; log both as the run's MLflow dataset inputs."""
+    from pipelines import registry
+    from pipelines.lineage import log_split_datasets
+    from pipelines.model_card import DATA_SUMMARY_PATH, summarise_split
     from pipelines.split import holdout_mask, split_notes
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "split") as record:
         dataset = ctx.config.dataset
-        frame = load_dataset(ctx.paths, ctx.config)
+        files = dataset_files(ctx.paths, ctx.config)
+        frame = load_dataset(ctx.paths, ctx.config, files)
         is_test = holdout_mask(frame, dataset, ctx.config.split)
         train_file, test_file = ctx.run_dir / "train.parquet", ctx.run_dir / "holdout.parquet"
         _write_parquet(frame[~is_test], train_file)
         _write_parquet(frame[is_test], test_file)
+        client = registry.connect(ctx.paths)
+        client.log_dict(
+            ingested["mlflow_run_id"],
+            summarise_split(frame[~is_test], frame[is_test], dataset),
+            DATA_SUMMARY_PATH,
+        )
+        digests = log_split_datasets(
+            ingested["mlflow_run_id"],
+            {"training": frame[~is_test], "holdout": frame[is_test]},
+            {"training": train_file, "holdout": test_file},
+            dataset.target,
+            ingested["data_hash"],
+            [f.relative_to(ctx.paths.data_dir).as_posix() for f in files],
+        )
         details: dict[str, Any] = {
             "train_rows": int((~is_test).sum()),
             "holdout_rows": int(is_test.sum()),
             "notes": split_notes(dataset),
+            "dataset_digests": digests,
         }
         if dataset.time_column:
             times = pd.to_datetime(frame[dataset.time_column])
@@ -558,6 +601,7 @@ def git_state() -> dict[str, str]:
 def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any]) -> dict[str, Any]:
     """Fit the candidate with exact class weights, verify them, log the model."""
     import mlflow
+
     from pipelines import registry
     from pipelines.leakage import candidate_feature_columns
     from pipelines.train import train_model
@@ -693,9 +737,9 @@ def evaluate(
     chart, and logs every number to the run, grouped by family (see
     :func:`pipelines.evaluate.flatten_metrics`).
     """
+    import mlflow
     import mlflow.sklearn
 
-    import mlflow
     from pipelines import registry
     from pipelines.evaluate import evaluate_models, flatten_metrics, per_group_table, plot_per_group
     from pipelines.mitigation_report import mitigation_cost_markdown, mitigation_cost_table
@@ -930,13 +974,20 @@ def _gate_tags(decision: Any) -> dict[str, str]:
 def register(
     run_ref: dict[str, Any], ingested: dict[str, Any], trained: dict[str, Any], gated: dict[str, Any]
 ) -> dict[str, Any]:
-    """Register the candidate, passed or blocked, with its lineage and gate tags."""
+    """Register the candidate, passed or blocked, with its lineage, gate tags and file checksums."""
     from pipelines import registry
+    from pipelines.model_integrity import TAG_MODEL_DIGEST, TAG_MODEL_FILES, manifest_digest, model_checksums
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "register") as record:
         decision = json.loads(Path(gated["decision_file"]).read_text(encoding="utf-8"))
+        registry.connect(ctx.paths)
+        # checksummed before registration: these are the files the gate's verdict is about
+        model_files = model_checksums(trained["model_uri"])
         tags = {
+            TAG_MODEL_DIGEST: manifest_digest(model_files),
+            TAG_MODEL_FILES: json.dumps(model_files, sort_keys=True),
+            "fairgate.airflow_run_id": ctx.airflow_run_id,
             "fairgate.data_hash": ingested["data_hash"],
             "fairgate.config_hash": ctx.config.config_hash,
             "fairgate.dag_id": ctx.dag_id,
@@ -973,10 +1024,12 @@ def register(
                 "summary": f"registered as {tags[registry.TAG_GATE]} (data interval {ctx.interval})",
                 "tags": tags,
                 "model_uri": trained["model_uri"],
+                "model_files_sha256": model_files,
             },
             f"{ctx.airflow_run_id}:registration:{version}",
             model_version=version,
         )
+        refresh_model_cards(ctx.paths, ctx.config, [version])
         record["details"] = {"model": ctx.config.registry.model_name, "version": version}
         return {"version": version}
 
@@ -990,56 +1043,103 @@ def promote(run_ref: dict[str, Any], registered: dict[str, Any], gated: dict[str
     and an ethical sign-off from two different people are in.
     """
     from pipelines import approvals, registry
+    from pipelines.champion_lock import champion_lock
+    from pipelines.project import audit_log_url
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "promote") as record:
         if gated["decision"] != "passed":
             raise BlockedError("gate", gated["reasons"] or ["the gate did not pass"])
         client = registry.connect(ctx.paths)
-        state = approvals.current_freeze(ctx.paths, ctx.config)
-        if state.frozen:
-            decision = json.loads(Path(gated["decision_file"]).read_text(encoding="utf-8"))
-            gated_against = decision.get("champion_version")
-            held = approvals.hold_for_approval(
-                ctx.paths,
-                ctx.config,
-                client,
-                str(registered["version"]),
-                None if gated_against is None else str(gated_against),
-                state,
-                ctx.actor,
-                ctx.airflow_run_id,
-            )
+        name = ctx.config.registry.model_name
+        version = str(registered["version"])
+        decision = json.loads(Path(gated["decision_file"]).read_text(encoding="utf-8"))
+        gated_against = decision.get("champion_version")
+        gated_against = None if gated_against is None else str(gated_against)
+        # the freeze, the champion gated against and the move are decided under one lock: a rollback or
+        # another promotion cannot slip in between the checks and the move
+        with champion_lock(audit_log_url(ctx.paths, ctx.config), name):
+            state = approvals.current_freeze(ctx.paths, ctx.config)
+            if state.frozen:
+                held = approvals.hold_for_approval(
+                    ctx.paths, ctx.config, client, version, gated_against, state, ctx.actor, ctx.airflow_run_id
+                )
+                move = None
+            else:
+                move = _promote_under_lock(ctx, client, version, gated_against)
+        if move is None:
+            refresh_model_cards(ctx.paths, ctx.config, [version])
             record["verdict"] = "waiting"
             record["reasons"] = [
                 f"deployments {state.describe()}",
-                f"version {registered['version']} waits for a technical and an ethical sign-off from two "
+                f"version {version} waits for a technical and an ethical sign-off from two "
                 "different people (the approve DAG); nothing was promoted",
             ]
             record["details"] = held
             return held
-        move = registry.move_champion(
-            client,
-            ctx.config.registry.model_name,
-            ctx.config.registry.champion_alias,
-            registered["version"],
-            action="promote",
-            actor=ctx.actor,
-            reason=f"passed both gates on data interval {ctx.interval}",
-            airflow_run_id=ctx.airflow_run_id,
-        )
-        record_event(
-            ctx.paths,
-            ctx.config,
-            "promotion",
-            ctx.actor,
-            # without already_done, so that a retried task repeats the same event and appends nothing
-            {**_recorded_move(move.to_dict()), "summary": f"champion {move.from_version} -> {move.to_version}"},
-            f"{ctx.airflow_run_id}:promotion:{move.to_version}",
-            model_version=move.to_version,
-        )
+        refresh_model_cards(ctx.paths, ctx.config, [move.to_version, move.from_version])
         record["details"] = move.to_dict()
         return move.to_dict()
+
+
+def _promote_under_lock(ctx: StageContext, client: Any, version: str, gated_against: str | None) -> Any:
+    """Move champion to ``version`` if it is still the champion the gate compared with; record it."""
+    from pipelines import registry
+
+    name, alias = ctx.config.registry.model_name, ctx.config.registry.champion_alias
+    current = registry.champion(client, name, alias)
+    current_version = None if current is None else str(current.version)
+    already = any(
+        m["airflow_run_id"] == ctx.airflow_run_id and m["action"] == "promote"
+        for m in registry.alias_history(client, name)
+    )
+    if current_version != gated_against and not already:
+        raise BlockedError(
+            "promote",
+            [ERR_CHAMPION_CHANGED.format(version=version, gated=gated_against or "none",
+                                         current=current_version or "none")],
+        )
+    move = registry.move_champion(
+        client,
+        name,
+        alias,
+        version,
+        action="promote",
+        actor=ctx.actor,
+        reason=f"passed both gates on data interval {ctx.interval}",
+        airflow_run_id=ctx.airflow_run_id,
+        audit_entries=version_entries(ctx.paths, ctx.config, version),
+    )
+    record_event(
+        ctx.paths,
+        ctx.config,
+        "promotion",
+        ctx.actor,
+        # without already_done, so that a retried task repeats the same event and appends nothing
+        {**_recorded_move(move.to_dict()), "summary": f"champion {move.from_version} -> {move.to_version}"},
+        f"{ctx.airflow_run_id}:promotion:{move.to_version}",
+        model_version=move.to_version,
+    )
+    return move
+
+
+def refresh_model_cards(paths: ProjectPaths, config: FairgateConfig, versions: list[str | None]) -> None:
+    """Write (again) the model card of each version whose recorded history just changed."""
+    from pipelines import registry
+    from pipelines.model_card import write_model_card
+
+    client = registry.connect(paths)
+    for version in dict.fromkeys(str(v) for v in versions if v not in (None, "", "none")):
+        write_model_card(client, paths, config, version)
+
+
+def version_entries(paths: ProjectPaths, config: FairgateConfig, version: str | int | None = None) -> list[Any]:
+    """The audit log's entries of the configured model (of one version when given), oldest first."""
+    from pipelines.audit_log import open_log
+    from pipelines.project import audit_log_url
+
+    with open_log(audit_log_url(paths, config)) as log:
+        return log.entries(model_version=version, model_name=config.registry.model_name)
 
 
 def rollback(
@@ -1050,6 +1150,8 @@ def rollback(
     Idempotent: a retry of the same Airflow run finds its own move and changes nothing.
     """
     from pipelines import registry
+    from pipelines.champion_lock import champion_lock
+    from pipelines.project import audit_log_url
 
     if not isinstance(reason, str) or not reason.strip():
         raise BadInputError("rollback needs a reason: a non-empty sentence saying why")
@@ -1062,36 +1164,101 @@ def rollback(
             _record_rollback(paths, config, earlier, airflow_run_id)
             return {**earlier, "already_done": True}
     requested = None if target_version in (None, "") else str(target_version)
-    try:
-        target = registry.rollback_target(client, name, alias, requested)
-        move = registry.move_champion(
-            client,
-            name,
-            alias,
-            target,
-            action="rollback",
-            actor=actor,
-            reason=reason.strip(),
-            airflow_run_id=airflow_run_id,
-        )
-    except BlockedError as e:
-        record_event(
-            paths,
-            config,
-            "refusal",
-            actor,
-            {
-                "what": "rollback",
-                "requested_version": requested,
-                "reason": "; ".join(e.reasons),
-                "asked_because": reason,
-            },
-            f"{airflow_run_id}:refusal:rollback",
-        )
-        raise
-    client.set_model_version_tag(name, target, "fairgate.last_rollback", json.dumps(move.to_dict()))
-    _record_rollback(paths, config, move.to_dict(), airflow_run_id)
+    with champion_lock(audit_log_url(paths, config), name):
+        current = registry.champion(client, name, alias)
+        current_version = None if current is None else str(current.version)
+        if requested is not None:
+            registry.get_version(client, name, requested)  # an unknown version is bad input (exit 2)
+        entries = version_entries(paths, config)
+        standing = None if requested is not None else standing_rollback(entries, name, current_version)
+        if current_version is not None and (requested == current_version or standing is not None):
+            return _unchanged_rollback(paths, config, current_version, requested, standing, reason, actor,
+                                       airflow_run_id)
+        try:
+            target = registry.rollback_target(client, name, alias, requested)
+            move = registry.move_champion(
+                client,
+                name,
+                alias,
+                target,
+                action="rollback",
+                actor=actor,
+                reason=reason.strip(),
+                airflow_run_id=airflow_run_id,
+                audit_entries=[e for e in entries if str(e.model_version) == str(target)],
+            )
+        except BlockedError as e:
+            record_event(
+                paths,
+                config,
+                "refusal",
+                actor,
+                {
+                    "what": "rollback",
+                    "requested_version": requested,
+                    "reason": "; ".join(e.reasons),
+                    "asked_because": reason,
+                },
+                f"{airflow_run_id}:refusal:rollback",
+            )
+            raise
+        client.set_model_version_tag(name, target, "fairgate.last_rollback", json.dumps(move.to_dict()))
+        _record_rollback(paths, config, move.to_dict(), airflow_run_id)
+    refresh_model_cards(paths, config, [move.to_version, move.from_version])
     return move.to_dict()
+
+
+def standing_rollback(entries: list[Any], model_name: str, champion_version: str | None) -> Any | None:
+    """The rollback that put the current champion in place and still stands, or None.
+
+    It stands while it is the latest move of ``champion`` (promotion, approval or
+    rollback) and the freeze it set has not been lifted. Another rollback
+    without a named target then changes nothing: triggering rollback twice does
+    not roll back twice.
+    """
+    from pipelines import approvals
+
+    moves = [
+        e for e in entries
+        if e.kind in ("promotion", "rollback") and e.payload.get("moved", True) and "to_version" in e.payload
+    ]
+    if not moves or moves[-1].kind != "rollback" or str(moves[-1].payload["to_version"]) != champion_version:
+        return None
+    return moves[-1] if approvals.freeze_state(entries, model_name).frozen else None
+
+
+def _unchanged_rollback(
+    paths: ProjectPaths,
+    config: FairgateConfig,
+    current_version: str,
+    requested: str | None,
+    standing: Any | None,
+    reason: str,
+    actor: str,
+    airflow_run_id: str,
+) -> dict[str, Any]:
+    """Record a rollback request that moves nothing (the champion is already where it asks for)."""
+    if standing is not None:
+        why = (
+            f"champion is version {current_version} since rollback {standing.payload.get('airflow_run_id')} by "
+            f"{standing.actor} (audit entry {standing.seq}), still standing (deployments frozen): nothing moved; "
+            "name a target version to go further back"
+        )
+    else:
+        why = f"version {requested} is already the champion: nothing moved"
+    outcome = {
+        "action": "rollback",
+        "moved": False,
+        "from_version": current_version,
+        "to_version": current_version,
+        "actor": actor,
+        "reason": reason.strip(),
+        "airflow_run_id": airflow_run_id,
+        "summary": why,
+    }
+    record_event(paths, config, "rollback", actor, outcome, f"{airflow_run_id}:rollback:unchanged",
+                 model_version=current_version)
+    return outcome
 
 
 def _recorded_move(move: dict[str, Any]) -> dict[str, Any]:

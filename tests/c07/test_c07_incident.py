@@ -218,6 +218,7 @@ def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_r
         registry.move_champion(
             client(project), MODEL, "champion", str(unfair.version),
             action="approve", actor="c07-test", reason="override", airflow_run_id="c07-manual",
+            audit_entries=[],
         )
     assert champion(project) == held
 

@@ -31,6 +31,7 @@ from pipelines.approvals import (
 from pipelines.audit_log import open_log
 from pipelines.config import load_config
 from pipelines.errors import BadInputError, BlockedError
+from pipelines.model_integrity import file_checksums
 from pipelines.project import ProjectPaths, audit_log_url
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +67,7 @@ class Project:
                 raise
         source = self.paths.root / "model"
         source.mkdir(exist_ok=True)
+        (source / "model.pkl").write_bytes(f"model of {self.name}".encode())
         tags = {
             registry.TAG_GATE: gate,
             registry.TAG_GATE_TECHNICAL: technical or gate,
@@ -76,7 +78,13 @@ class Project:
             tags[TAG_GATED_AGAINST] = gated_against or "none"
         if stable:
             tags[registry.TAG_STABLE_FAIR] = "true"
-        created = self.client.create_model_version(self.name, source.as_uri(), run_id=None, tags=tags)
+        run = self.client.create_run(registry.ensure_experiment(self.client, self.paths, self.name))
+        created = self.client.create_model_version(self.name, source.as_uri(), run_id=run.info.run_id, tags=tags)
+        # what retrain.register records: the checksums every move of champion verifies the files against
+        with self.log() as log:
+            log.append("registration", "test", {"model_files_sha256": file_checksums(source)},
+                       model_name=self.name, model_version=created.version,
+                       idempotency_key=f"test:registration:{created.version}")
         return str(created.version)
 
     def make_champion(self, version: str) -> None:
@@ -421,7 +429,8 @@ def test_forged_sign_offs_in_the_log_do_not_promote_a_failed_version(project):
         sign(failed, "technical", "alice")
     with pytest.raises(BlockedError, match="did not pass every gate"):
         registry.move_champion(project.client, project.name, "champion", failed, action="approval",
-                               actor="alice", reason="forged", airflow_run_id="forged")
+                               actor="alice", reason="forged", airflow_run_id="forged",
+                               audit_entries=project.entries())
     assert project.champion() == first
 
 
