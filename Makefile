@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 MLFLOW_PORT ?= 5000
 AIRFLOW_PORT ?= 8080
 
-.PHONY: install run test lint bench mlflow-ui airflow clean-state lock
+.PHONY: install system-packages run test lint bench mlflow-ui airflow clean-state lock
 
 # the virtual environment is rebuilt only when the lock or the package definition changes
 $(STAMP): requirements.lock pyproject.toml
@@ -26,20 +26,36 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/fairgate run $(ARGS)
 
+# Debian packages the tests run for real: headless Chromium and its driver (the MLflow UI in a browser),
+# PostgreSQL and Redis (the production path). Installed with apt-get when missing (needs root); the
+# tests start and stop their own server processes, never the system services.
+SYSTEM_PACKAGES := chromium chromium-driver postgresql redis-server
+SYSTEM_COMMANDS := /usr/bin/chromium /usr/bin/chromedriver /usr/lib/postgresql/15/bin/initdb /usr/bin/redis-server
+
+system-packages:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do test -x $$c || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages $(SYSTEM_PACKAGES) (missing:$$missing)"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: need root to apt-get install $(SYSTEM_PACKAGES); install them and retry"; exit 2; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null \
+	    || { echo "make: apt-get install $(SYSTEM_PACKAGES) failed"; exit 2; }; \
+	fi
+
 ## the whole test suite (CI runs exactly this)
-test: $(STAMP)
-	$(BIN)/python -m pytest --require-blocking-tests
+test: $(STAMP) system-packages
+	FAIRGATE_TEST_ARTIFACTS=$(CURDIR)/var/test-artifacts $(BIN)/python -m pytest --require-blocking-tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines dags plugins tests benchmarks
 	$(BIN)/mypy pipelines
 
-## stage-by-stage timing and peak memory at 100k and 1M rows
+## stage-by-stage timing and peak memory at 100k and 1M rows; rollback trigger-to-move time
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python -m benchmarks.weights
 	$(BIN)/python -m benchmarks.audit_leakage
 	$(BIN)/python -m benchmarks.evaluate_gate
+	$(BIN)/python -m benchmarks.rollback
 
 ## the MLflow UI over the embedded store, on 127.0.0.1
 mlflow-ui: $(STAMP)

@@ -138,7 +138,9 @@ OVERSIGHT_RULES = (
     "deployments are not frozen; an approval while deployments are frozen, which needs a technical and an "
     "ethical sign-off from two different people authenticated by Airflow (the approve DAG); and a rollback.",
     "Each of the three re-checks the target version's gate tags (fairgate.gate.decision, .technical and "
-    ".ethical all passed): a version that failed a gate can never become champion, and there is no override.",
+    ".ethical all passed): a version that failed a gate can never become champion, and there is no override. "
+    "Each also checks that the version's model files still match the SHA-256 checksums the audit log recorded "
+    "at registration, and all three hold one lock (the champion lock) over their checks and the move.",
     "Rollback is triggered by hand (the rollback DAG, or fairgate rollback --reason ...) with a required reason: "
     "it moves champion back to the highest version below the current champion that passed every gate and "
     "served before (fairgate.stable_fair=true), or to a named version after checking that it passed; it records "

@@ -1,0 +1,123 @@
+"""Time from triggering a rollback to ``champion`` moved, on the embedded default.
+
+Usage: ``python -m benchmarks.rollback [--repeats 3]``. A temporary project
+gets two champions the way a user gets them (two ``fairgate run`` through
+Airflow), then ``champion`` is moved back and forth between them, by name, by
+the two ways a person triggers a rollback here:
+
+- the ``rollback`` DAG through ``airflow dags test`` (the embedded default's
+  way to run a DAG by hand; the same task code the scheduler runs);
+- ``fairgate rollback``.
+
+For each trigger the clock starts when the command is launched and stops at
+the alias move, read from the ``rollback`` entry the audit log recorded right
+after the move (microsecond UTC timestamps), and again when the command has
+exited. Every rollback's outcome is checked: the champion must be the named
+version afterwards, or nothing is printed for it. It measures, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _fairgate(project: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AIRFLOW"))}
+    env["FAIRGATE_HOME"] = str(project)
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=project, env=env,
+                          capture_output=True, text=True, check=False)
+
+
+def _make_project(root: Path) -> Path:
+    """A fresh project as the tests make one (git, DVC with a local remote, 600 rows a month)."""
+    import shutil
+
+    sys.path.insert(0, str(REPO))
+    from tests import conftest
+
+    shutil.rmtree(conftest._SESSION_ROOT, ignore_errors=True)  # made on import; this benchmark does not use it
+    return conftest.make_project(root / "project", **{"generator.rows_per_month": 600})
+
+
+def _latest_rollback(project: Path) -> tuple[datetime, str]:
+    from pipelines.audit_log import open_log
+    from pipelines.config import load_config
+    from pipelines.project import ProjectPaths, audit_log_url
+
+    paths = ProjectPaths(project)
+    with open_log(audit_log_url(paths, load_config(paths.config_file))) as log:
+        entry = [e for e in log.entries() if e.kind == "rollback"][-1]
+    return datetime.fromisoformat(entry.recorded_at), str(entry.payload["to_version"])
+
+
+def _dag_trigger(project: Path, target: str) -> list[str]:
+    from pipelines.cli import airflow_command
+
+    conf = json.dumps({"reason": f"bench: back to {target}", "target_version": int(target)})
+    return airflow_command("dags", "test", "rollback", "-c", conf)
+
+
+def _time_trigger(project: Path, how: str, target: str) -> tuple[float, float]:
+    from pipelines.project import ProjectPaths, airflow_environment
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AIRFLOW"))}
+    env.update({"FAIRGATE_HOME": str(project), "MLFLOW_DISABLE_TELEMETRY": "true"})
+    if how == "dag":
+        env.update(airflow_environment(ProjectPaths(project)))
+        command = _dag_trigger(project, target)
+    else:
+        command = [sys.executable, "-m", "pipelines.cli", "rollback", "--reason", f"bench: back to {target}",
+                   "--to", target]
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    completed = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
+    exited = time.perf_counter() - clock
+    moved_at, to_version = _latest_rollback(project)
+    if completed.returncode != 0 or to_version != target or moved_at < started:
+        raise SystemExit(f"rollback by {how} to {target} did not move champion (exit {completed.returncode}):\n"
+                         + completed.stdout[-2000:] + completed.stderr[-2000:])
+    return (moved_at - started).total_seconds(), exited
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="fairgate-bench-rollback-") as folder:
+        project = _make_project(Path(folder))
+        for interval in ("2026-01", "2026-02"):
+            result = _fairgate(project, "run", "--interval", interval)
+            if "outcome: PROMOTED" not in result.stdout:
+                raise SystemExit(f"setup run {interval} did not promote:\n{result.stdout[-3000:]}{result.stderr}")
+        sys.path.insert(0, str(REPO))
+        from tests.projects import champion_version
+
+        print("rollback: trigger to champion moved, embedded default (SQLite stores, 2 registered champions)")
+        print(f"{'trigger':<34} {'to alias moved s':>18} {'to command exit s':>18}")
+        for how, label in (("dag", "rollback DAG (airflow dags test)"), ("cli", "fairgate rollback")):
+            moved, exited = [], []
+            for _ in range(args.repeats):
+                target = "1" if champion_version(project) == "2" else "2"
+                to_move, to_exit = _time_trigger(project, how, target)
+                if champion_version(project) != target:
+                    raise SystemExit(f"champion is not {target} after the {how} rollback")
+                moved.append(to_move)
+                exited.append(to_exit)
+            print(f"{label:<34} {statistics.median(moved):>18.2f} {statistics.median(exited):>18.2f}"
+                  f"   (median of {args.repeats}; each checked: champion moved to the named version)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
