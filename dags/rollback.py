@@ -7,11 +7,17 @@ below the current champion that passed every gate and served before. A named
 target is checked first: a version that did not pass both gates (technical and
 ethical) is refused, whoever asks.
 
+Before the move, the target's model files are downloaded and compared with the
+SHA-256 checksums recorded in the audit log at its registration: a changed,
+missing or added file refuses the rollback.
+
 The move records who triggered it (Airflow's authenticated user), when, from
-which version to which, and why, on the registered model in MLflow. Retrying
-the task does not roll back twice: the move made by this DAG run is found and
-reported instead. Every rollback freezes deployments: the next candidate that
-passes both gates waits for two sign-offs (`approve` DAG), and lifting the
+which version to which, and why, in the tamper-evident audit log and on the
+registered model in MLflow. Triggering it twice does not roll back twice: a
+retried task finds its own move, and a second run without a target while the
+first rollback still stands moves nothing and says so (name a target version
+to go further back). Every rollback freezes deployments: the next candidate
+that passes both gates waits for two sign-offs (`approve` DAG), and lifting the
 freeze needs two people too (`unfreeze` DAG).
 """
 

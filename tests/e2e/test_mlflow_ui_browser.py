@@ -41,8 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_project
-from tests.projects import MODEL, client_for, fairgate
+from tests.projects import MODEL, client_for
 from tests.servers import MlflowServer, mlflow_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -109,11 +108,9 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def registered(session_root: Path) -> Registered:
-    started = time.monotonic()
-    project = make_project(session_root / "ui-project", **{"generator.rows_per_month": 600})
-    result = fairgate(project, "run", "--interval", "2026-01")
-    print(f"\ngoverned retraining done after {time.monotonic() - started:.1f} s")
+def registered(first_run) -> Registered:
+    """Version 1 of the e2e project's first governed retraining (tests/e2e/conftest.py); only read here."""
+    project, result = first_run.project, first_run.result
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "outcome: PROMOTED" in result.stdout, result.stdout[-3000:]
     client = client_for(project)

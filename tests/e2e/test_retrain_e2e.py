@@ -42,12 +42,12 @@ LINEAGE_TAGS = (
 
 
 @pytest.fixture(scope="module")
-def project(session_root: Path) -> Path:
-    return make_project(session_root / "e2e-project", **{"generator.rows_per_month": 600})
+def project(first_run) -> Path:
+    return first_run.project
 
 
-def test_first_run_creates_the_data_version_and_promotes_a_champion(project):
-    result = fairgate(project, "run", "--interval", "2026-01")
+def test_first_run_creates_the_data_version_and_promotes_a_champion(project, first_run):
+    result = first_run.result
     assert result.returncode == 0, result.stdout + result.stderr
     assert "outcome: PROMOTED" in result.stdout
     assert "history rebuilt from the seeded generator" in result.stdout
