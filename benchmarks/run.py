@@ -106,7 +106,12 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
             # candidate and champion on the same holdout, as the DAG does
             for _ in range(2):
                 result = evaluate_model(
-                    model, holdout[features], holdout[dataset.target], holdout[dataset.sensitive], dataset, config.decision
+                    model,
+                    holdout[features],
+                    holdout[dataset.target],
+                    holdout[dataset.sensitive],
+                    dataset,
+                    config.decision,
                 )
             (work / "evaluation.json").write_text(json.dumps(result))
         else:
@@ -159,13 +164,18 @@ def main() -> int:
             work = Path(folder) / "project"
             work.mkdir()
             (work / "fairgate.yaml").write_text((REPO / "fairgate.yaml").read_text())
-            for command in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"],
-                            [sys.executable, "-m", "dvc", "remote", "add", "-d", "local", str(Path(folder) / "remote")]):
+            for command in (
+                ["git", "init", "-q"],
+                [sys.executable, "-m", "dvc", "init", "-q"],
+                [sys.executable, "-m", "dvc", "remote", "add", "-d", "local", str(Path(folder) / "remote")],
+            ):
                 subprocess.run(command, cwd=work, check=True, capture_output=True, env=env)
             for stage in STAGES:
                 completed = subprocess.run(
                     [sys.executable, __file__, "--stage", stage, "--work", str(work), "--rows", str(rows)],
-                    capture_output=True, text=True, env={**env, "FAIRGATE_HOME": str(work)},
+                    capture_output=True,
+                    text=True,
+                    env={**env, "FAIRGATE_HOME": str(work)},
                 )
                 lines = [line for line in completed.stdout.splitlines() if line.startswith("BENCH ")]
                 if completed.returncode != 0 or not lines:

@@ -48,8 +48,14 @@ def test_not_a_mapping(tmp_path):
     ("mutate", "message"),
     [
         (lambda r: r["dataset"].pop("target"), "fairgate.yaml: dataset.target: required key is missing"),
-        (lambda r: r["training"].update(beta_factor=1.5), "fairgate.yaml: training.beta_factor: Value error, expected a number in [0, 1], found 1.5"),
-        (lambda r: r["training"].update(beta_factor=float("nan")), "fairgate.yaml: training.beta_factor: Value error, expected a number in [0, 1], found nan"),
+        (
+            lambda r: r["training"].update(beta_factor=1.5),
+            "fairgate.yaml: training.beta_factor: Value error, expected a number in [0, 1], found 1.5",
+        ),
+        (
+            lambda r: r["training"].update(beta_factor=float("nan")),
+            "fairgate.yaml: training.beta_factor: Value error, expected a number in [0, 1], found nan",
+        ),
         (lambda r: r["training"].update(estimator="svm"), "fairgate.yaml: training.estimator: "),
         (lambda r: r["audit"].update(min_rowz=3), "fairgate.yaml: audit.min_rowz: unknown key"),
         (lambda r: r["dataset"].update(sensitive=[]), "fairgate.yaml: dataset.sensitive: "),
@@ -96,13 +102,26 @@ def test_a_run_override_may_tighten_the_gate_but_never_loosen_it():
     assert len(removed) == 3 and all("to None" in line for line in removed)
 
 
-@pytest.mark.parametrize("key", ["dataset.exclude_columns", "audit.min_rows", "leakage.max_single_feature_auc",
-                                 "registry.model_name", "audit_log.url"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "dataset.exclude_columns",
+        "audit.min_rows",
+        "leakage.max_single_feature_auc",
+        "registry.model_name",
+        "audit_log.url",
+    ],
+)
 def test_a_run_override_may_not_touch_governance_settings(key):
     from pipelines.config import override_refusals
 
     config = load_config(REPO / "fairgate.yaml")
-    value = {"dataset.exclude_columns": {"income": "x"}, "audit.min_rows": 1, "leakage.max_single_feature_auc": 1.0,
-             "registry.model_name": "other", "audit_log.url": "sqlite:///x.db"}[key]
+    value = {
+        "dataset.exclude_columns": {"income": "x"},
+        "audit.min_rows": 1,
+        "leakage.max_single_feature_auc": 1.0,
+        "registry.model_name": "other",
+        "audit_log.url": "sqlite:///x.db",
+    }[key]
     refusals = override_refusals(config, {key: value})
     assert refusals[0].startswith(f"override refused: {key} is a governance setting")

@@ -42,7 +42,9 @@ def test_single_instant_cannot_be_split_out_of_time():
 
 def test_without_time_column_stratified_seeded(german_credit_path):
     frame = pd.read_csv(german_credit_path)
-    dataset = CONFIG.dataset.model_copy(update={"target": "bad_credit", "time_column": None, "id_columns": [], "sensitive": ["sex"]})
+    dataset = CONFIG.dataset.model_copy(
+        update={"target": "bad_credit", "time_column": None, "id_columns": [], "sensitive": ["sex"]}
+    )
     first = holdout_mask(frame, dataset, CONFIG.split)
     assert (first == holdout_mask(frame, dataset, CONFIG.split)).all()
     assert frame.loc[first, "bad_credit"].mean() == pytest.approx(frame["bad_credit"].mean(), abs=0.01)

@@ -62,7 +62,8 @@ def test_first_run_creates_the_data_version_and_promotes_a_champion(project, fir
     assert version.tags["fairgate.data_hash"] == pointer["outs"][0]["md5"]
     assert version.tags["fairgate.weights_check"].startswith("passed: ")
     weights = json.loads(version.tags["fairgate.class_weights"])
-    assert set(weights) == {"0", "1"} and all(float(w).hex() == float.fromhex(float(w).hex()).hex() for w in weights.values())
+    assert set(weights) == {"0", "1"}
+    assert all(float(w).hex() == float.fromhex(float(w).hex()).hex() for w in weights.values())
     # the data version is in the DVC remote: a clean checkout can rebuild data/
     status = subprocess.run(
         [sys.executable, "-m", "dvc", "status", "--cloud", "data.dvc"], cwd=project, capture_output=True, text=True
@@ -71,14 +72,18 @@ def test_first_run_creates_the_data_version_and_promotes_a_champion(project, fir
     run = client_for(project).get_run(version.tags["fairgate.mlflow_run_id"])
     families = {key.split(".")[0] for key in run.data.metrics}
     assert {"technical", "business", "ethical"} <= families
-    artifacts = {a.path for folder in ("audit", "evaluation", "gate") for a in client_for(project).list_artifacts(run.info.run_id, folder)}
-    assert {"audit/audit_report.html", "evaluation/per_group.csv", "evaluation/per_group.png", "gate/gate_decision.json"} <= artifacts
+    artifacts = {
+        a.path
+        for folder in ("audit", "evaluation", "gate")
+        for a in client_for(project).list_artifacts(run.info.run_id, folder)
+    }
+    assert {"audit/audit_report.html", "evaluation/per_group.csv", "evaluation/per_group.png"} <= artifacts
+    assert "gate/gate_decision.json" in artifacts
     # the default mitigation, on the version and with what it cost against the unmitigated twin
     assert json.loads(version.tags["fairgate.mitigation"])["method"] == "exponentiated_gradient"
     assert {"evaluation/mitigation_cost.md", "evaluation/mitigation_cost.json"} <= artifacts
-    assert {"mitigation.cost.technical.roc_auc", "mitigation.unmitigated.ethical.gender.demographic_parity_ratio"} <= set(
-        run.data.metrics
-    )
+    assert "mitigation.cost.technical.roc_auc" in run.data.metrics
+    assert "mitigation.unmitigated.ethical.gender.demographic_parity_ratio" in run.data.metrics
     # the datasets MLflow's dataset panel shows: training and holdout, from the DVC version of data/
     inputs = {item.dataset.name: item for item in run.inputs.dataset_inputs}
     assert set(inputs) == {"training", "holdout"}

@@ -167,6 +167,7 @@ def test_the_logged_model_predicts_without_fairgate_or_a_sensitive_column(
     generated: Generated, default_model: TrainedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import mlflow
+
     from pipelines.retrain import _log_sklearn_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
