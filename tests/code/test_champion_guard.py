@@ -74,7 +74,10 @@ class Project:
             tags[approvals.TAG_AWAITING] = "true"
             tags[approvals.TAG_GATED_AGAINST] = awaiting_against
         run = self.client.create_run(registry.ensure_experiment(self.client, self.paths, self.name))
-        created = self.client.create_model_version(self.name, source.as_uri(), run_id=run.info.run_id, tags=tags)
+        # the model's files are the run's artifacts, as a logged model's are (a server refuses other sources)
+        self.client.log_artifacts(run.info.run_id, str(source), "model")
+        model_uri = f"{run.info.artifact_uri}/model"
+        created = self.client.create_model_version(self.name, model_uri, run_id=run.info.run_id, tags=tags)
         with open_log(audit_log_url(self.paths, self.config)) as log:
             log.append("registration", "test", {"model_files_sha256": file_checksums(source)},
                        model_name=self.name, model_version=created.version,
@@ -170,6 +173,27 @@ def test_a_version_without_recorded_checksums_cannot_become_champion(project):
 
 
 def test_after_three_promotions_rollbacks_land_on_the_right_versions_and_the_log_holds_every_move(project):
+    three_promotions_then_rollbacks(project)
+
+
+def test_the_same_through_a_real_mlflow_server(tmp_path, monkeypatch):
+    """The registry behind ``mlflow server`` on 127.0.0.1 (REST API, proxied artifacts), as in production."""
+    from pipelines import project as project_module
+    from tests.servers import mlflow_server
+
+    store = tmp_path / "server-store"
+    store.mkdir()
+    with mlflow_server(f"sqlite:///{store / 'mlflow.db'}", store / "artifacts", tmp_path / "server-logs") as server:
+        monkeypatch.setattr(project_module, "_inherited_tracking_uri", server.base_url)
+        monkeypatch.setenv("FAIRGATE_HOME", str(tmp_path / "project"))
+        monkeypatch.delenv("FAIRGATE_AUDIT_LOG_URL", raising=False)
+        project = new_project(tmp_path / "project", tmp_path / "unused-local-store")
+        assert project_module.tracking_uri(project.paths) == server.base_url
+        three_promotions_then_rollbacks(project)
+
+
+def three_promotions_then_rollbacks(project: Project) -> None:
+    """v1..v3 promoted, v4 blocked; rollbacks without and with a target, twice each; the log in order."""
     versions = [project.register(stable=True) for _ in range(3)]
     blocked = project.register("blocked", ethical="blocked")
     for version in versions:
