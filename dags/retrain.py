@@ -85,7 +85,7 @@ def retrain() -> None:
         context = get_current_context()
         dag_run = context["dag_run"]
         interval = context["params"].get("interval") or interval_for_run(
-            str(dag_run.run_type), context.get("data_interval_start"), context.get("logical_date")
+            str(dag_run.run_type), context.get("data_interval_end"), context.get("logical_date")
         )
         return _governed(
             run_reference,

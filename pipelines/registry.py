@@ -159,8 +159,10 @@ def register_candidate(
     if existing:
         version = str(existing[0].version)
     else:
+        # a tracking server accepts a logged model's models:/m-<id> source only with its model id
+        model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
         created = client.create_model_version(
-            model_name, model_uri, run_id=run_id, tags={TAG_AIRFLOW_RUN: airflow_run_id}
+            model_name, model_uri, run_id=run_id, tags={TAG_AIRFLOW_RUN: airflow_run_id}, model_id=model_id
         )
         version = str(created.version)
     for key, value in tags.items():

@@ -92,18 +92,22 @@ def _check_month(value: str) -> None:
         raise BadInputError(ERR_INTERVAL.format(value=value))
 
 
-def interval_for_run(run_type: Any, data_interval_start: Any, logical_date: Any) -> str:
-    """The data interval (YYYY-MM) a run processes when none is given.
+def interval_for_run(run_type: Any, data_interval_end: Any, logical_date: Any) -> str:
+    """The data interval (YYYY-MM) a run processes when none is given: the last complete month.
 
-    A scheduled run processes its data interval; a manual run processes the last
-    complete month before it was triggered (its own month is not over yet).
-    ``run_type`` may be Airflow's ``DagRunType`` or its text in any form
-    (``"scheduled"``, ``"DagRunType.SCHEDULED"``).
+    A scheduled run processes the month that ended when its data interval
+    ended. With Airflow 3's ``@monthly`` (a cron *trigger*: the data interval
+    is the instant of the run, start = end = the 1st of the month) and with a
+    cron data-interval timetable ([1st of last month, 1st of this month)) alike,
+    that is the month before ``data_interval_end``. Any other run (manual,
+    backfill) processes the last complete month before its logical date (its
+    own month is not over yet). ``run_type`` may be Airflow's ``DagRunType`` or
+    its text in any form (``"scheduled"``, ``"DagRunType.SCHEDULED"``).
     """
     kind = str(getattr(run_type, "value", run_type)).lower()
-    if "scheduled" in kind and data_interval_start is not None:
-        return f"{data_interval_start.year:04d}-{data_interval_start.month:02d}"
-    when = logical_date if logical_date is not None else data_interval_start
+    when = data_interval_end if "scheduled" in kind and data_interval_end is not None else logical_date
+    if when is None:
+        when = data_interval_end
     if when is None:
         raise BadInputError("cannot tell which data interval to process: no interval, no logical date")
     year, month = (when.year, when.month - 1) if when.month > 1 else (when.year - 1, 12)

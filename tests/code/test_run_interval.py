@@ -1,4 +1,4 @@
-"""Which month a retrain run processes: scheduled runs their data interval, manual runs the last full month."""
+"""Which month a retrain run processes: always the last complete month before the run."""
 
 from __future__ import annotations
 
@@ -9,20 +9,26 @@ from airflow.utils.types import DagRunType
 from pipelines.errors import BadInputError
 from pipelines.retrain import interval_for_run
 
-START = pendulum.datetime(2026, 3, 1, tz="UTC")
+END = pendulum.datetime(2026, 4, 1, tz="UTC")
 TRIGGERED = pendulum.datetime(2026, 5, 17, tz="UTC")
 
 
 @pytest.mark.parametrize(
     "run_type", [DagRunType.SCHEDULED, "scheduled", "DagRunType.SCHEDULED", str(DagRunType.SCHEDULED)]
 )
-def test_a_scheduled_run_processes_its_data_interval(run_type: object) -> None:
-    assert interval_for_run(run_type, START, TRIGGERED) == "2026-03"
+def test_a_scheduled_run_processes_the_month_that_ended_with_its_data_interval(run_type: object) -> None:
+    assert interval_for_run(run_type, END, TRIGGERED) == "2026-03"
+
+
+def test_the_monthly_cron_trigger_of_airflow_3_processes_the_month_just_over() -> None:
+    """@monthly fires on the 1st with start = end = that instant: the month processed is the one before."""
+    fired = pendulum.datetime(2026, 11, 1, tz="UTC")
+    assert interval_for_run(DagRunType.SCHEDULED, fired, fired) == "2026-10"
 
 
 @pytest.mark.parametrize("run_type", [DagRunType.MANUAL, "manual", "DagRunType.MANUAL", DagRunType.BACKFILL_JOB])
 def test_other_runs_process_the_last_complete_month_before_them(run_type: object) -> None:
-    assert interval_for_run(run_type, START, TRIGGERED) == "2026-04"
+    assert interval_for_run(run_type, END, TRIGGERED) == "2026-04"
 
 
 def test_january_goes_back_to_december() -> None:
