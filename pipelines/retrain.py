@@ -1019,6 +1019,9 @@ def register(
             ctx.airflow_run_id,
             tags,
         )
+        # the code that trained it, on the run too (the run's other lineage tags are set by the stages)
+        for key in ("fairgate.git_commit", "fairgate.git_dirty", TAG_MODEL_DIGEST):
+            client.set_tag(ingested["mlflow_run_id"], key, tags[key])
         record_event(
             ctx.paths,
             ctx.config,

@@ -70,6 +70,10 @@ def test_first_run_creates_the_data_version_and_promotes_a_champion(project, fir
     )
     assert status.returncode == 0 and "new" not in status.stdout, status.stdout
     run = client_for(project).get_run(version.tags["fairgate.mlflow_run_id"])
+    for tag in ("fairgate.data_hash", "fairgate.git_commit", "fairgate.config_hash", "fairgate.dag_id",
+                "fairgate.data_interval", "fairgate.beta_factor", "fairgate.class_weights", "fairgate.gate.decision"):
+        assert run.data.tags.get(tag), f"run tag {tag} missing"  # the lineage is on the run as well
+    assert run.data.tags["fairgate.git_commit"] == version.tags["fairgate.git_commit"]
     families = {key.split(".")[0] for key in run.data.metrics}
     assert {"technical", "business", "ethical"} <= families
     artifacts = {
