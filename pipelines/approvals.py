@@ -501,21 +501,9 @@ def approve_version(
 
 
 def _approve_version(
-    airflow_run_id: str,
-    model_version: Any,
-    sign_off: Any,
-    actor: str | None,
-    run_type: Any,
-    comment: Any = None,
+    airflow_run_id: str, model_version: Any, sign_off: Any, actor: str | None, run_type: Any, comment: Any
 ) -> dict[str, Any]:
-    """Record one sign-off for a waiting version; promote it once both are in from two people.
-
-    Refused, and recorded as a ``refusal``: a run without an authenticated
-    person or not triggered by hand; a version that did not pass every gate
-    (there is no override); a version not awaiting approval; a version gated
-    against a champion that has since changed; a person giving the second kind
-    of sign-off after the first.  Idempotent on retry of the same Airflow run.
-    """
+    """The checks, the sign-off and the promotion of :func:`approve_version` (model cards aside)."""
     from pipelines import registry
     from pipelines.champion_lock import champion_lock
 

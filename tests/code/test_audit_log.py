@@ -16,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from pipelines.cli import main
 from pipelines.config import load_config, parse_config
 from pipelines.errors import BadInputError
 from pipelines.project import ProjectPaths, audit_log_url
+from tests.audit_log_race import race_two_appends
 from tests.conftest import make_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -571,47 +571,6 @@ def test_concurrent_retries_of_the_same_events_append_once(db):
     with open_log(url_of(db)) as opened:
         assert opened.verify().ok
         assert len(opened.entries()) == 25
-
-
-def race_two_appends(log, monkeypatch) -> tuple[int, list]:
-    """Two threads append at once; they try to meet between reading the head and inserting.
-
-    Returns how many threads reached the meeting point together, and what each append raised.
-    """
-    barrier = threading.Barrier(2, timeout=1.0)
-    met: list[bool] = []
-    real_now = audit_log._utc_now
-
-    def meet() -> str:  # called inside append, after the head was read, before the insert
-        try:
-            barrier.wait()
-            met.append(True)
-        except threading.BrokenBarrierError:
-            pass
-        return real_now()
-
-    monkeypatch.setattr(audit_log, "_utc_now", meet)
-    errors: list = [None, None]
-
-    def append(index: int) -> None:
-        try:
-            log.append(
-                "approval",
-                f"cli:approver{index}",
-                {"reason": "ok"},
-                model_name=MODEL,
-                model_version=1,
-                idempotency_key=f"approval-{index}",
-            )
-        except Exception as e:  # noqa: BLE001 - the test reports what each append raised
-            errors[index] = e
-
-    threads = [threading.Thread(target=append, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return len(met), errors
 
 
 def test_the_write_lock_is_held_from_the_head_read(log, monkeypatch):

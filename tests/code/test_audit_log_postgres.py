@@ -35,6 +35,7 @@ from pipelines.audit_log import (
 )
 from pipelines.errors import BadInputError
 from tests import postgres_redis as postgres_redis_module
+from tests.audit_log_race import race_two_appends
 from tests.postgres_redis import DatabaseAccount, PostgresRedis, postgres_redis  # noqa: F401  (the session fixture)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -195,47 +196,6 @@ def test_concurrent_retries_of_the_same_events_append_once(account, tmp_path):
     with open_log(account.url()) as opened:
         assert opened.verify().ok
         assert [e.idempotency_key for e in opened.entries()] == [f"same:{i}" for i in range(20)]
-
-
-def race_two_appends(log, monkeypatch) -> tuple[int, list]:
-    """Two threads append at once and try to meet between reading the head and inserting.
-
-    Returns how many reached the meeting point together, and what each append raised.
-    """
-    barrier = threading.Barrier(2, timeout=1.0)
-    met: list[bool] = []
-    real_now = audit_log._utc_now
-
-    def meet() -> str:  # called inside append, after the head was read, before the insert
-        try:
-            barrier.wait()
-            met.append(True)
-        except threading.BrokenBarrierError:
-            pass
-        return real_now()
-
-    monkeypatch.setattr(audit_log, "_utc_now", meet)
-    errors: list = [None, None]
-
-    def append(index: int) -> None:
-        try:
-            log.append(
-                "approval",
-                f"approver{index}",
-                {"reason": "ok"},
-                model_name=MODEL,
-                model_version=1,
-                idempotency_key=f"approval-{index}",
-            )
-        except Exception as e:  # noqa: BLE001 - the test reports what each append raised
-            errors[index] = e
-
-    threads = [threading.Thread(target=append, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return len(met), errors
 
 
 def test_the_advisory_lock_is_held_from_the_head_read(log, monkeypatch):
