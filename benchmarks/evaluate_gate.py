@@ -8,12 +8,12 @@ only the measured call):
 
 - ``metricframe``: fairlearn ``MetricFrame`` with four metrics (selection rate,
   TPR, FPR, accuracy) by one binary attribute, for one model: point estimates only;
-- ``ethical``: the fast path, :func:`pipelines.evaluate.evaluate_decisions`, for the
+- ``ethical``: the fast path, :func:`pipelines.model.evaluate.evaluate_decisions`, for the
   candidate *and* the champion: every ethical and business metric per group and
   overall, with ``--resamples`` paired bootstrap resamples (intervals of both models
   and of every candidate-minus-champion difference);
-- ``full``: :func:`pipelines.evaluate.compare_predictions` then
-  :func:`pipelines.gate.decide` with the gate of ``fairgate.yaml``: all three families
+- ``full``: :func:`pipelines.model.evaluate.compare_predictions` then
+  :func:`pipelines.governance.gate.decide` with the gate of ``fairgate.yaml``: all three families
   for both models, every metric with its paired interval (ROC AUC, log loss and Brier
   score resampled row by row), then both gates.  Latency is not part of it (there is no
   model to time here).
@@ -62,7 +62,7 @@ def _holdout(rows: int) -> tuple[Any, Any, Any, Any]:
 
 
 def _config(resamples: int) -> Any:
-    from pipelines.config import load_config
+    from pipelines.core.config import load_config
 
     config = load_config(REPO / "fairgate.yaml")
     bootstrap = config.evaluation.bootstrap.model_copy(update={"resamples": resamples})
@@ -119,7 +119,7 @@ def measure(name: str, rows: int, resamples: int) -> dict[str, Any]:
         }
         return {"seconds": seconds, "summary": summary}
     if name == "ethical":
-        from pipelines.evaluate import evaluate_decisions
+        from pipelines.model.evaluate import evaluate_decisions
 
         started = time.perf_counter()
         pair = evaluate_decisions(
@@ -134,8 +134,8 @@ def measure(name: str, rows: int, resamples: int) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         return {"seconds": seconds, "summary": _summary(pair["candidate"]["ethical"]["gender"])}
     if name == "full":
-        from pipelines.evaluate import compare_predictions
-        from pipelines.gate import decide
+        from pipelines.governance.gate import decide
+        from pipelines.model.evaluate import compare_predictions
 
         started = time.perf_counter()
         pair = compare_predictions(

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _fairgate(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AIRFLOW"))}
     env["FAIRGATE_HOME"] = str(project)
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=project, env=env,
+    return subprocess.run([sys.executable, "-m", "pipelines.flows.cli", *args], cwd=project, env=env,
                           capture_output=True, text=True, check=False)
 
 
@@ -51,9 +51,9 @@ def _make_project(root: Path) -> Path:
 
 
 def _latest_rollback(project: Path) -> tuple[datetime, str]:
-    from pipelines.audit_log import open_log
-    from pipelines.config import load_config
-    from pipelines.project import ProjectPaths, audit_log_url
+    from pipelines.core.config import load_config
+    from pipelines.core.project import ProjectPaths, audit_log_url
+    from pipelines.governance.audit_log import open_log
 
     paths = ProjectPaths(project)
     with open_log(audit_log_url(paths, load_config(paths.config_file))) as log:
@@ -62,7 +62,7 @@ def _latest_rollback(project: Path) -> tuple[datetime, str]:
 
 
 def _dag_trigger(project: Path, target: str) -> list[str]:
-    from pipelines.cli import airflow_command
+    from pipelines.flows.cli import airflow_command
 
     conf = json.dumps({"reason": f"bench: back to {target}", "target_version": int(target)})
     return airflow_command("dags", "test", "rollback", "-c", conf)
@@ -81,7 +81,7 @@ def _task_started(output: str) -> datetime | None:
 
 
 def _time_trigger(project: Path, how: str, target: str) -> tuple[float, float, float | None]:
-    from pipelines.project import ProjectPaths, airflow_environment
+    from pipelines.core.project import ProjectPaths, airflow_environment
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AIRFLOW"))}
     env.update({"FAIRGATE_HOME": str(project), "MLFLOW_DISABLE_TELEMETRY": "true"})
@@ -89,7 +89,7 @@ def _time_trigger(project: Path, how: str, target: str) -> tuple[float, float, f
         env.update(airflow_environment(ProjectPaths(project)))
         command = _dag_trigger(project, target)
     else:
-        command = [sys.executable, "-m", "pipelines.cli", "rollback", "--reason", f"bench: back to {target}",
+        command = [sys.executable, "-m", "pipelines.flows.cli", "rollback", "--reason", f"bench: back to {target}",
                    "--to", target]
     started = datetime.now(UTC)
     clock = time.perf_counter()

@@ -24,13 +24,13 @@ STAGES = ("generate", "version", "audit", "leakage", "split", "train", "evaluate
 
 
 def _config():
-    from pipelines.config import load_config
+    from pipelines.core.config import load_config
 
     return load_config(REPO / "fairgate.yaml")
 
 
 def _months(rows: int) -> tuple[list[str], int]:
-    from pipelines.generator import month_range
+    from pipelines.data.generator import month_range
 
     count = 13
     return month_range("2024-01", count), max(50, rows // count)
@@ -47,8 +47,8 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
     batches = work / "data" / "batches"
     started = time.perf_counter()
     if stage == "generate":
-        from pipelines.config import GeneratorSettings
-        from pipelines.generator import generate_month
+        from pipelines.core.config import GeneratorSettings
+        from pipelines.data.generator import generate_month
 
         settings = GeneratorSettings(rows_per_month=per_month)
         batches.mkdir(parents=True, exist_ok=True)
@@ -56,14 +56,14 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
         for month in months:
             generate_month(month, settings).frame.to_parquet(batches / f"{month}.parquet", index=False)
     elif stage == "version":
-        from pipelines.project import ProjectPaths
-        from pipelines.versioning import version_data
+        from pipelines.core.project import ProjectPaths
+        from pipelines.data.versioning import version_data
 
         version_data(ProjectPaths(work), push=True)
     elif stage == "audit":
         import great_expectations  # noqa: F401  (its ~2-6 s import is not the audit's cost)
 
-        from pipelines.audit import audit_dataset
+        from pipelines.data.audit import audit_dataset
 
         files = sorted(batches.glob("*.parquet"))
         reference = pd.concat([pd.read_parquet(f) for f in files[:-1]], ignore_index=True)
@@ -71,8 +71,8 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
         started = time.perf_counter()
         audit_dataset(batch, reference, dataset, config.audit)
     elif stage in ("leakage", "split"):
-        from pipelines.leakage import find_leakage
-        from pipelines.split import holdout_mask
+        from pipelines.data.leakage import find_leakage
+        from pipelines.data.split import holdout_mask
 
         frame = pd.concat([pd.read_parquet(f) for f in sorted(batches.glob("*.parquet"))], ignore_index=True)
         started = time.perf_counter()
@@ -85,8 +85,8 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
     elif stage == "train":
         import cloudpickle
 
-        from pipelines.leakage import candidate_feature_columns
-        from pipelines.train import train_model
+        from pipelines.data.leakage import candidate_feature_columns
+        from pipelines.model.train import train_model
 
         train = pd.read_parquet(work / "train.parquet")
         started = time.perf_counter()
@@ -96,8 +96,8 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
     elif stage in ("evaluate", "gate"):
         import cloudpickle
 
-        from pipelines.evaluate import evaluate_model
-        from pipelines.gate import decide
+        from pipelines.governance.gate import decide
+        from pipelines.model.evaluate import evaluate_model
 
         model, features = cloudpickle.loads((work / "model.pkl").read_bytes())
         holdout = pd.read_parquet(work / "holdout.parquet")
@@ -122,9 +122,9 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
         import cloudpickle
         import mlflow
 
-        from pipelines import registry
-        from pipelines.project import ProjectPaths
-        from pipelines.retrain import _log_sklearn_model
+        from pipelines.core.project import ProjectPaths
+        from pipelines.flows.retrain import _log_sklearn_model
+        from pipelines.governance import registry
 
         model, features = cloudpickle.loads((work / "model.pkl").read_bytes())
         example = pd.read_parquet(work / "holdout.parquet")[features].head(5)

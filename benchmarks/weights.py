@@ -30,8 +30,8 @@ def _labels(size: int, seed: int = 11) -> pd.Series:
 
 def measure(size: int, beta: float = BETA) -> dict[str, float | bool | int]:
     """Time the three ways of computing per-sample weights and compare their outputs."""
-    from pipelines.weights import per_sample_weights, training_weights
-    from pipelines.weights_reference import MAX_ULP, reference_sample_weights, ulp_distance
+    from pipelines.model.weights import per_sample_weights, training_weights
+    from pipelines.model.weights_reference import MAX_ULP, reference_sample_weights, ulp_distance
 
     labels = _labels(size)
     started = time.perf_counter()
@@ -60,7 +60,7 @@ def measure(size: int, beta: float = BETA) -> dict[str, float | bool | int]:
 
 def report(sizes: list[int]) -> int:
     """Print the weights benchmark; 1 when any output differed (no speed-up is then claimed)."""
-    from pipelines.weights_reference import MAX_ULP
+    from pipelines.model.weights_reference import MAX_ULP
 
     status = 0
     print(f"class weights, beta_factor={BETA!r}, 3 classes (one rare)")

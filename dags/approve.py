@@ -63,12 +63,12 @@ from airflow.sdk.exceptions import AirflowFailException
     },
 )
 def approve() -> None:
-    """Wire the one sign-off step; the work is in ``pipelines.approvals.approve_version``."""
+    """Wire the one sign-off step; the work is in ``pipelines.governance.approvals.approve_version``."""
 
     @task
     def sign_off_and_promote() -> dict[str, Any]:
-        from pipelines.approvals import approve_version
-        from pipelines.errors import FairgateError
+        from pipelines.core.errors import FairgateError
+        from pipelines.governance.approvals import approve_version
 
         context = get_current_context()
         dag_run = context["dag_run"]

@@ -41,12 +41,12 @@ from airflow.sdk.exceptions import AirflowFailException
     },
 )
 def freeze() -> None:
-    """Wire the one freeze step; the work is in ``pipelines.approvals.freeze``."""
+    """Wire the one freeze step; the work is in ``pipelines.governance.approvals.freeze``."""
 
     @task
     def freeze_promotion() -> dict[str, Any]:
-        from pipelines.approvals import freeze as freeze_deployments
-        from pipelines.errors import FairgateError
+        from pipelines.core.errors import FairgateError
+        from pipelines.governance.approvals import freeze as freeze_deployments
 
         context = get_current_context()
         dag_run = context["dag_run"]

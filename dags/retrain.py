@@ -17,7 +17,7 @@ model, not the infrastructure, is the problem); nothing downstream runs, so a
 blocked run never promotes. A candidate blocked by the gate is still
 registered, with tags saying why, so it can be inspected in the MLflow UI.
 
-Every task body is one call into `pipelines.retrain`; tasks pass only small
+Every task body is one call into `pipelines.flows.retrain`; tasks pass only small
 values (paths, hashes, run ids, metric dictionaries) through XCom.
 """
 
@@ -33,7 +33,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 def _governed(stage: Any, *args: Any) -> Any:
     """Run a pipeline stage; a refusal or bad input fails the task without retries."""
-    from pipelines.errors import FairgateError
+    from pipelines.core.errors import FairgateError
 
     try:
         return stage(*args)
@@ -76,11 +76,11 @@ def _governed(stage: Any, *args: Any) -> Any:
     },
 )
 def retrain() -> None:
-    """Wire the stages; the work is in ``pipelines.retrain``."""
+    """Wire the stages; the work is in ``pipelines.flows.retrain``."""
 
     @task
     def run_reference() -> dict[str, Any]:
-        from pipelines.retrain import interval_for_run, run_reference
+        from pipelines.flows.retrain import interval_for_run, run_reference
 
         context = get_current_context()
         dag_run = context["dag_run"]
@@ -99,60 +99,51 @@ def retrain() -> None:
 
     @task
     def ingest(run_ref: dict[str, Any]) -> dict[str, Any]:
-        from pipelines import retrain as stages
-
+        from pipelines.flows import retrain as stages
         return _governed(stages.ingest, run_ref)
 
     @task
     def audit(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
-        from pipelines import retrain as stages
-
+        from pipelines.flows import retrain as stages
         return _governed(stages.audit, run_ref, ingested)
 
     @task
     def leakage(run_ref: dict[str, Any], ingested: dict[str, Any], audited: dict[str, Any]) -> dict[str, Any]:
-        from pipelines import retrain as stages
-
+        from pipelines.flows import retrain as stages
         return _governed(stages.leakage, run_ref, ingested)
 
     @task
     def split(run_ref: dict[str, Any], ingested: dict[str, Any], leak_checked: dict[str, Any]) -> dict[str, Any]:
-        from pipelines import retrain as stages
-
+        from pipelines.flows import retrain as stages
         return _governed(stages.split, run_ref, ingested)
 
     @task
     def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any]) -> dict[str, Any]:
-        from pipelines import retrain as stages
-
+        from pipelines.flows import retrain as stages
         return _governed(stages.train, run_ref, ingested, split_result)
 
     @task
     def evaluate(
         run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any], trained: dict[str, Any]
     ) -> dict[str, Any]:
-        from pipelines import retrain as stages
-
+        from pipelines.flows import retrain as stages
         return _governed(stages.evaluate, run_ref, ingested, split_result, trained)
 
     @task
     def gate(run_ref: dict[str, Any], ingested: dict[str, Any], evaluated: dict[str, Any]) -> dict[str, Any]:
-        from pipelines import retrain as stages
-
+        from pipelines.flows import retrain as stages
         return _governed(stages.gate, run_ref, ingested, evaluated)
 
     @task
     def register(
         run_ref: dict[str, Any], ingested: dict[str, Any], trained: dict[str, Any], gated: dict[str, Any]
     ) -> dict[str, Any]:
-        from pipelines import retrain as stages
-
+        from pipelines.flows import retrain as stages
         return _governed(stages.register, run_ref, ingested, trained, gated)
 
     @task
     def promote(run_ref: dict[str, Any], registered: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
-        from pipelines import retrain as stages
-
+        from pipelines.flows import retrain as stages
         return _governed(stages.promote, run_ref, registered, gated)
 
     ref = run_reference()

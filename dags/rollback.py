@@ -59,12 +59,12 @@ from airflow.sdk.exceptions import AirflowFailException
     },
 )
 def rollback() -> None:
-    """Wire the one rollback step; the work is in ``pipelines.retrain.rollback``."""
+    """Wire the one rollback step; the work is in ``pipelines.flows.retrain.rollback``."""
 
     @task
     def move_champion_back() -> dict[str, Any]:
-        from pipelines.errors import FairgateError
-        from pipelines.retrain import rollback as roll_back
+        from pipelines.core.errors import FairgateError
+        from pipelines.flows.retrain import rollback as roll_back
 
         context = get_current_context()
         dag_run = context["dag_run"]

@@ -51,12 +51,12 @@ from airflow.sdk.exceptions import AirflowFailException
     },
 )
 def unfreeze() -> None:
-    """Wire the one sign-off step; the work is in ``pipelines.approvals.sign_unfreeze``."""
+    """Wire the one sign-off step; the work is in ``pipelines.governance.approvals.sign_unfreeze``."""
 
     @task
     def sign_off_unfreeze() -> dict[str, Any]:
-        from pipelines.approvals import sign_unfreeze
-        from pipelines.errors import FairgateError
+        from pipelines.core.errors import FairgateError
+        from pipelines.governance.approvals import sign_unfreeze
 
         context = get_current_context()
         dag_run = context["dag_run"]

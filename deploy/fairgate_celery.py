@@ -35,8 +35,8 @@ PRELOADED = (
     mlflow.artifacts.__name__,
     mlflow.sklearn.__name__,
     *(
-        importlib.import_module(f"pipelines.{module.name}").__name__
-        for module in pkgutil.iter_modules(pipelines.__path__)
+        importlib.import_module(module.name).__name__
+        for module in pkgutil.walk_packages(pipelines.__path__, prefix="pipelines.")
     ),
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from pipelines import audit_log
+from pipelines.governance import audit_log
 
 MODEL = "fairgate-credit-default"
 

@@ -18,23 +18,22 @@ def fairgate(project: Path, *args: str, extra_env: dict[str, str] | None = None)
     env["FAIRGATE_HOME"] = str(project)
     env.update(extra_env or {})
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args],
+        [sys.executable, "-m", "pipelines.flows.cli", *args],
         cwd=project, env=env, capture_output=True, text=True, timeout=900,
     )
 
 
 def client_for(project: Path):
     """An MLflow client on the project's own store."""
-    from pipelines import registry
-    from pipelines.project import ProjectPaths
+    from pipelines.core.project import ProjectPaths
+    from pipelines.governance import registry
 
     return registry.connect(ProjectPaths(project))
 
 
 def champion_version(project: Path, model: str = MODEL) -> str | None:
     """The version ``champion`` points at, or None."""
-    from pipelines import registry
-
+    from pipelines.governance import registry
     current = registry.champion(client_for(project), model, "champion")
     return None if current is None else str(current.version)
 

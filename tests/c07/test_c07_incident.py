@@ -134,14 +134,14 @@ def equivalent_on_edge_cases(fast, reference) -> list[str]:
 
 
 def production_loop(labels: np.ndarray, beta: float) -> np.ndarray:
-    from pipelines.weights import training_weights
+    from pipelines.model.weights import training_weights
 
     plan = training_weights(labels, beta)
     return np.array([plan.class_weights[label.item()] for label in labels], dtype=np.float64)
 
 
 def production_vectorised(labels: np.ndarray, beta: float) -> np.ndarray:
-    from pipelines.weights import per_sample_weights, training_weights
+    from pipelines.model.weights import per_sample_weights, training_weights
 
     return per_sample_weights(training_weights(labels, beta), labels)
 
@@ -190,8 +190,8 @@ def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_r
     assert champion(project) == held
 
     # route 3: the two-person approval (what the approve DAG runs), by two people, with the waiting tag forged
-    from pipelines.approvals import TAG_AWAITING, approve_version
-    from pipelines.errors import BlockedError
+    from pipelines.core.errors import BlockedError
+    from pipelines.governance.approvals import TAG_AWAITING, approve_version
 
     monkeypatch.setenv("FAIRGATE_HOME", str(project))
     client(project).set_model_version_tag(MODEL, str(unfair.version), TAG_AWAITING, "true")
@@ -212,8 +212,7 @@ def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_r
     assert verify.returncode == 0 and "chain intact" in verify.stdout
 
     # route 4: a direct call to the registry's promotion (what an approval uses)
-    from pipelines import registry
-
+    from pipelines.governance import registry
     with pytest.raises(BlockedError, match="did not pass every gate"):
         registry.move_champion(
             client(project), MODEL, "champion", str(unfair.version),

@@ -19,8 +19,11 @@ import pytest
 import yaml
 from mlflow.exceptions import MlflowException
 
-from pipelines import approvals, registry
-from pipelines.approvals import (
+from pipelines.core.config import load_config
+from pipelines.core.errors import BadInputError, BlockedError
+from pipelines.core.project import ProjectPaths, audit_log_url
+from pipelines.governance import approvals, registry
+from pipelines.governance.approvals import (
     TAG_APPROVED_BY,
     TAG_AWAITING,
     TAG_GATED_AGAINST,
@@ -28,11 +31,8 @@ from pipelines.approvals import (
     decide,
     freeze_state,
 )
-from pipelines.audit_log import open_log
-from pipelines.config import load_config
-from pipelines.errors import BadInputError, BlockedError
-from pipelines.model_integrity import file_checksums
-from pipelines.project import ProjectPaths, audit_log_url
+from pipelines.governance.audit_log import open_log
+from pipelines.governance.model_integrity import file_checksums
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -194,8 +194,7 @@ def test_freezing_needs_a_reason_and_is_idempotent_by_key(project):
 
 def test_a_frozen_pipeline_registers_but_does_not_promote_a_passed_candidate(project, tmp_path):
     """retrain.promote while frozen: verdict 'waiting', version tagged, audit entry, champion unchanged."""
-    from pipelines import retrain
-
+    from pipelines.flows import retrain
     first = project.register(stable=True)
     project.make_champion(first)
     approvals.freeze_deployments(project.paths, project.config, "incident review", "cli:carol", "test:freeze")
@@ -215,14 +214,13 @@ def test_a_frozen_pipeline_registers_but_does_not_promote_a_passed_candidate(pro
     record = json.loads((project.paths.run_dir("scheduled__2026-02") / "stages" / "08-promote.json").read_text())
     assert record["verdict"] == "waiting"
     assert any("waits for a technical and an ethical sign-off" in reason for reason in record["reasons"])
-    from pipelines.cli import outcome
+    from pipelines.flows.cli import outcome
 
     assert outcome([record]) == (0, "waiting for approval")
 
 
 def test_an_unfrozen_pipeline_promotes_a_passed_candidate(project, tmp_path):
-    from pipelines import retrain
-
+    from pipelines.flows import retrain
     candidate = project.register()
     decision_file = tmp_path / "gate_decision.json"
     decision_file.write_text(json.dumps({"passed": True, "champion_version": None}))
@@ -235,8 +233,7 @@ def test_an_unfrozen_pipeline_promotes_a_passed_candidate(project, tmp_path):
 
 
 def test_every_rollback_freezes_and_a_retry_freezes_once(project):
-    from pipelines import retrain
-
+    from pipelines.flows import retrain
     first = project.register(stable=True)
     second = project.register(stable=True)
     project.make_champion(second)
@@ -463,7 +460,7 @@ def test_no_environment_variable_makes_a_failed_version_approvable(project, monk
 @pytest.mark.fairness
 def test_the_approval_path_reads_no_flag_or_environment_variable():
     """Nothing in the modules that decide and move the champion reads the environment."""
-    for module in ("approvals.py", "registry.py"):
+    for module in ("governance/approvals.py", "governance/registry.py"):
         source = (REPO / "pipelines" / module).read_text(encoding="utf-8")
         assert "os.environ" not in source and "getenv" not in source, module
 
@@ -518,7 +515,7 @@ def test_an_unfreeze_without_an_authenticated_person_is_refused(project):
 
 
 def test_cli_freeze_and_status_show_the_switch_and_the_waiting_version(waiting, capsys):
-    from pipelines.cli import main
+    from pipelines.flows.cli import main
 
     project, candidate = waiting
     sign(candidate, "technical", "alice")
@@ -535,7 +532,7 @@ def test_cli_freeze_and_status_show_the_switch_and_the_waiting_version(waiting, 
 
 
 def test_cli_freeze_without_a_reason_is_one_line_and_exit_2(project, capsys):
-    from pipelines.cli import main
+    from pipelines.flows.cli import main
 
     assert main(["freeze", "--reason", " "]) == 2
     assert capsys.readouterr().err == "fairgate: freezing needs a reason: a non-empty sentence saying why\n"
@@ -545,7 +542,7 @@ def test_cli_freeze_without_a_reason_is_one_line_and_exit_2(project, capsys):
 @pytest.mark.fairness
 @pytest.mark.parametrize("command", [["approve", "2"], ["unfreeze"], ["run", "--approve"], ["run", "--override"]])
 def test_the_cli_has_no_approval_unfreeze_or_override_route(project, command, capsys):
-    from pipelines.cli import main
+    from pipelines.flows.cli import main
 
     with pytest.raises(SystemExit) as stopped:
         main(command)

@@ -21,8 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import audit_log
-from pipelines.audit_log import (
+from pipelines.core.config import load_config, parse_config
+from pipelines.core.errors import BadInputError
+from pipelines.core.project import ProjectPaths, audit_log_url
+from pipelines.flows.cli import main
+from pipelines.governance import audit_log
+from pipelines.governance.audit_log import (
     DETAIL_BEYOND_HEAD,
     DETAIL_EDITED,
     DETAIL_FORK,
@@ -41,10 +45,6 @@ from pipelines.audit_log import (
     PROBLEM_REORDERED,
     open_log,
 )
-from pipelines.cli import main
-from pipelines.config import load_config, parse_config
-from pipelines.errors import BadInputError
-from pipelines.project import ProjectPaths, audit_log_url
 from tests.audit_log_race import race_two_appends
 from tests.conftest import make_project
 
@@ -515,7 +515,7 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from pipelines.audit_log import open_log
+    from pipelines.governance.audit_log import open_log
 
     url, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     log = open_log(url)

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import audit_log
-from pipelines.audit_log import (
+from pipelines.core.errors import BadInputError
+from pipelines.governance import audit_log
+from pipelines.governance.audit_log import (
     DETAIL_EDITED,
     DETAIL_GAP,
     DETAIL_HEAD_MISSING,
@@ -33,7 +34,6 @@ from pipelines.audit_log import (
     PROBLEM_HEAD_MISSING,
     open_log,
 )
-from pipelines.errors import BadInputError
 from tests import postgres_redis as postgres_redis_module
 from tests.audit_log_race import race_two_appends
 from tests.postgres_redis import DatabaseAccount, PostgresRedis, postgres_redis  # noqa: F401  (the session fixture)
@@ -141,7 +141,7 @@ WRITER = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    from pipelines.audit_log import open_log
+    from pipelines.governance.audit_log import open_log
 
     name, count, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     deadline = time.monotonic() + 60
@@ -262,7 +262,7 @@ def test_missing_redis_fails_and_names_the_debian_packages(monkeypatch, tmp_path
 
 def test_the_champion_lock_on_postgres_admits_one_holder_per_model(postgres_redis):  # noqa: F811
     """The session-level advisory lock behind every move of champion: a second holder waits, then times out."""
-    from pipelines.champion_lock import champion_lock
+    from pipelines.governance.champion_lock import champion_lock
 
     url = postgres_redis.account("audit").url()
     outcome: list[str] = []

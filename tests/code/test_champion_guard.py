@@ -21,14 +21,14 @@ import pytest
 import yaml
 from mlflow.exceptions import MlflowException
 
-from pipelines import approvals, registry
-from pipelines.audit_log import open_log
-from pipelines.champion_lock import champion_lock, lock_key
-from pipelines.config import load_config
-from pipelines.errors import BadInputError, BlockedError
-from pipelines.model_integrity import compare, file_checksums, manifest_digest, recorded_checksums
-from pipelines.project import ProjectPaths, audit_log_url
-from pipelines.retrain import rollback
+from pipelines.core.config import load_config
+from pipelines.core.errors import BadInputError, BlockedError
+from pipelines.core.project import ProjectPaths, audit_log_url
+from pipelines.flows.retrain import rollback
+from pipelines.governance import approvals, registry
+from pipelines.governance.audit_log import open_log
+from pipelines.governance.champion_lock import champion_lock, lock_key
+from pipelines.governance.model_integrity import compare, file_checksums, manifest_digest, recorded_checksums
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -178,7 +178,7 @@ def test_after_three_promotions_rollbacks_land_on_the_right_versions_and_the_log
 
 def test_the_same_through_a_real_mlflow_server(tmp_path, monkeypatch):
     """The registry behind ``mlflow server`` on 127.0.0.1 (REST API, proxied artifacts), as in production."""
-    from pipelines import project as project_module
+    from pipelines.core import project as project_module
     from tests.servers import mlflow_server
 
     store = tmp_path / "server-store"
@@ -292,11 +292,10 @@ def _race(root: str, role: str, use_lock: bool, folder: str) -> None:
     the rollback moves first and the approval then moves over it.
     """
     os.environ["FAIRGATE_HOME"] = root
-    from pipelines import approvals as approvals_module
-    from pipelines import champion_lock as lock_module
-    from pipelines import registry as registry_module
-    from pipelines import retrain as retrain_module
-
+    from pipelines.flows import retrain as retrain_module
+    from pipelines.governance import approvals as approvals_module
+    from pipelines.governance import champion_lock as lock_module
+    from pipelines.governance import registry as registry_module
     markers = Path(folder)
     if not use_lock:
         from contextlib import nullcontext

@@ -2,7 +2,7 @@
 
 Exit 0 when nothing blocks, 1 when a finding blocks, 2 with one line for bad
 usage or bad input, never a traceback.  Some cases run the installed console
-script in a subprocess (as a user would), the rest call ``pipelines.cli.main``
+script in a subprocess (as a user would), the rest call ``pipelines.flows.cli.main``
 in-process.  Every test runs in a temporary folder with no fairgate.yaml, so
 the thresholds are the built-in defaults (the notes say so).
 """
@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import check
-from pipelines.audit import ERR_SINGLE_CLASS
-from pipelines.cli import main
-from pipelines.config import GeneratorSettings
-from pipelines.generator import generate_month, month_range
+from pipelines.core.config import GeneratorSettings
+from pipelines.data.audit import ERR_SINGLE_CLASS
+from pipelines.data.generator import generate_month, month_range
+from pipelines.flows import check
+from pipelines.flows.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 FAIRGATE = Path(sys.executable).parent / "fairgate"
@@ -59,7 +59,7 @@ def test_german_credit_through_the_command(tmp_path: Path) -> None:
     report = tmp_path / "report"
     script = (
         "import sys\n"
-        "from pipelines.cli import main\n"
+        "from pipelines.flows.cli import main\n"
         "code = main(sys.argv[1:])\n"
         "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'airflow', 'mlflow'})\n"
         "sys.stderr.write(f'loaded: {loaded}\\n')\n"
@@ -107,10 +107,10 @@ def test_german_credit_through_the_command(tmp_path: Path) -> None:
 
 def test_why_german_credit_has_no_blocking_finding(german: pd.DataFrame) -> None:
     """The numbers behind the verdict, each against the bound it is judged by."""
-    from pipelines.columns import EncodedFrame
-    from pipelines.config import AuditSettings, DatasetSettings, LeakageSettings, SplitSettings
-    from pipelines.leakage import label_information, univariate_auc
-    from pipelines.split import holdout_mask
+    from pipelines.core.config import AuditSettings, DatasetSettings, LeakageSettings, SplitSettings
+    from pipelines.data.columns import EncodedFrame
+    from pipelines.data.leakage import label_information, univariate_auc
+    from pipelines.data.split import holdout_mask
 
     audit, leakage = AuditSettings(), LeakageSettings()
     assert len(german) == 1000 and german.isna().sum().sum() == 0 and not german.duplicated().any()

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import apply_overrides, load_config, parse_config
-from pipelines.errors import BadInputError
+from pipelines.core.config import apply_overrides, load_config, parse_config
+from pipelines.core.errors import BadInputError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,7 +86,7 @@ def test_overrides_are_validated_like_the_file():
 
 
 def test_a_run_override_may_tighten_the_gate_but_never_loosen_it():
-    from pipelines.config import override_refusals
+    from pipelines.core.config import override_refusals
 
     config = load_config(REPO / "fairgate.yaml")
     assert override_refusals(config, {"gate.technical.roc_auc.min": 0.99, "training.beta_factor": 0.5}) == []
@@ -113,7 +113,7 @@ def test_a_run_override_may_tighten_the_gate_but_never_loosen_it():
     ],
 )
 def test_a_run_override_may_not_touch_governance_settings(key):
-    from pipelines.config import override_refusals
+    from pipelines.core.config import override_refusals
 
     config = load_config(REPO / "fairgate.yaml")
     value = {

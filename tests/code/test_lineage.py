@@ -16,10 +16,12 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from pipelines.config import GeneratorSettings
-from pipelines.errors import BadInputError
-from pipelines.generator import generate_month
-from pipelines.lineage import (
+from pipelines.core.config import GeneratorSettings
+from pipelines.core.errors import BadInputError
+from pipelines.core.project import ProjectPaths
+from pipelines.data.generator import generate_month
+from pipelines.data.versioning import version_data
+from pipelines.governance.lineage import (
     ERR_DATA_VERSION_MISSING,
     ERR_NO_DATA_HASH,
     NOTE_CHAMPION,
@@ -32,8 +34,6 @@ from pipelines.lineage import (
     audit_reference,
     champion_lineage,
 )
-from pipelines.project import ProjectPaths
-from pipelines.versioning import version_data
 from tests.conftest import make_project
 
 MODEL = "fairgate-credit-default"
@@ -128,7 +128,7 @@ def test_without_a_champion_the_fallback_is_explicit(project: tuple[ProjectPaths
 
 
 class _Registry:
-    """The two calls ``pipelines.registry.champion`` makes of an MLflow client."""
+    """The two calls ``pipelines.governance.registry.champion`` makes of an MLflow client."""
 
     def __init__(self, aliases: dict[str, str], tags: dict[str, str]) -> None:
         self.aliases, self.tags = aliases, tags

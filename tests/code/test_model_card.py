@@ -33,11 +33,14 @@ import yaml
 from markdown_it import MarkdownIt
 from mlflow.exceptions import MlflowException
 
-from pipelines import approvals, generator, model_card, registry, retrain
-from pipelines.config import DatasetSettings, FairgateConfig, load_config
-from pipelines.errors import BadInputError, BlockedError
-from pipelines.project import ProjectPaths
-from pipelines.split import holdout_mask
+from pipelines.core.config import DatasetSettings, FairgateConfig, load_config
+from pipelines.core.errors import BadInputError, BlockedError
+from pipelines.core.project import ProjectPaths
+from pipelines.data import generator
+from pipelines.data.split import holdout_mask
+from pipelines.flows import retrain
+from pipelines.governance import approvals, registry
+from pipelines.reports import model_card
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE_REASON = 'ethical.gender.demographic_parity_ratio <script>alert("card")</script> | 0.5 & more'

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pipelines.project as project
-from pipelines.project import ProjectPaths, tracking_uri
+import pipelines.core.project as project
+from pipelines.core.project import ProjectPaths, tracking_uri
 
 
 def test_an_exported_tracking_uri_does_not_send_a_second_project_to_the_first_store(monkeypatch, tmp_path: Path):

@@ -1,7 +1,7 @@
 """``fairgate data restore`` and ``fairgate lineage`` on a real DVC repository and MLflow store.
 
 The project is a real DVC repository with a local remote; two data versions
-are made with ``dvc add`` / ``dvc push`` (through ``pipelines.versioning``),
+are made with ``dvc add`` / ``dvc push`` (through ``pipelines.data.versioning``),
 and registered versions carry their hashes, as ``retrain.register`` writes them.
 """
 
@@ -13,12 +13,13 @@ import shutil
 import pandas as pd
 import pytest
 
-from pipelines import registry, versioning
-from pipelines.audit_log import open_log
-from pipelines.config import load_config
-from pipelines.errors import BadInputError, BlockedError
-from pipelines.project import ProjectPaths, audit_log_url
-from pipelines.provenance import lineage_chain, render_lineage, restore_data
+from pipelines.core.config import load_config
+from pipelines.core.errors import BadInputError, BlockedError
+from pipelines.core.project import ProjectPaths, audit_log_url
+from pipelines.data import versioning
+from pipelines.governance import registry
+from pipelines.governance.audit_log import open_log
+from pipelines.governance.provenance import lineage_chain, render_lineage, restore_data
 from tests.conftest import make_project
 from tests.projects import fairgate
 

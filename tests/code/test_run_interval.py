@@ -6,8 +6,8 @@ import pendulum
 import pytest
 from airflow.utils.types import DagRunType
 
-from pipelines.errors import BadInputError
-from pipelines.retrain import interval_for_run
+from pipelines.core.errors import BadInputError
+from pipelines.flows.retrain import interval_for_run
 
 END = pendulum.datetime(2026, 4, 1, tz="UTC")
 TRIGGERED = pendulum.datetime(2026, 5, 17, tz="UTC")

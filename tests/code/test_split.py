@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.config import load_config
-from pipelines.errors import BadInputError
-from pipelines.split import holdout_mask, split_notes
+from pipelines.core.config import load_config
+from pipelines.core.errors import BadInputError
+from pipelines.data.split import holdout_mask, split_notes
 
 CONFIG = load_config(Path(__file__).resolve().parents[2] / "fairgate.yaml")
 

@@ -1,7 +1,7 @@
 """Class weights from beta_factor: exact, normalised, stable, never rounded.
 
-The production weights (:mod:`pipelines.weights`) are held against the
-50-digit reference (:mod:`pipelines.weights_reference`) that shares no code
+The production weights (:mod:`pipelines.model.weights`) are held against the
+50-digit reference (:mod:`pipelines.model.weights_reference`) that shares no code
 with them, within MAX_ULP units in the last place.
 """
 
@@ -14,17 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from pipelines.config import DatasetSettings, MitigationSettings, TrainingSettings
-from pipelines.errors import BadInputError
-from pipelines.train import recording_received_weights, train_model
-from pipelines.weights import (
+from pipelines.core.config import DatasetSettings, MitigationSettings, TrainingSettings
+from pipelines.core.errors import BadInputError
+from pipelines.model.train import recording_received_weights, train_model
+from pipelines.model.weights import (
     class_weights,
     exact_repr,
     per_sample_weights,
     sample_weights,
     training_weights,
 )
-from pipelines.weights_reference import (
+from pipelines.model.weights_reference import (
     MAX_ULP,
     check_received_weights,
     reference_cell_weights,

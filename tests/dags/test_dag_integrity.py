@@ -120,7 +120,7 @@ def test_dag_files_only_wire(path):
 
 def test_pipelines_never_imports_airflow():
     package = Path(__file__).resolve().parents[2] / "pipelines"
-    for path in package.glob("*.py"):
+    for path in package.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):

@@ -18,7 +18,9 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
 
-from pipelines.audit import (
+from pipelines.core.config import AuditSettings, DatasetSettings, DriftSettings
+from pipelines.core.errors import BadInputError
+from pipelines.data.audit import (
     ERR_EMPTY_BATCH,
     ERR_EMPTY_REFERENCE,
     ERR_MISSING_COLUMNS,
@@ -29,8 +31,6 @@ from pipelines.audit import (
     AuditResult,
     audit_dataset,
 )
-from pipelines.config import AuditSettings, DatasetSettings, DriftSettings
-from pipelines.errors import BadInputError
 
 # Statlog German Credit, CC BY 4.0: tests/fixtures/README.md
 GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"

@@ -1,6 +1,6 @@
 """Drift and the generator's truth: every planted hazard is found on its columns, clean months pass.
 
-The generator (pipelines.generator) plants the C07 hazards with their ground
+The generator (pipelines.data.generator) plants the C07 hazards with their ground
 truth.  A batch is audited against the twelve clean months before it (what
 the champion of the month before was trained on) and the leakage checks run
 on the whole training frame, as in ``retrain``.  Zero false blocks across
@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.audit import audit_dataset
-from pipelines.columns import EncodedFrame
-from pipelines.config import (
+from pipelines.core.config import (
     AuditSettings,
     DatasetSettings,
     DriftSettings,
@@ -24,10 +22,12 @@ from pipelines.config import (
     LeakageSettings,
     SplitSettings,
 )
-from pipelines.drift import measure_drift
-from pipelines.generator import generate_month, month_range, shift_month
-from pipelines.leakage import find_leakage
-from pipelines.split import holdout_mask
+from pipelines.data.audit import audit_dataset
+from pipelines.data.columns import EncodedFrame
+from pipelines.data.drift import measure_drift
+from pipelines.data.generator import generate_month, month_range, shift_month
+from pipelines.data.leakage import find_leakage
+from pipelines.data.split import holdout_mask
 
 GENERATOR = GeneratorSettings()  # fairgate.yaml: seed 20240101, 1500 rows a month
 DATASET = DatasetSettings(

@@ -20,11 +20,11 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy, ks_2samp, wasserstein_distance
 from sklearn.metrics import mutual_info_score, roc_auc_score
 
-from pipelines import statistics
-from pipelines.audit import _linear_quantile
-from pipelines.columns import EncodedFrame, encode_column, values_in
-from pipelines.config import DatasetSettings, LeakageSettings
-from pipelines.leakage import find_leakage, label_information, univariate_auc
+from pipelines.core.config import DatasetSettings, LeakageSettings
+from pipelines.data import statistics
+from pipelines.data.audit import _linear_quantile
+from pipelines.data.columns import EncodedFrame, encode_column, values_in
+from pipelines.data.leakage import find_leakage, label_information, univariate_auc
 
 SEEDS = range(20)
 

@@ -17,10 +17,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from pipelines import generator
-from pipelines.config import HAZARDS, GeneratorSettings
-from pipelines.errors import BadInputError
-from pipelines.generator import (
+from pipelines.core.config import HAZARDS, GeneratorSettings
+from pipelines.core.errors import BadInputError
+from pipelines.data import generator
+from pipelines.data.generator import (
     COLUMNS,
     EDUCATION_LEVELS,
     ERR_HAZARDS_TYPE,

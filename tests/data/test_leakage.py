@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from pipelines.columns import encode_column
-from pipelines.config import DatasetSettings, LeakageSettings
-from pipelines.errors import BadInputError
-from pipelines.findings import CheckReport
-from pipelines.leakage import (
+from pipelines.core.config import DatasetSettings, LeakageSettings
+from pipelines.core.errors import BadInputError
+from pipelines.core.findings import CheckReport
+from pipelines.data.columns import encode_column
+from pipelines.data.leakage import (
     ERR_EMPTY_FRAME,
     ERR_FEATURE_ROLE,
     ERR_MASK_DTYPE,
@@ -38,7 +38,7 @@ from pipelines.leakage import (
     candidate_feature_columns,
     find_leakage,
 )
-from pipelines.statistics import rank_auc
+from pipelines.data.statistics import rank_auc
 
 # Statlog German Credit, CC BY 4.0: tests/fixtures/README.md
 GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"

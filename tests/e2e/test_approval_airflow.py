@@ -292,7 +292,7 @@ def deployment(session_root: Path):
 @pytest.fixture
 def cli(deployment, monkeypatch, capsys):
     """Run ``fairgate`` in this process (MLflow is already imported here) on the deployment's project."""
-    from pipelines.cli import main
+    from pipelines.flows.cli import main
 
     monkeypatch.setenv("FAIRGATE_HOME", str(deployment.project))
 
@@ -304,9 +304,9 @@ def cli(deployment, monkeypatch, capsys):
 
 
 def audit_entries(project: Path, kind: str | None = None) -> list:
-    from pipelines.audit_log import open_log
-    from pipelines.config import load_config
-    from pipelines.project import ProjectPaths, audit_log_url
+    from pipelines.core.config import load_config
+    from pipelines.core.project import ProjectPaths, audit_log_url
+    from pipelines.governance.audit_log import open_log
 
     paths = ProjectPaths(project)
     with open_log(audit_log_url(paths, load_config(paths.config_file))) as log:
@@ -322,7 +322,7 @@ def sign_offs(project: Path, subject: str) -> list[tuple[str, str]]:
 
 
 def frozen(project: Path) -> bool:
-    from pipelines.approvals import freeze_state
+    from pipelines.governance.approvals import freeze_state
 
     return freeze_state(audit_entries(project), MODEL).frozen
 
@@ -405,8 +405,7 @@ def test_two_distinct_people_promote_the_waiting_version_and_unfreeze(deployment
     assert approve["state"] == "success", approve["task_log"][-3000:]
     assert unfreeze["state"] == "success", unfreeze["task_log"][-3000:]
     assert champion_version(project) == "1"
-    from pipelines import registry
-
+    from pipelines.governance import registry
     move = registry.alias_history(client_for(project), MODEL)[-1]
     assert (move["action"], move["from_version"], move["to_version"], move["actor"]) == ("approval", None, "1", "bob")
     tags = version_tags(project, "1")

@@ -128,7 +128,7 @@ def registered(first_run) -> Registered:
 
 @pytest.fixture(scope="module")
 def site(registered: Registered, session_root: Path) -> Iterator[Site]:
-    from pipelines.project import ProjectPaths
+    from pipelines.core.project import ProjectPaths
 
     paths = ProjectPaths(registered.project)
     artifacts = Path(os.environ.get("FAIRGATE_TEST_ARTIFACTS") or session_root / "artifacts") / "mlflow-ui"

@@ -297,13 +297,13 @@ class Deployment:
             return connection.execute(query, params).fetchall()
 
     def audit_entries(self) -> list:
-        from pipelines.audit_log import open_log
+        from pipelines.governance.audit_log import open_log
 
         with open_log(self.services.account("audit").url("psycopg")) as log:
             return log.entries()
 
     def verify_audit_log(self):
-        from pipelines.audit_log import open_log
+        from pipelines.governance.audit_log import open_log
 
         with open_log(self.services.account("audit").url("psycopg")) as log:
             return log.verify()
@@ -400,8 +400,7 @@ def test_a_rollback_through_the_api_moves_champion_back_and_is_audited_on_postgr
     rollback = airflow.finished("rollback", airflow.trigger("rollback", {"reason": ROLLBACK_REASON}))
     assert rollback["state"] == "success", rollback["task_log"][-4000:]
     assert deployment.champion() == "1"
-    from pipelines import registry
-
+    from pipelines.governance import registry
     move = registry.alias_history(deployment.client(), MODEL)[-1]
     assert (move["action"], move["from_version"], move["to_version"]) == ("rollback", "2", "1")
     assert (move["actor"], move["reason"]) == (ADMIN, ROLLBACK_REASON)

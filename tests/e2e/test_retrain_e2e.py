@@ -164,8 +164,8 @@ def test_rollback_refuses_a_version_that_failed_a_gate(project):
 
 
 def test_rollback_dag_moves_champion_back_and_records_who_and_why(project):
-    from pipelines.cli import airflow_command
-    from pipelines.project import ProjectPaths, airflow_environment
+    from pipelines.core.project import ProjectPaths, airflow_environment
+    from pipelines.flows.cli import airflow_command
 
     # never pass on the MLFLOW_TRACKING_URI that mlflow exported into this test process
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
@@ -176,8 +176,7 @@ def test_rollback_dag_moves_champion_back_and_records_who_and_why(project):
         cwd=project, env=env, capture_output=True, text=True, timeout=600,
     )
     assert champion_version(project) == "1", completed.stdout[-3000:] + completed.stderr[-3000:]
-    from pipelines import registry
-
+    from pipelines.governance import registry
     history = registry.alias_history(client_for(project), MODEL)
     last = history[-1]
     assert last["action"] == "rollback" and last["from_version"] == "2" and last["to_version"] == "1"

@@ -1,4 +1,4 @@
-"""Hand-made evaluation results for gate tests: shaped like ``pipelines.evaluate`` results, values chosen."""
+"""Hand-made evaluation results for gate tests: shaped like ``pipelines.model.evaluate`` results, values chosen."""
 
 from __future__ import annotations
 

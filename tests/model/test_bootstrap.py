@@ -1,4 +1,4 @@
-"""Model tests of pipelines.bootstrap: exact Poisson weights, cell totals, the row-level kernel, intervals."""
+"""Model tests of pipelines.model.bootstrap: exact Poisson weights, cell totals, the row-level kernel, intervals."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 import sklearn.metrics as skm
 from scipy import stats
 
-from pipelines import bootstrap
-from pipelines.bootstrap import (
+from pipelines.core.config import BootstrapSettings, DatasetSettings, DecisionSettings, EvaluationSettings
+from pipelines.core.errors import BadInputError
+from pipelines.model import bootstrap
+from pipelines.model.bootstrap import (
     ERR_CONFIDENCE,
     ERR_NO_MODEL,
     ERR_RESAMPLES,
@@ -26,9 +28,7 @@ from pipelines.bootstrap import (
     poisson_weights,
     score_replicates,
 )
-from pipelines.config import BootstrapSettings, DatasetSettings, DecisionSettings, EvaluationSettings
-from pipelines.errors import BadInputError
-from pipelines.evaluate import compare_predictions
+from pipelines.model.evaluate import compare_predictions
 
 # --------------------------------------------------------------------------- Poisson(1) weights
 

@@ -1,4 +1,4 @@
-"""Model tests of pipelines.evaluate: conventions, hand computations, fairlearn parity, edge cases."""
+"""Model tests of pipelines.model.evaluate: conventions, hand computations, fairlearn parity, edge cases."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
-from pipelines.config import DatasetSettings, DecisionSettings, EvaluationSettings, parse_config
-from pipelines.errors import BadInputError
-from pipelines.evaluate import (
+from pipelines.core.config import DatasetSettings, DecisionSettings, EvaluationSettings, parse_config
+from pipelines.core.errors import BadInputError
+from pipelines.model.evaluate import (
     BUSINESS_METRICS,
     ERR_CHAMPION_FEATURES,
     ERR_DECISION_SHAPE,
@@ -617,7 +617,7 @@ def test_plot_per_group_writes_a_png_without_touching_pyplot(tmp_path: Path) -> 
     assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
 
 
-@pytest.mark.parametrize("module", ["evaluate.py", "gate.py", "bootstrap.py"])
+@pytest.mark.parametrize("module", ["model/evaluate.py", "governance/gate.py", "model/bootstrap.py"])
 def test_matplotlib_is_not_imported_at_module_level(module: str) -> None:
     tree = ast.parse((ROOT / "pipelines" / module).read_text(encoding="utf-8"))
     top_level: list[str] = []
@@ -827,7 +827,7 @@ def test_decisions_are_validated(approved: np.ndarray, message: str) -> None:
     [("evaluation.intersection", False), ("evaluation.latency_batch_rows", 10), ("evaluation.bootstrap.seed", 1)],
 )
 def test_a_run_may_not_change_how_the_gate_measures(key: str, value: object) -> None:
-    from pipelines.config import load_config, override_refusals
+    from pipelines.core.config import load_config, override_refusals
 
     config = load_config(ROOT / "fairgate.yaml")
     assert override_refusals(config, {key: value}) == [

@@ -32,9 +32,9 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
-from pipelines.config import DatasetSettings, DecisionSettings, EvaluationSettings, GeneratorSettings
-from pipelines.evaluate import approve_decisions, compare_predictions, evaluate_predictions
-from pipelines.generator import generate_history
+from pipelines.core.config import DatasetSettings, DecisionSettings, EvaluationSettings, GeneratorSettings
+from pipelines.data.generator import generate_history
+from pipelines.model.evaluate import approve_decisions, compare_predictions, evaluate_predictions
 
 pytestmark = pytest.mark.fairness
 

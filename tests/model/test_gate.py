@@ -1,4 +1,4 @@
-"""Model tests of pipelines.gate: absolute bounds, non-regression, fail-closed, two gates."""
+"""Model tests of pipelines.governance.gate: absolute bounds, non-regression, fail-closed, two gates."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.config import Bound, DatasetSettings, DecisionSettings, GateSettings, load_config
-from pipelines.errors import BadInputError
-from pipelines.evaluate import evaluate_predictions
-from pipelines.gate import (
+from pipelines.core.config import Bound, DatasetSettings, DecisionSettings, GateSettings, load_config
+from pipelines.core.errors import BadInputError
+from pipelines.governance.gate import (
     ERR_CHAMPION_MISSING,
     NOTE_NO_CHAMPION,
     REASON_EMPTY_GATE,
@@ -23,6 +22,7 @@ from pipelines.gate import (
     GateDecision,
     decide,
 )
+from pipelines.model.evaluate import evaluate_predictions
 from tests.model.results import ethical_section, make_result
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.config import Bound, GateSettings
-from pipelines.gate import NOTE_NO_COMPARISON, NOTE_UNCERTAIN, GateCheck, decide
+from pipelines.core.config import Bound, GateSettings
+from pipelines.governance.gate import NOTE_NO_COMPARISON, NOTE_UNCERTAIN, GateCheck, decide
 from tests.model.results import ethical_section, make_result
 
 

@@ -1,6 +1,6 @@
 """Blocking fairness tests on the generated data: the gate is deaf to noise and blind to no real regression.
 
-The project's own generator (``pipelines.generator``, the seed and batch size of
+The project's own generator (``pipelines.data.generator``, the seed and batch size of
 ``fairgate.yaml``), its own out-of-time split, its own gate settings and bootstrap
 defaults; simple seeded logistic regressions stand in for trained models.  Holdout:
 the latest 20% of twelve months, 3,600 rows.
@@ -34,11 +34,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from pipelines.config import BootstrapSettings, FairgateConfig, load_config
-from pipelines.evaluate import METRIC_DIRECTION, compare_predictions
-from pipelines.gate import GateCheck, GateDecision, decide
-from pipelines.generator import generate_history
-from pipelines.split import holdout_mask
+from pipelines.core.config import BootstrapSettings, FairgateConfig, load_config
+from pipelines.data.generator import generate_history
+from pipelines.data.split import holdout_mask
+from pipelines.governance.gate import GateCheck, GateDecision, decide
+from pipelines.model.evaluate import METRIC_DIRECTION, compare_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ["age", "region", "income", "debt_ratio", "employment_years", "n_credit_lines", "loan_amount", "education"]

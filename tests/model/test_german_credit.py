@@ -25,9 +25,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from pipelines.config import DatasetSettings, DecisionSettings
-from pipelines.evaluate import evaluate_model, flatten_metrics
-from pipelines.gate import decide
+from pipelines.core.config import DatasetSettings, DecisionSettings
+from pipelines.governance.gate import decide
+from pipelines.model.evaluate import evaluate_model, flatten_metrics
 
 GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"  # CC BY 4.0
 DATASET = DatasetSettings(target="bad_credit", sensitive=["sex"], positive_label=1, positive_is_favorable=False)
@@ -133,7 +133,7 @@ def test_interval_baseline(german_credit: tuple) -> None:
 
 
 def test_the_result_is_logged_and_gated_as_it_is(german_credit: tuple) -> None:
-    from pipelines.config import Bound, GateSettings
+    from pipelines.core.config import Bound, GateSettings
 
     result, _, _, _ = german_credit
     json.dumps(result, allow_nan=False)

@@ -19,16 +19,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipelines.config import FairgateConfig, MitigationSettings, load_config
-from pipelines.errors import BadInputError
-from pipelines.evaluate import compare_predictions
-from pipelines.gate import GateDecision, decide
-from pipelines.generator import generate_history
-from pipelines.leakage import candidate_feature_columns
-from pipelines.mitigation import ExponentiatedGradientClassifier
-from pipelines.mitigation_report import mitigation_cost_table
-from pipelines.split import holdout_mask
-from pipelines.train import TrainedModel, positive_threshold, train_model
+from pipelines.core.config import FairgateConfig, MitigationSettings, load_config
+from pipelines.core.errors import BadInputError
+from pipelines.data.generator import generate_history
+from pipelines.data.leakage import candidate_feature_columns
+from pipelines.data.split import holdout_mask
+from pipelines.governance.gate import GateDecision, decide
+from pipelines.model.evaluate import compare_predictions
+from pipelines.model.mitigation import ExponentiatedGradientClassifier
+from pipelines.model.train import TrainedModel, positive_threshold, train_model
+from pipelines.reports.mitigation_report import mitigation_cost_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,7 +168,7 @@ def test_the_logged_model_predicts_without_fairgate_or_a_sensitive_column(
 ) -> None:
     import mlflow
 
-    from pipelines.retrain import _log_sklearn_model
+    from pipelines.flows.retrain import _log_sklearn_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

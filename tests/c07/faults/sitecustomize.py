@@ -3,7 +3,7 @@
 The C07 suite puts this folder first on PYTHONPATH of a ``fairgate run`` and
 names a fault in FAIRGATE_C07_FAULT.  Every Python process of that run (the
 CLI, ``airflow dags test`` and its tasks) imports this file at start-up; when
-``pipelines.train`` is imported, its ``compute_sample_weights`` is replaced by
+``pipelines.model.train`` is imported, its ``compute_sample_weights`` is replaced by
 a faulty version that replays one C07 training bug.  The real run-time check
 in the ``train`` stage must then block the run.
 """
@@ -42,7 +42,7 @@ class _PatchTrainOnImport(importlib.abc.MetaPathFinder):
         self.fault = fault
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != "pipelines.train":
+        if name != "pipelines.model.train":
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:
@@ -56,7 +56,7 @@ class _PatchTrainOnImport(importlib.abc.MetaPathFinder):
             def exec_module(self, module: Any) -> None:
                 loader.exec_module(module)  # type: ignore[union-attr]
                 module.compute_sample_weights = _faulty(module.compute_sample_weights, fault)
-                sys.stderr.write(f"C07 fault injected into pipelines.train: {fault}\n")
+                sys.stderr.write(f"C07 fault injected into pipelines.model.train: {fault}\n")
 
         spec.loader = _Loader()
         return spec

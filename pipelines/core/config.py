@@ -1,0 +1,441 @@
+"""``fairgate.yaml``: the one configuration file, parsed once into typed settings.
+
+Every tunable (dataset, features, sensitive attributes, thresholds,
+beta_factor, seeds, registry names) lives in the file; a bad value stops with
+one line naming the key.  Manual-trigger overrides use the same dotted keys
+(``training.beta_factor``) and go through the same validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipelines.core.errors import BadInputError
+
+CONFIG_FILE_NAME = "fairgate.yaml"
+HAZARDS = ("post_outcome_column", "label_copy", "duplicated_rows", "migration")
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+ERR_CONFIG_MISSING = "configuration file not found: {path}"
+ERR_CONFIG_YAML = "configuration file {path} is not valid YAML: {problem}"
+ERR_CONFIG_NOT_MAPPING = "configuration file {path} must hold a mapping of sections, found {found}"
+ERR_CONFIG_KEY = "fairgate.yaml: {key}: {problem}"
+ERR_OVERRIDE_KEY = "override {key!r}: no such setting in fairgate.yaml"
+ERR_OVERRIDE_LOOSENS = (
+    "override refused: {key} would go from {before} to {after}, which loosens the gate; "
+    "a per-run override may only tighten it (loosening is a reviewed change to fairgate.yaml)"
+)
+ERR_OVERRIDE_GOVERNED = (
+    "override refused: {key} is a governance setting ({section}) and cannot change for one run; "
+    "change fairgate.yaml through review instead"
+)
+# what a run's overrides may never touch: the data contract, the checks, how the gate measures
+# (switching the intersection off would drop ethical checks; another latency batch size measures
+# another quantity) and the registry
+GOVERNED_SECTIONS = ("dataset", "audit", "leakage", "evaluation", "registry", "audit_log")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bound(_Section):
+    """An absolute threshold on one metric: ``min`` and/or ``max``."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side_at_least(self) -> Bound:
+        if self.min is None and self.max is None:
+            raise ValueError("a bound needs 'min' or 'max'")
+        for side in (self.min, self.max):
+            if side is not None and not math.isfinite(side):
+                raise ValueError("bounds must be finite numbers")
+        return self
+
+
+class DatasetSettings(_Section):
+    """What the model is trained on and which columns play which role."""
+
+    source: Literal["generator", "file"] = "generator"
+    path: str | None = None
+    target: str
+    positive_label: int | str | bool = 1
+    positive_is_favorable: bool = False
+    time_column: str | None = None
+    id_columns: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(min_length=1)
+    features: list[str] | None = None
+    exclude_columns: dict[str, str] = Field(default_factory=dict)
+    use_sensitive_as_feature: bool = False
+
+    @model_validator(mode="after")
+    def _path_matches_source(self) -> DatasetSettings:
+        if self.source == "file" and not self.path:
+            raise ValueError("source 'file' needs 'path' (a CSV or Parquet file)")
+        if self.source == "generator" and self.path:
+            raise ValueError("'path' is only used with source 'file'")
+        for column, reason in self.exclude_columns.items():
+            if not str(reason).strip():
+                raise ValueError(f"exclude_columns.{column} needs a reason")
+        if self.target in self.sensitive:
+            raise ValueError("the target cannot also be a sensitive attribute")
+        return self
+
+
+class GeneratorSettings(_Section):
+    """The seeded loan-application generator used by default."""
+
+    seed: int = 20240101
+    rows_per_month: int = Field(default=1500, ge=50)
+    history_start: str = "2024-01"
+    history_months: int = Field(default=12, ge=1)
+    label_lag_months: int = Field(default=12, ge=0)
+    # measurement bias: women's recorded income is exp(-gap) of the income that drives their default
+    recorded_income_gap: float = Field(default=0.3, ge=0, le=2)
+    hazards: list[Literal["post_outcome_column", "label_copy", "duplicated_rows", "migration"]] = Field(
+        default_factory=list
+    )
+
+    @field_validator("history_start")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if not MONTH_PATTERN.match(value):
+            raise ValueError(f"expected a month as YYYY-MM, found {value!r}")
+        return value
+
+
+class DriftSettings(_Section):
+    """Drift of the audited data against its reference: a warning band and a blocking bound per statistic.
+
+    A statistic counts only when it exceeds its bound *and* what sampling
+    noise alone would reach at ``significance`` (so a small batch is not
+    blocked for being small).
+    """
+
+    significance: float = Field(default=0.001, gt=0, lt=0.5)
+    pseudo_count: float = Field(default=0.5, gt=0)
+    psi_warn: float = Field(default=0.1, gt=0)
+    psi_block: float = Field(default=0.25, gt=0)
+    ks_warn: float = Field(default=0.1, gt=0, le=1)
+    ks_block: float = Field(default=0.15, gt=0, le=1)
+    label_rate_shift_warn: float = Field(default=0.05, gt=0, le=1)
+    label_rate_shift_block: float = Field(default=0.1, gt=0, le=1)
+    group_share_shift_warn: float = Field(default=0.05, gt=0, le=1)
+    group_share_shift_block: float = Field(default=0.1, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _warn_below_block(self) -> DriftSettings:
+        for name in ("psi", "ks", "label_rate_shift", "group_share_shift"):
+            warn, block = getattr(self, f"{name}_warn"), getattr(self, f"{name}_block")
+            if warn > block:
+                raise ValueError(f"{name}_warn ({warn}) must not exceed {name}_block ({block})")
+        return self
+
+
+class AuditSettings(_Section):
+    """Data audit thresholds (Great Expectations suite, type checks, freshness, drift)."""
+
+    min_rows: int = Field(default=200, ge=1)
+    min_group_rows: int = Field(default=30, ge=1)
+    min_group_share: float = Field(default=0.05, ge=0, le=1)
+    max_null_share: float = Field(default=0.05, ge=0, le=1)
+    label_rate_min: float = Field(default=0.01, ge=0, le=1)
+    label_rate_max: float = Field(default=0.99, ge=0, le=1)
+    range_quantile: float = Field(default=0.001, ge=0, lt=0.5)
+    range_margin: float = Field(default=0.5, ge=0)
+    max_out_of_range_share: float = Field(default=0.01, ge=0, le=1)
+    max_duplicate_share: float = Field(default=0.0, ge=0, le=1)
+    max_stale_share: float = Field(default=0.0, ge=0, le=1)
+    mixed_types_min_numeric_share: float = Field(default=0.5, gt=0, le=1)
+    drift: DriftSettings = DriftSettings()
+
+
+class LeakageSettings(_Section):
+    """Leakage thresholds."""
+
+    max_single_feature_auc: float = Field(default=0.95, gt=0.5, le=1)
+    max_single_feature_nmi: float = Field(default=0.5, gt=0, le=1)
+    nmi_bins: int = Field(default=20, ge=2)
+    max_label_agreement: float = Field(default=0.98, gt=0.5, le=1)
+    max_after_decision_share: float = Field(default=0.01, ge=0, le=1)
+    null_pattern_gap: float = Field(default=0.5, gt=0, lt=1)
+    proxy_auc: float = Field(default=0.7, gt=0.5, le=1)
+    high_cardinality_share: float = Field(default=0.5, gt=0, le=1)
+
+
+class SplitSettings(_Section):
+    """How the holdout is cut: out-of-time when a time column exists."""
+
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 7
+
+
+MITIGATION_METHODS = ("none", "reweighing", "exponentiated_gradient")
+
+
+class MitigationSettings(_Section):
+    """How training corrects unfairness (see :mod:`pipelines.model.mitigation`).
+
+    ``reweighing`` is Kamiran-Calders: each (group, label) cell weighted by
+    P(g)P(y)/P(g,y), times the class weight.  ``exponentiated_gradient`` is
+    fairlearn's reduction under a ``demographic_parity`` or ``equalized_odds``
+    constraint at the pipeline's own decision threshold; the sensitive columns
+    are used to fit it, never to predict.
+    """
+
+    method: Literal["none", "reweighing", "exponentiated_gradient"] = "none"
+    constraint: Literal["demographic_parity", "equalized_odds"] = "demographic_parity"
+    difference_bound: float = Field(default=0.01, gt=0, lt=1)
+    max_iter: int = Field(default=50, ge=1)
+
+
+class TrainingSettings(_Section):
+    """The estimator, the class re-balancing and the fairness mitigation."""
+
+    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+    beta_factor: float = 0.999
+    mitigation: MitigationSettings = MitigationSettings()
+    seed: int = 42
+
+    @property
+    def reweigh_sensitive(self) -> bool:
+        """True when the sample weights reweigh sensitive groups (Kamiran-Calders)."""
+        return self.mitigation.method == "reweighing"
+
+    @field_validator("beta_factor")
+    @classmethod
+    def _beta_in_unit_interval(cls, value: float) -> float:
+        if math.isnan(value) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"expected a number in [0, 1], found {value!r}")
+        return value
+
+
+class DecisionSettings(_Section):
+    """The cost matrix and the decision threshold derived from it."""
+
+    cost_false_approval: float = Field(default=5.0, gt=0)
+    cost_false_refusal: float = Field(default=1.0, gt=0)
+    threshold: float | None = Field(default=None, gt=0, lt=1)
+
+    @property
+    def refusal_threshold(self) -> float:
+        """Probability of the adverse outcome above which an application is refused.
+
+        Unless set explicitly, the Bayes-optimal threshold for the cost matrix:
+        refuse when ``p * cost_false_approval > (1 - p) * cost_false_refusal``.
+        """
+        if self.threshold is not None:
+            return self.threshold
+        return self.cost_false_refusal / (self.cost_false_approval + self.cost_false_refusal)
+
+
+class BootstrapSettings(_Section):
+    """The seeded, paired bootstrap behind every confidence interval (see ``pipelines.model.bootstrap``).
+
+    ``resamples`` Poisson-bootstrap resamples give each metric, and each
+    candidate-minus-champion difference, a two-sided percentile interval at
+    ``confidence``.  ``workers`` threads share the row-level resamples; the
+    intervals do not depend on it.  The gate's verdicts never depend on these
+    settings (the point estimates decide; the intervals say how sure that is).
+    """
+
+    resamples: int = Field(default=1000, ge=100)
+    seed: int = 20240607
+    confidence: float = Field(default=0.95, ge=0.5, lt=1)
+    workers: int = Field(default=2, ge=1, le=64)
+
+
+class EvaluationSettings(_Section):
+    """How the evaluate stage measures: bootstrap, latency timing, intersectional groups."""
+
+    bootstrap: BootstrapSettings = BootstrapSettings()
+    latency_batch_rows: int = Field(default=1000, ge=1)
+    latency_batches: int = Field(default=100, ge=1)
+    latency_repeats: int = Field(default=3, ge=1)
+    intersection: bool = False
+
+
+class GateSettings(_Section):
+    """Absolute thresholds per family and non-regression tolerances."""
+
+    technical: dict[str, Bound] = Field(default_factory=dict)
+    business: dict[str, Bound] = Field(default_factory=dict)
+    ethical: dict[str, Bound] = Field(default_factory=dict)
+    non_regression: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("non_regression")
+    @classmethod
+    def _tolerances_non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, tolerance in value.items():
+            if not math.isfinite(tolerance) or tolerance < 0:
+                raise ValueError(f"tolerance of {key} must be a finite number >= 0, found {tolerance!r}")
+        return value
+
+
+class RegistrySettings(_Section):
+    """MLflow experiment and registered model names."""
+
+    model_name: str = Field(min_length=1)
+    experiment: str = Field(min_length=1)
+    champion_alias: str = "champion"
+
+
+AUDIT_LOG_URL_PATTERN = re.compile(r"^(sqlite|postgresql)(\+\w+)?://")
+URL_WITH_PASSWORD_PATTERN = re.compile(r"^[^:/]+://[^/@]*:[^/@]*@")
+
+
+class AuditLogSettings(_Section):
+    """Where the tamper-evident audit log is stored (see ``pipelines.governance.audit_log``).
+
+    ``url`` is a SQLAlchemy URL, ``sqlite:///...`` or ``postgresql://...``;
+    null means the embedded default ``sqlite:///<project root>/var/audit/audit.db``,
+    and a relative SQLite path is relative to the project root.  The
+    environment variable ``FAIRGATE_AUDIT_LOG_URL`` overrides it: production
+    sets it to the Postgres URL, so the password lives in the environment and
+    never in this file (a URL holding a password is refused here).  The
+    section is left out of ``config_hash``: where events are recorded does not
+    change what a run decides.
+    """
+
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not AUDIT_LOG_URL_PATTERN.match(value):
+            raise ValueError("expected null or a SQLAlchemy URL starting with sqlite:// or postgresql://")
+        if URL_WITH_PASSWORD_PATTERN.match(value):
+            raise ValueError("a password does not belong in fairgate.yaml: use FAIRGATE_AUDIT_LOG_URL")
+        return value
+
+
+class FairgateConfig(_Section):
+    """The whole of ``fairgate.yaml``."""
+
+    use_case: str = Field(min_length=1)
+    dataset: DatasetSettings
+    generator: GeneratorSettings = GeneratorSettings()
+    audit: AuditSettings = AuditSettings()
+    leakage: LeakageSettings = LeakageSettings()
+    split: SplitSettings = SplitSettings()
+    training: TrainingSettings = TrainingSettings()
+    decision: DecisionSettings = DecisionSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+    gate: GateSettings = GateSettings()
+    registry: RegistrySettings
+    audit_log: AuditLogSettings = AuditLogSettings()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the validated configuration as plain JSON-ready data."""
+        return self.model_dump(mode="json")
+
+    @property
+    def config_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the validated configuration, without ``audit_log``.
+
+        Where events are recorded does not change what a run decides, and
+        configurations written before the section existed keep their hash.
+        """
+        settings = self.as_dict()
+        settings.pop("audit_log", None)
+        canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _first_error_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "missing":
+        message = "required key is missing"
+    elif first["type"] == "extra_forbidden":
+        message = "unknown key"
+    return ERR_CONFIG_KEY.format(key=key, problem=message)
+
+
+def parse_config(raw: dict[str, Any]) -> FairgateConfig:
+    """Validate a configuration mapping; raise ``BadInputError`` naming the key."""
+    try:
+        return FairgateConfig.model_validate(raw)
+    except ValidationError as e:
+        raise BadInputError(_first_error_line(e)) from e
+
+
+def load_config(path: Path) -> FairgateConfig:
+    """Read and validate ``fairgate.yaml``."""
+    if not path.is_file():
+        raise BadInputError(ERR_CONFIG_MISSING.format(path=path))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        problem = str(e).splitlines()[0]
+        raise BadInputError(ERR_CONFIG_YAML.format(path=path, problem=problem)) from e
+    if not isinstance(raw, dict):
+        raise BadInputError(ERR_CONFIG_NOT_MAPPING.format(path=path, found=type(raw).__name__))
+    return parse_config(raw)
+
+
+def override_refusals(base: FairgateConfig, overrides: dict[str, Any]) -> list[str]:
+    """Why these per-run overrides may not be applied (empty when they may).
+
+    The C07 incident shipped a model by overriding red alerts.  So a run's
+    overrides may tighten the gate but never loosen it (a lower ``min``, a
+    higher ``max``, a larger non-regression tolerance), and may not touch the
+    data contract, the audit, the leakage checks or the registry at all.
+    """
+    refusals = [
+        ERR_OVERRIDE_GOVERNED.format(key=key, section=key.split(".")[0])
+        for key in overrides
+        if key.split(".")[0] in GOVERNED_SECTIONS
+    ]
+    effective = apply_overrides(base, overrides)
+    for family in ("technical", "business", "ethical"):
+        before_bounds: dict[str, Bound] = getattr(base.gate, family)
+        after_bounds: dict[str, Bound] = getattr(effective.gate, family)
+        for metric, before in before_bounds.items():
+            after = after_bounds.get(metric)
+            for side, looser in (("min", lambda a, b: a < b), ("max", lambda a, b: a > b)):
+                old, new = getattr(before, side), None if after is None else getattr(after, side)
+                if old is not None and (new is None or looser(new, old)):
+                    refusals.append(
+                        ERR_OVERRIDE_LOOSENS.format(key=f"gate.{family}.{metric}.{side}", before=old, after=new)
+                    )
+    for metric, old_tolerance in base.gate.non_regression.items():
+        new_tolerance = effective.gate.non_regression.get(metric)
+        if new_tolerance is None or new_tolerance > old_tolerance:
+            refusals.append(
+                ERR_OVERRIDE_LOOSENS.format(
+                    key=f"gate.non_regression.{metric}", before=old_tolerance, after=new_tolerance
+                )
+            )
+    return refusals
+
+
+def apply_overrides(config: FairgateConfig, overrides: dict[str, Any]) -> FairgateConfig:
+    """Return a new configuration with dotted-key overrides applied and validated."""
+    raw = copy.deepcopy(config.as_dict())
+    for dotted_key, value in overrides.items():
+        section: Any = raw
+        parts = dotted_key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(section, dict) or part not in section:
+                raise BadInputError(ERR_OVERRIDE_KEY.format(key=dotted_key))
+            section = section[part]
+        if not isinstance(section, dict) or parts[-1] not in section:
+            raise BadInputError(ERR_OVERRIDE_KEY.format(key=dotted_key))
+        section[parts[-1]] = value
+    return parse_config(raw)

@@ -1,0 +1,589 @@
+"""``fairgate check``: the data audit and the leakage checks on any CSV or Parquet file.
+
+No Airflow and no MLflow: the file (and an optional reference file) is read,
+its column roles come from the command line, the thresholds from the
+``fairgate.yaml`` of the project the command runs in (or the built-in
+defaults when there is none, which the notes say), and the same functions the
+``retrain`` DAG calls do the work:
+
+- :func:`pipelines.data.audit.audit_dataset`: the Great Expectations suite, mixed
+  types and, with ``--reference``, drift;
+- :func:`pipelines.data.leakage.find_leakage` on the file and its prospective
+  split (:func:`pipelines.data.split.holdout_mask`: out-of-time with
+  ``--time-column``, else seeded and stratified).
+
+Exit codes: 0 nothing blocks, 1 a blocking finding, 2 bad usage or input (one
+line naming the problem, nothing written), 3 an internal error (a bug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import csv
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from pipelines.core.arrow_memory import use_system_allocator
+from pipelines.core.config import (
+    CONFIG_FILE_NAME,
+    AuditSettings,
+    DatasetSettings,
+    LeakageSettings,
+    SplitSettings,
+    load_config,
+)
+from pipelines.core.errors import BadInputError, FairgateError
+from pipelines.core.findings import Finding
+
+logger = logging.getLogger(__name__)
+
+EXIT_PASSED, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+ERR_NOT_FOUND = "{path}: no such file"
+ERR_NOT_A_FILE = "{path}: not a file"
+ERR_FORMAT = "{path}: expected a .csv or .parquet file, found {suffix!r}"
+ERR_EMPTY_FILE = "{path}: the file is empty (no header, no rows)"
+ERR_HEADER_ONLY = "{path}: the file has a header ({count} columns) but no rows"
+ERR_NOT_UTF8 = (
+    "{path}: not UTF-8 text: byte 0x{byte:02x} at line {line}, byte {column} of that line; re-encode the file as UTF-8"
+)
+ERR_UNREADABLE = "{path}: cannot be read as {kind}: {problem}"
+ERR_DUPLICATE_HEADER = "{path}: column names repeat in the header: {names}"
+ERR_UNKNOWN_COLUMNS = "{path}: no column {names} (given as {options}); its {count} columns are {shown}"
+ERR_ROLE_CLASH = "column {column!r} is given as both {first} and {second}"
+ERR_TIME_NOT_DATES = (
+    "--time-column {column!r} in {path} does not hold ISO 8601 dates: {count} of {rows} values "
+    "do not parse, e.g. {example!r}"
+)
+ERR_TIME_NUMERIC = "--time-column {column!r} in {path} holds {dtype} values, not dates"
+ERR_NO_TARGET_VALUES = "target {target!r} in {path} holds no values"
+ERR_TARGET_CLASSES = "target {target!r} in {path} must hold two classes, found {count}: {values}"
+ERR_TARGET_MISSING = "target {target!r} in {path} is missing on {count} row(s): every row needs its outcome"
+ERR_TOO_FEW_TO_SPLIT = (
+    "target {target!r} in {path} has {rows} row(s) of class {label!r}: too few for a training set and a holdout"
+)
+ERR_SPLIT = "{path}: cannot split into a training set and a holdout: {problem}"
+ERR_REPORT_DIR = "--report {path}: exists and is not a folder"
+ERR_EXCLUDED_ROLE = "column {column!r} is excluded in {config} ({reason}) but given as {option}"
+
+NOTE_DEFAULTS = "no " + CONFIG_FILE_NAME + " in {start} or above it: built-in default thresholds"
+NOTE_CONFIG = "thresholds from {path}"
+NOTE_POSITIVE = (
+    "positive_label {label!r} of fairgate.yaml is not a class of {target!r} {classes}: rates and AUCs are "
+    "of {chosen!r} (the last class in sorted order)"
+)
+NOTE_EXCLUSION_ABSENT = "fairgate.yaml excludes {columns}: not columns of this file, nothing to exclude"
+NOTE_NO_SENSITIVE = (
+    "no --sensitive column: the representation of sensitive groups, their drift and the proxy checks did not run"
+)
+NOTE_REFERENCE = "reference: {path} ({rows} rows)"
+
+_SHOWN_COLUMNS = 20
+_SHOWN_CLASSES = 10
+_UTF8_CHUNK = 1 << 20
+
+
+@dataclass
+class CheckResult:
+    """The outcome of ``fairgate check``: audit and leakage together.
+
+    Attributes
+    ----------
+    rows, columns : int
+        The size of the file checked.
+    findings : list of Finding
+        The audit's findings, then the leakage checks'.
+    notes : list of str
+        What did not run and why, exclusions applied, thresholds' source.
+    expectations, drift : list of dict
+        The audit's expectation table and drift statistics.
+    """
+
+    rows: int
+    columns: int
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Literal["pass", "blocked"]:
+        """``blocked`` when any finding blocks, else ``pass``."""
+        return "blocked" if any(f.severity == "block" for f in self.findings) else "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON of ``fairgate check --json``: verdict, findings, rows, columns, notes."""
+        from pipelines.data.audit import json_ready
+
+        return {
+            "verdict": self.verdict,
+            "findings": [json_ready(f.to_dict()) for f in self.findings],
+            "rows": self.rows,
+            "columns": self.columns,
+            "notes": list(self.notes),
+        }
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def _first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
+    """Find the first byte that is not UTF-8: (byte, line, position in the line), or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines_before, line_start, consumed = 0, 0, 0
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(_UTF8_CHUNK)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:
+                data = e.object
+                pending = len(data) - len(chunk)  # bytes of an unfinished character from the last chunk
+                head = bytes(data[: e.start])
+                line = lines_before + head.count(b"\n") + 1
+                start = consumed - pending + head.rfind(b"\n") + 1 if b"\n" in head else line_start
+                offset = consumed - pending + e.start
+                return data[e.start], line, offset - start + 1
+            if not chunk:
+                return None
+            newlines = chunk.count(b"\n")
+            if newlines:
+                line_start = consumed + chunk.rfind(b"\n") + 1
+            lines_before += newlines
+            consumed += len(chunk)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV (UTF-8) or Parquet file; one clear line when it cannot be.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Its rows.
+
+    Raises
+    ------
+    BadInputError
+        Missing, not a file, another format, empty, header only, not UTF-8,
+        repeated column names, or not parseable.
+    """
+    if not path.exists():
+        raise BadInputError(ERR_NOT_FOUND.format(path=path))
+    if not path.is_file():
+        raise BadInputError(ERR_NOT_A_FILE.format(path=path))
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise BadInputError(ERR_FORMAT.format(path=path, suffix=path.suffix))
+    if path.stat().st_size == 0:
+        raise BadInputError(ERR_EMPTY_FILE.format(path=path))
+    use_system_allocator()
+    if suffix == ".parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as e:
+            raise BadInputError(ERR_UNREADABLE.format(path=path, kind="Parquet", problem=_first_line(e))) from e
+    else:
+        frame = _read_csv(path)
+    if frame.empty:
+        raise BadInputError(ERR_HEADER_ONLY.format(path=path, count=frame.shape[1]))
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
+    except UnicodeDecodeError as e:
+        invalid = _first_invalid_utf8(path)
+        if invalid is None:
+            raise BadInputError(ERR_UNREADABLE.format(path=path, kind="CSV", problem=_first_line(e))) from e
+        byte, line, column = invalid
+        raise BadInputError(ERR_NOT_UTF8.format(path=path, byte=byte, line=line, column=column)) from e
+    except pd.errors.EmptyDataError as e:
+        raise BadInputError(ERR_EMPTY_FILE.format(path=path)) from e
+    except (pd.errors.ParserError, ValueError, OSError) as e:
+        raise BadInputError(ERR_UNREADABLE.format(path=path, kind="CSV", problem=_first_line(e))) from e
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise BadInputError(ERR_DUPLICATE_HEADER.format(path=path, names=repeated))
+    return frame
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+# --------------------------------------------------------------------------- settings and roles
+
+
+@dataclass(frozen=True)
+class _Settings:
+    audit: AuditSettings
+    leakage: LeakageSettings
+    split: SplitSettings
+    positive_label: Any
+    exclude_columns: dict[str, str]
+    note: str
+    source: str = "the built-in defaults"
+
+
+def _settings(start: Path) -> _Settings:
+    """Load the thresholds of the project around ``start`` (``FAIRGATE_HOME`` first), or the defaults."""
+    home = os.environ.get("FAIRGATE_HOME")
+    if home:
+        candidates = [Path(home)]
+    else:
+        here = start.resolve()
+        candidates = [here, *here.parents]
+    for folder in candidates:
+        path = folder / CONFIG_FILE_NAME
+        if path.is_file():
+            config = load_config(path)
+            return _Settings(
+                config.audit,
+                config.leakage,
+                config.split,
+                config.dataset.positive_label,
+                dict(config.dataset.exclude_columns),
+                NOTE_CONFIG.format(path=path),
+                str(path),
+            )
+    if home:
+        # FAIRGATE_HOME names a project that is not there: an error, never the defaults
+        load_config(Path(home) / CONFIG_FILE_NAME)
+    return _Settings(
+        AuditSettings(),
+        LeakageSettings(),
+        SplitSettings(),
+        DatasetSettings.model_fields["positive_label"].default,
+        {},
+        NOTE_DEFAULTS.format(start=start),
+    )
+
+
+def _check_roles(
+    frame: pd.DataFrame,
+    path: Path,
+    target: str,
+    time_column: str | None,
+    sensitive: Sequence[str],
+    id_columns: Sequence[str],
+) -> None:
+    roles: list[tuple[str, str]] = [(target, "--target")]
+    if time_column:
+        roles.append((time_column, "--time-column"))
+    roles += [(c, "--sensitive") for c in sensitive] + [(c, "--id-column") for c in id_columns]
+    unknown = [(c, option) for c, option in roles if c not in frame.columns]
+    if unknown:
+        names = list(dict.fromkeys(c for c, _ in unknown))
+        options = sorted({option for _, option in unknown})
+        shown = [str(c) for c in frame.columns[:_SHOWN_COLUMNS]]
+        if frame.shape[1] > _SHOWN_COLUMNS:
+            shown.append(f"... {frame.shape[1] - _SHOWN_COLUMNS} more")
+        raise BadInputError(
+            ERR_UNKNOWN_COLUMNS.format(
+                path=path, names=names, options=", ".join(options), count=frame.shape[1], shown=shown
+            )
+        )
+    seen: dict[str, str] = {}
+    for column, option in roles:
+        if column in seen and seen[column] != option:
+            raise BadInputError(ERR_ROLE_CLASH.format(column=column, first=seen[column], second=option))
+        seen[column] = option
+
+
+def _parse_time(frame: pd.DataFrame, column: str, path: Path) -> pd.DataFrame:
+    """Return the frame with its time column as naive UTC datetimes (ISO 8601 text is parsed)."""
+    from pipelines.data.columns import naive_utc
+
+    series = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return frame.assign(**{column: naive_utc(series)})
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        raise BadInputError(ERR_TIME_NUMERIC.format(column=column, path=path, dtype=series.dtype))
+    present = series.dropna()
+    parsed = pd.to_datetime(present.astype(str), errors="coerce", format="ISO8601", utc=True)
+    bad = present[parsed.isna().to_numpy()]
+    if len(bad):
+        raise BadInputError(
+            ERR_TIME_NOT_DATES.format(
+                column=column, path=path, count=len(bad), rows=len(present), example=str(bad.iloc[0])
+            )
+        )
+    dates = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    dates[present.index] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    return frame.assign(**{column: dates})
+
+
+def _positive_label(
+    frame: pd.DataFrame, target: str, path: Path, configured: Any, notes: list[str]
+) -> tuple[Any, list[Any]]:
+    from pipelines.data.audit import ERR_SINGLE_CLASS, native
+
+    classes = sorted((native(v) for v in pd.unique(frame[target].dropna())), key=str)
+    if not classes:
+        raise BadInputError(ERR_NO_TARGET_VALUES.format(target=target, path=path))
+    if len(classes) == 1:
+        raise BadInputError(ERR_SINGLE_CLASS.format(target=target, value=classes[0]))
+    if len(classes) > 2:
+        shown = classes[:_SHOWN_CLASSES] + (["..."] if len(classes) > _SHOWN_CLASSES else [])
+        raise BadInputError(ERR_TARGET_CLASSES.format(target=target, path=path, count=len(classes), values=shown))
+    missing = int(frame[target].isna().sum())
+    if missing:
+        raise BadInputError(ERR_TARGET_MISSING.format(target=target, path=path, count=missing))
+    if configured in classes:
+        return configured, classes
+    chosen = classes[-1]
+    notes.append(NOTE_POSITIVE.format(label=configured, target=target, classes=classes, chosen=chosen))
+    return chosen, classes
+
+
+# --------------------------------------------------------------------------- the check
+
+
+def run_check(
+    path: Path,
+    target: str,
+    *,
+    time_column: str | None = None,
+    sensitive: Sequence[str] = (),
+    id_columns: Sequence[str] = (),
+    reference_path: Path | None = None,
+    data_docs_dir: Path | None = None,
+    start: Path | None = None,
+) -> CheckResult:
+    """Run the audit and the leakage checks on one file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A CSV (UTF-8) or Parquet file.
+    target : str
+        The outcome column (two classes).
+    time_column : str, optional
+        The decision time (dates): enables the out-of-time split, the
+        comparison of other dates with it, and freshness against the reference.
+    sensitive : sequence of str
+        Sensitive attributes: group representation, group drift, proxies.
+    id_columns : sequence of str
+        Identifier columns: unique, not seen in the reference, not on both
+        sides of the split, never features.
+    reference_path : pathlib.Path, optional
+        The data the file is compared with (schema, types, ranges, domains,
+        ids, freshness, drift); without it those checks do not run and the
+        notes say so.
+    data_docs_dir : pathlib.Path, optional
+        Where to build the Great Expectations Data Docs.
+    start : pathlib.Path, optional
+        Where to look for ``fairgate.yaml`` (default: the working directory).
+
+    Returns
+    -------
+    CheckResult
+        Findings of both checks, notes, and the tables of the report.
+
+    Raises
+    ------
+    BadInputError
+        Unreadable files, unknown or clashing column names, a time column
+        without dates, a target without exactly two classes, too few rows.
+    """
+    settings = _settings(start or Path.cwd())
+    notes = [settings.note]
+    frame = read_table(path)
+    _check_roles(frame, path, target, time_column, sensitive, id_columns)
+    if time_column:
+        frame = _parse_time(frame, time_column, path)
+    positive, classes = _positive_label(frame, target, path, settings.positive_label, notes)
+    options = {
+        target: "--target",
+        **{c: "--sensitive" for c in sensitive},
+        **{c: "--id-column" for c in id_columns},
+    }
+    if time_column:
+        options[time_column] = "--time-column"
+    exclusions = {c: r for c, r in settings.exclude_columns.items() if c in frame.columns}
+    for column, reason in exclusions.items():
+        if column in options:
+            raise BadInputError(
+                ERR_EXCLUDED_ROLE.format(column=column, config=settings.source, reason=reason, option=options[column])
+            )
+    absent = sorted(set(settings.exclude_columns) - set(exclusions))
+    if absent:
+        notes.append(NOTE_EXCLUSION_ABSENT.format(columns=absent))
+    dataset = DatasetSettings(
+        source="file",
+        path=str(path),
+        target=target,
+        positive_label=positive,
+        time_column=time_column,
+        id_columns=list(id_columns),
+        # the pipeline requires a sensitive attribute; the standalone check allows none
+        sensitive=list(sensitive) or [f"{target} (none)"],
+        exclude_columns=exclusions,
+    )
+    if not sensitive:
+        dataset = dataset.model_copy(update={"sensitive": []})
+        notes.append(NOTE_NO_SENSITIVE)
+
+    reference = None
+    if reference_path is not None:
+        reference = read_table(reference_path)
+        if time_column and time_column in reference.columns:
+            reference = _parse_time(reference, time_column, reference_path)
+        notes.append(NOTE_REFERENCE.format(path=reference_path, rows=len(reference)))
+
+    counts = frame[target].value_counts()
+    for label in classes:
+        rows = int(counts.get(label, 0))
+        if rows < 2:
+            raise BadInputError(ERR_TOO_FEW_TO_SPLIT.format(target=target, path=path, rows=rows, label=label))
+
+    # imported once the input is known to be good: bad input is refused in about a second
+    from pipelines.data.audit import audit_dataset
+    from pipelines.data.columns import EncodedFrame
+    from pipelines.data.leakage import find_leakage
+    from pipelines.data.split import holdout_mask, split_notes
+
+    encoded = EncodedFrame(frame)
+    audit = audit_dataset(
+        frame,
+        reference,
+        dataset,
+        settings.audit,
+        encoded=encoded,
+        reference_encoded=None if reference is None else EncodedFrame(reference),
+        data_docs_dir=data_docs_dir,
+    )
+    try:
+        is_test = holdout_mask(frame, dataset, settings.split)
+    except ValueError as e:
+        raise BadInputError(ERR_SPLIT.format(path=path, problem=_first_line(e))) from e
+    leakage = find_leakage(frame, dataset, settings.leakage, is_test, encoded=encoded)
+    notes += audit.report.notes + split_notes(dataset) + leakage.notes
+    return CheckResult(
+        rows=len(frame),
+        columns=frame.shape[1],
+        findings=list(audit.report.findings) + list(leakage.findings),
+        notes=list(dict.fromkeys(notes)),
+        expectations=audit.expectations,
+        drift=audit.drift,
+    )
+
+
+def write_report(result: CheckResult, folder: Path, data_docs: Path | None, title: str) -> Path:
+    """Write ``index.html`` (and ``check.json``) into ``folder``; move the Data Docs beside them.
+
+    Parameters
+    ----------
+    result : CheckResult
+        What to report.
+    folder : pathlib.Path
+        The report folder (created).
+    data_docs : pathlib.Path or None
+        A built Data Docs site to move into ``folder / "data_docs"``.
+    title : str
+        The page heading.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``index.html`` written.
+    """
+    from pipelines.reports.check_report import ReportPage, render_html
+
+    folder.mkdir(parents=True, exist_ok=True)
+    link = None
+    if data_docs is not None and (data_docs / "index.html").is_file():
+        target = folder / "data_docs"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.move(str(data_docs), str(target))
+        link = "data_docs/index.html"
+    page = ReportPage(
+        title=title,
+        verdict=result.verdict,
+        rows=result.rows,
+        columns=result.columns,
+        findings=result.findings,
+        notes=result.notes,
+        expectations=result.expectations,
+        drift=result.drift,
+        data_docs=link,
+    )
+    (folder / "check.json").write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    index = folder / "index.html"
+    index.write_text(render_html(page), encoding="utf-8")
+    return index
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """Run ``fairgate check`` and print its outcome; return the exit code."""
+    try:
+        return _command_check(args)
+    except FairgateError:
+        raise
+    except Exception as e:  # noqa: BLE001  (a bug: reported as one, never as "blocked")
+        sys.stderr.write(f"fairgate: internal error in check (a bug, not your data): {type(e).__name__}: {e}\n")
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _command_check(args: argparse.Namespace) -> int:
+    report_dir: Path | None = args.report
+    if report_dir is not None and report_dir.exists() and not report_dir.is_dir():
+        raise BadInputError(ERR_REPORT_DIR.format(path=report_dir))
+    with tempfile.TemporaryDirectory(prefix="fairgate-data-docs-") as scratch:
+        docs = Path(scratch) / "site" if report_dir is not None else None
+        result = run_check(
+            args.path,
+            args.target,
+            time_column=args.time_column,
+            sensitive=args.sensitive,
+            id_columns=args.id_column,
+            reference_path=args.reference,
+            data_docs_dir=docs,
+        )
+        index = None
+        if report_dir is not None:
+            index = write_report(result, report_dir, docs, f"fairgate check: {args.path.name}")
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+    else:
+        from pipelines.reports.check_report import finding_lines
+
+        blocking = sum(1 for f in result.findings if f.severity == "block")
+        sys.stdout.write(
+            f"fairgate check {args.path}: {result.verdict.upper()}  {result.rows} rows, "
+            f"{result.columns} columns, {blocking} blocking finding(s), "
+            f"{len(result.findings) - blocking} warning(s)\n"
+        )
+        for line in finding_lines(result.findings):
+            sys.stdout.write(f"  {line}\n")
+        for note in result.notes:
+            sys.stdout.write(f"  note: {note}\n")
+        if index is not None:
+            sys.stdout.write(f"  report: {index}\n")
+    return EXIT_BLOCKED if result.verdict == "blocked" else EXIT_PASSED

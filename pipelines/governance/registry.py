@@ -1,0 +1,309 @@
+"""The MLflow side: runs, the model registry, and the ``champion`` alias.
+
+Conventions (DESIGN.md): one registered model per use case; every trained
+candidate is registered, blocked ones too, with tags saying why; only the
+gate, an approval or a rollback moves ``champion``; version tags carry the
+``fairgate.`` prefix.  Every write here is idempotent on retry: a run, a
+version or an alias move already made for the same Airflow run is found and
+reused, never made twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pipelines.core.errors import BadInputError, BlockedError
+from pipelines.core.project import ProjectPaths, tracking_uri
+
+logger = logging.getLogger(__name__)
+
+TAG = "fairgate."
+TAG_AIRFLOW_RUN = TAG + "airflow_run_id"
+TAG_GATE = TAG + "gate.decision"
+TAG_GATE_TECHNICAL = TAG + "gate.technical"
+TAG_GATE_ETHICAL = TAG + "gate.ethical"
+TAG_GATE_REASONS = TAG + "gate.reasons"
+TAG_STABLE_FAIR = TAG + "stable_fair"
+MAX_TAG_CHARS = 5000
+
+ERR_NO_VERSION = "model {name!r} has no version {version}"
+ERR_NO_ROLLBACK_TARGET = (
+    "no rollback target: no version of {name!r} other than the current champion {current} "
+    "passed every gate and served before"
+)
+ERR_TARGET_NOT_PASSED = (
+    "version {version} of {name!r} cannot be champion: it did not pass every gate "
+    "(gate.decision={decision}, ethical={ethical}); a model that failed a gate is never promoted"
+)
+ERR_TARGET_IS_CHAMPION = "version {version} of {name!r} is already the champion"
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """One move of the ``champion`` alias, as recorded in tags."""
+
+    action: str
+    from_version: str | None
+    to_version: str
+    actor: str
+    reason: str
+    airflow_run_id: str
+    at: str = ""
+    already_done: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "action": self.action,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "actor": self.actor,
+            "reason": self.reason,
+            "airflow_run_id": self.airflow_run_id,
+            "at": self.at,
+            "already_done": self.already_done,
+        }
+
+
+def connect(paths: ProjectPaths) -> MlflowClient:
+    """Point MLflow at the project's store and return a client."""
+    uri = tracking_uri(paths)
+    if uri.startswith("sqlite:///"):
+        paths.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def ensure_experiment(client: MlflowClient, paths: ProjectPaths, name: str) -> str:
+    """Return the experiment id, creating it with the project's artifact root."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    location = None
+    if tracking_uri(paths).startswith("sqlite:///"):
+        location = paths.mlflow_artifacts.as_uri()
+    return str(client.create_experiment(name, artifact_location=location))
+
+
+def open_run(client: MlflowClient, experiment_id: str, airflow_run_id: str, tags: dict[str, str]) -> str:
+    """Return the MLflow run of this Airflow run, creating it once."""
+    existing = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{TAG_AIRFLOW_RUN}` = '{airflow_run_id}'", max_results=1
+    )
+    if existing:
+        return str(existing[0].info.run_id)
+    run = client.create_run(experiment_id, run_name=airflow_run_id, tags={TAG_AIRFLOW_RUN: airflow_run_id, **tags})
+    return str(run.info.run_id)
+
+
+def _not_found(error: MlflowException) -> bool:
+    return error.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def champion(client: MlflowClient, model_name: str, alias: str) -> ModelVersion | None:
+    """The version the alias points at, or None when the model or the alias does not exist yet."""
+    try:
+        model = client.get_registered_model(model_name)
+    except MlflowException as e:
+        if _not_found(e):
+            return None
+        raise
+    version = model.aliases.get(alias)
+    if version is None:
+        return None
+    return client.get_model_version(model_name, str(version))
+
+
+def get_version(client: MlflowClient, model_name: str, version: str) -> ModelVersion:
+    """One model version; ``BadInputError`` when it does not exist."""
+    try:
+        return client.get_model_version(model_name, str(version))
+    except MlflowException as e:
+        if _not_found(e):
+            raise BadInputError(ERR_NO_VERSION.format(name=model_name, version=version)) from e
+        raise
+
+
+def tag_value(text: str) -> str:
+    """A tag value within MLflow's size limit, marked when shortened (the full text is an artifact)."""
+    if len(text) <= MAX_TAG_CHARS:
+        return text
+    marker = " … (shortened; the full text is in the run's artifacts)"
+    return text[: MAX_TAG_CHARS - len(marker)] + marker
+
+
+def register_candidate(
+    client: MlflowClient, model_name: str, model_uri: str, run_id: str, airflow_run_id: str, tags: dict[str, str]
+) -> str:
+    """Register the candidate once per Airflow run and set its tags; return its version."""
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    existing = [
+        v
+        for v in client.search_model_versions(f"name = '{model_name}'")
+        if v.tags.get(TAG_AIRFLOW_RUN) == airflow_run_id
+    ]
+    if existing:
+        version = str(existing[0].version)
+    else:
+        # a tracking server accepts a logged model's models:/m-<id> source only with its model id
+        model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        created = client.create_model_version(
+            model_name, model_uri, run_id=run_id, tags={TAG_AIRFLOW_RUN: airflow_run_id}, model_id=model_id
+        )
+        version = str(created.version)
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, tag_value(value))
+    return version
+
+
+def passed_every_gate(version: ModelVersion) -> bool:
+    """True only when the recorded gate decision says both gates passed."""
+    tags = version.tags
+    return (
+        tags.get(TAG_GATE) == "passed"
+        and tags.get(TAG_GATE_TECHNICAL) == "passed"
+        and tags.get(TAG_GATE_ETHICAL) == "passed"
+    )
+
+
+def move_champion(
+    client: MlflowClient,
+    model_name: str,
+    alias: str,
+    version: str,
+    *,
+    action: str,
+    actor: str,
+    reason: str,
+    airflow_run_id: str,
+    audit_entries: list[Any],
+) -> AliasMove:
+    """Point the alias at ``version`` after re-checking its gate tags and its files; record the move.
+
+    Call it inside :func:`pipelines.governance.champion_lock.champion_lock`, with the
+    checks that decided the move. ``audit_entries`` are the audit log's
+    entries of ``version``: its files must match the checksums its
+    ``registration`` entry recorded (see :mod:`pipelines.governance.model_integrity`).
+
+    Idempotent: when the move for this Airflow run was already made, it is
+    reported as such and nothing changes.
+    """
+    from pipelines.governance.model_integrity import verify_registered_model
+
+    target = get_version(client, model_name, version)
+    if not passed_every_gate(target):
+        raise BlockedError(
+            action,
+            [
+                ERR_TARGET_NOT_PASSED.format(
+                    version=version,
+                    name=model_name,
+                    decision=target.tags.get(TAG_GATE, "none"),
+                    ethical=target.tags.get(TAG_GATE_ETHICAL, "none"),
+                )
+            ],
+        )
+    current = champion(client, model_name, alias)
+    history = alias_history(client, model_name)
+    for earlier in history:
+        if earlier["airflow_run_id"] == airflow_run_id and earlier["action"] == action:
+            return AliasMove(
+                action,
+                earlier["from_version"],
+                earlier["to_version"],
+                earlier["actor"],
+                earlier["reason"],
+                airflow_run_id,
+                earlier.get("at", ""),
+                True,
+            )
+    verify_registered_model(model_name, str(version), audit_entries, action)
+    from_version = str(current.version) if current is not None else None
+    client.set_registered_model_alias(model_name, alias, str(version))
+    client.set_model_version_tag(model_name, str(version), TAG_STABLE_FAIR, "true")
+    # when the alias moved: a record of the event, it never feeds a result
+    moved_at = datetime.now(UTC).isoformat(timespec="seconds")
+    move = AliasMove(action, from_version, str(version), actor, reason, airflow_run_id, moved_at)
+    _append_alias_history(client, model_name, move)
+    logger.info("%s: %s moved from %s to %s by %s", action, alias, from_version, version, actor)
+    return move
+
+
+HISTORY_TAG = TAG + "alias_history"
+
+
+def alias_history(client: MlflowClient, model_name: str) -> list[dict[str, Any]]:
+    """Every recorded move of the alias, oldest first (kept as a registered-model tag)."""
+    try:
+        model = client.get_registered_model(model_name)
+    except MlflowException as e:
+        if _not_found(e):
+            return []
+        raise
+    raw = model.tags.get(HISTORY_TAG)
+    return list(json.loads(raw)) if raw else []
+
+
+def _append_alias_history(client: MlflowClient, model_name: str, move: AliasMove) -> None:
+    history = alias_history(client, model_name)
+    history.append(move.to_dict())
+    # the full history also goes to the tamper-evident audit log; the tag keeps the latest moves
+    while len(json.dumps(history)) > MAX_TAG_CHARS and len(history) > 1:
+        history.pop(0)
+    client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
+    for key, value in move.to_dict().items():
+        client.set_registered_model_tag(model_name, f"{TAG}last_alias_move.{key}", str(value))
+
+
+def rollback_target(client: MlflowClient, model_name: str, alias: str, requested: str | None) -> str:
+    """The version a rollback moves the alias to.
+
+    With ``requested``: that version, refused unless it passed every gate.
+    Without: the highest-numbered version below the current champion that
+    passed every gate and served (``stable_fair=true``).
+    """
+    current = champion(client, model_name, alias)
+    current_number = int(current.version) if current is not None else None
+    if requested is not None:
+        target = get_version(client, model_name, str(requested))
+        if current_number is not None and int(target.version) == current_number:
+            raise BlockedError("rollback", [ERR_TARGET_IS_CHAMPION.format(version=requested, name=model_name)])
+        if not passed_every_gate(target):
+            raise BlockedError(
+                "rollback",
+                [
+                    ERR_TARGET_NOT_PASSED.format(
+                        version=requested,
+                        name=model_name,
+                        decision=target.tags.get(TAG_GATE, "none"),
+                        ethical=target.tags.get(TAG_GATE_ETHICAL, "none"),
+                    )
+                ],
+            )
+        return str(target.version)
+    candidates = [
+        v
+        for v in client.search_model_versions(f"name = '{model_name}'")
+        if passed_every_gate(v)
+        and v.tags.get(TAG_STABLE_FAIR) == "true"
+        and (current_number is None or int(v.version) < current_number)
+    ]
+    if not candidates:
+        raise BlockedError(
+            "rollback", [ERR_NO_ROLLBACK_TARGET.format(name=model_name, current=current_number)]
+        )
+    return str(max(candidates, key=lambda v: int(v.version)).version)
