@@ -28,6 +28,7 @@ from typing import Any
 from pipelines.core.config import HAZARDS, FairgateConfig, apply_overrides, override_refusals
 from pipelines.core.errors import BadInputError, BlockedError, FairgateError
 from pipelines.core.project import ProjectPaths, airflow_environment, open_project, tracking_uri
+from pipelines.governance import tags
 
 EXIT_PASSED, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -300,14 +301,14 @@ def command_freeze(args: argparse.Namespace) -> int:
 def command_status(args: argparse.Namespace) -> int:
     """Show the freeze state, the champion, the versions with their gate decisions and sign-offs, the alias moves."""
     from pipelines.governance import registry
-    from pipelines.governance.approvals import TAG_AWAITING, TAG_GATED_AGAINST, approval_status
+    from pipelines.governance.approvals import approval_status
 
     paths, config = open_project()
     client = registry.connect(paths)
     name = config.registry.model_name
     current = registry.champion(client, name, config.registry.champion_alias)
     versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
-    waiting = [str(v.version) for v in versions if v.tags.get(TAG_AWAITING) == "true"]
+    waiting = [str(v.version) for v in versions if v.tags.get(tags.AWAITING_APPROVAL) == "true"]
     approvals = approval_status(paths, config, waiting)
     _out(f"model {name}  (MLflow: {tracking_uri(paths)})")
     _out(f"deployments: {approvals['freeze'].describe()}")
@@ -316,12 +317,12 @@ def command_status(args: argparse.Namespace) -> int:
     _out(f"champion: {'version ' + str(current.version) if current is not None else 'none'}")
     current_version = str(current.version) if current is not None else "none"
     for version in versions:
-        tags = version.tags
-        _out(f"  v{version.version:<4} gate={tags.get(registry.TAG_GATE, '?'):<8} "
-             f"interval={tags.get('fairgate.data_interval', '?')} data={tags.get('fairgate.data_hash', '?')} "
-             f"{'stable_fair' if tags.get(registry.TAG_STABLE_FAIR) == 'true' else ''}")
+        version_tags = version.tags
+        _out(f"  v{version.version:<4} gate={version_tags.get(tags.GATE_DECISION, '?'):<8} "
+             f"interval={version_tags.get(tags.DATA_INTERVAL, '?')} data={version_tags.get(tags.DATA_HASH, '?')} "
+             f"{'stable_fair' if version_tags.get(tags.STABLE_FAIR) == 'true' else ''}")
         if str(version.version) in approvals["versions"]:
-            gated_against = tags.get(TAG_GATED_AGAINST, "none")
+            gated_against = version_tags.get(tags.GATED_AGAINST, "none")
             stale = "" if gated_against == current_version else (
                 f" (gated against champion {gated_against}, now {current_version}: approval would be refused)"
             )

@@ -28,6 +28,7 @@ from pipelines.core.arrow_memory import use_system_allocator
 from pipelines.core.config import FairgateConfig, apply_overrides, override_refusals
 from pipelines.core.errors import BadInputError, BlockedError, FairgateError
 from pipelines.core.project import CODE_ROOT, ProjectPaths, find_project_root, open_project
+from pipelines.governance import tags
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,6 @@ ERR_SOURCE_UNREADABLE = "cannot read dataset {path}: {problem}"
 ERR_SOURCE_FORMAT = "dataset {path}: expected a .csv or .parquet file"
 ERR_INTERVAL = "interval must be a month as YYYY-MM, found {value!r}"
 MLFLOW_BATCH_METRICS = 1000  # MLflow's limit of metrics per log_batch call
-TAG_GATE_CHECKS = "fairgate.gate.checks"
-TAG_GATE_UNCERTAIN = "fairgate.gate.uncertain"
-TAG_GATE_CHAMPION = "fairgate.gate.champion_version"
 ERR_CHAMPION_CHANGED = (
     "version {version} was gated against champion {gated}, but the champion is now {current} (moved since "
     "the gate by another promotion or a rollback): nothing was promoted; run retrain again to gate it against "
@@ -368,11 +366,11 @@ def ingest(run_ref: dict[str, Any]) -> dict[str, Any]:
             experiment_id,
             ctx.airflow_run_id,
             {
-                "fairgate.dag_id": ctx.dag_id,
-                "fairgate.data_interval": ctx.interval,
-                "fairgate.data_hash": data_hash,
-                "fairgate.config_hash": config.config_hash,
-                "fairgate.hazards": ",".join(config.generator.hazards) if config.dataset.source == "generator" else "",
+                tags.DAG_ID: ctx.dag_id,
+                tags.DATA_INTERVAL: ctx.interval,
+                tags.DATA_HASH: data_hash,
+                tags.CONFIG_HASH: config.config_hash,
+                tags.HAZARDS: ",".join(config.generator.hazards) if config.dataset.source == "generator" else "",
             },
         )
         client.log_dict(mlflow_run_id, config.as_dict(), "config/fairgate.json")
@@ -441,7 +439,7 @@ def audit(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
             client.log_artifacts(ingested["mlflow_run_id"], str(data_docs), "audit/data_docs")
         client.set_tag(
             ingested["mlflow_run_id"],
-            "fairgate.audit_reference",
+            tags.AUDIT_REFERENCE,
             _reference_tag(reference.source, champion.version if champion else None, reference.files),
         )
         record["details"] = {
@@ -485,7 +483,7 @@ def _verdict_tag(
     findings, blocking = list(findings), list(blocking)
     registry.connect(ctx.paths).set_tag(
         mlflow_run_id,
-        f"fairgate.{stage}.verdict",
+        tags.stage_verdict(stage),
         f"{verdict}: {len(findings)} finding(s), {len(blocking)} blocking",
     )
 
@@ -494,8 +492,8 @@ def _block(ctx: StageContext, mlflow_run_id: str, stage: str, reasons: list[str]
     """Record on the MLflow run where and why the run was blocked, then stop it."""
     from pipelines.governance import registry
     client = registry.connect(ctx.paths)
-    client.set_tag(mlflow_run_id, "fairgate.blocked_at", stage)
-    client.set_tag(mlflow_run_id, "fairgate.blocked_reasons", registry.tag_value("; ".join(reasons)))
+    client.set_tag(mlflow_run_id, tags.BLOCKED_AT, stage)
+    client.set_tag(mlflow_run_id, tags.BLOCKED_REASONS, registry.tag_value("; ".join(reasons)))
     raise BlockedError(stage, reasons)
 
 
@@ -654,10 +652,10 @@ def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[
             mlflow.log_dict(trained.fingerprint, "training/fingerprint.json")
             mlflow.set_tags(
                 {
-                    "fairgate.beta_factor": repr(float(training.beta_factor)),
-                    "fairgate.class_weights": json.dumps(trained.fingerprint["class_weights_repr"], sort_keys=True),
-                    "fairgate.sample_weight_sha256": trained.sample_weight_sha256,
-                    "fairgate.mitigation": json.dumps(trained.fingerprint["mitigation"], sort_keys=True),
+                    tags.BETA_FACTOR: repr(float(training.beta_factor)),
+                    tags.CLASS_WEIGHTS: json.dumps(trained.fingerprint["class_weights_repr"], sort_keys=True),
+                    tags.SAMPLE_WEIGHT_SHA256: trained.sample_weight_sha256,
+                    tags.MITIGATION: json.dumps(trained.fingerprint["mitigation"], sort_keys=True),
                 }
             )
             model_info = _log_sklearn_model(trained.model, train_frame[features].head(5))
@@ -957,14 +955,14 @@ def _gate_tags(decision: Any) -> dict[str, str]:
     failed = sum(not check.passed for check in checks)
     uncertain = decision.uncertain_checks()
     return {
-        registry.TAG_GATE: "passed" if decision.passed else "blocked",
-        registry.TAG_GATE_TECHNICAL: "passed" if decision.technical_passed else "blocked",
-        registry.TAG_GATE_ETHICAL: "passed" if decision.ethical_passed else "blocked",
-        registry.TAG_GATE_REASONS: registry.tag_value("; ".join(decision.reasons()) or "all checks passed"),
-        TAG_GATE_CHECKS: f"{len(checks)} checks: {len(checks) - failed} passed, {failed} failed, "
+        tags.GATE_DECISION: "passed" if decision.passed else "blocked",
+        tags.GATE_TECHNICAL: "passed" if decision.technical_passed else "blocked",
+        tags.GATE_ETHICAL: "passed" if decision.ethical_passed else "blocked",
+        tags.GATE_REASONS: registry.tag_value("; ".join(decision.reasons()) or "all checks passed"),
+        tags.GATE_CHECKS: f"{len(checks)} checks: {len(checks) - failed} passed, {failed} failed, "
         f"{len(uncertain)} uncertain",
-        TAG_GATE_UNCERTAIN: registry.tag_value("; ".join(uncertain) or "none"),
-        TAG_GATE_CHAMPION: decision.champion_version if decision.champion_version is not None else "none",
+        tags.GATE_UNCERTAIN: registry.tag_value("; ".join(uncertain) or "none"),
+        tags.GATE_CHAMPION: decision.champion_version if decision.champion_version is not None else "none",
     }
 
 
@@ -973,7 +971,7 @@ def register(
 ) -> dict[str, Any]:
     """Register the candidate, passed or blocked, with its lineage, gate tags and file checksums."""
     from pipelines.governance import registry
-    from pipelines.governance.model_integrity import TAG_MODEL_DIGEST, TAG_MODEL_FILES, manifest_digest, model_checksums
+    from pipelines.governance.model_integrity import manifest_digest, model_checksums
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "register") as record:
@@ -981,27 +979,27 @@ def register(
         registry.connect(ctx.paths)
         # checksummed before registration: these are the files the gate's verdict is about
         model_files = model_checksums(trained["model_uri"])
-        tags = {
-            TAG_MODEL_DIGEST: manifest_digest(model_files),
-            TAG_MODEL_FILES: json.dumps(model_files, sort_keys=True),
-            "fairgate.airflow_run_id": ctx.airflow_run_id,
-            "fairgate.data_hash": ingested["data_hash"],
-            "fairgate.config_hash": ctx.config.config_hash,
-            "fairgate.dag_id": ctx.dag_id,
-            "fairgate.data_interval": ctx.interval,
-            "fairgate.mlflow_run_id": ingested["mlflow_run_id"],
-            "fairgate.beta_factor": trained["beta_factor"],
-            "fairgate.class_weights": json.dumps(trained["class_weights"], sort_keys=True),
-            "fairgate.class_weights_hex": json.dumps(trained["class_weights_hex"], sort_keys=True),
-            "fairgate.reweigh_sensitive": str(trained.get("reweigh_sensitive", False)).lower(),
-            "fairgate.mitigation": json.dumps(trained.get("mitigation", {"method": "none"}), sort_keys=True),
-            "fairgate.sample_weight_sha256": str(trained.get("sample_weight_sha256")),
-            "fairgate.weights_check": trained.get("weights_check", "missing"),
-            registry.TAG_GATE: "passed" if decision["passed"] else "blocked",
-            registry.TAG_GATE_TECHNICAL: "passed" if decision["technical_passed"] else "blocked",
-            registry.TAG_GATE_ETHICAL: "passed" if decision["ethical_passed"] else "blocked",
-            registry.TAG_GATE_REASONS: "; ".join(gated["reasons"]) or "all checks passed",
-            **{f"fairgate.{k}": v for k, v in git_state().items()},
+        version_tags = {
+            tags.MODEL_DIGEST: manifest_digest(model_files),
+            tags.MODEL_FILES: json.dumps(model_files, sort_keys=True),
+            tags.AIRFLOW_RUN_ID: ctx.airflow_run_id,
+            tags.DATA_HASH: ingested["data_hash"],
+            tags.CONFIG_HASH: ctx.config.config_hash,
+            tags.DAG_ID: ctx.dag_id,
+            tags.DATA_INTERVAL: ctx.interval,
+            tags.MLFLOW_RUN_ID: ingested["mlflow_run_id"],
+            tags.BETA_FACTOR: trained["beta_factor"],
+            tags.CLASS_WEIGHTS: json.dumps(trained["class_weights"], sort_keys=True),
+            tags.CLASS_WEIGHTS_HEX: json.dumps(trained["class_weights_hex"], sort_keys=True),
+            tags.REWEIGH_SENSITIVE: str(trained.get("reweigh_sensitive", False)).lower(),
+            tags.MITIGATION: json.dumps(trained.get("mitigation", {"method": "none"}), sort_keys=True),
+            tags.SAMPLE_WEIGHT_SHA256: str(trained.get("sample_weight_sha256")),
+            tags.WEIGHTS_CHECK: trained.get("weights_check", "missing"),
+            tags.GATE_DECISION: "passed" if decision["passed"] else "blocked",
+            tags.GATE_TECHNICAL: "passed" if decision["technical_passed"] else "blocked",
+            tags.GATE_ETHICAL: "passed" if decision["ethical_passed"] else "blocked",
+            tags.GATE_REASONS: "; ".join(gated["reasons"]) or "all checks passed",
+            **{tags.lineage(k): v for k, v in git_state().items()},
         }
         client = registry.connect(ctx.paths)
         version = registry.register_candidate(
@@ -1010,19 +1008,19 @@ def register(
             trained["model_uri"],
             ingested["mlflow_run_id"],
             ctx.airflow_run_id,
-            tags,
+            version_tags,
         )
         # the code that trained it, on the run too (the run's other lineage tags are set by the stages)
-        for key in ("fairgate.git_commit", "fairgate.git_dirty", TAG_MODEL_DIGEST):
-            client.set_tag(ingested["mlflow_run_id"], key, tags[key])
+        for key in (tags.GIT_COMMIT, tags.GIT_DIRTY, tags.MODEL_DIGEST):
+            client.set_tag(ingested["mlflow_run_id"], key, version_tags[key])
         record_event(
             ctx.paths,
             ctx.config,
             "registration",
             ctx.actor,
             {
-                "summary": f"registered as {tags[registry.TAG_GATE]} (data interval {ctx.interval})",
-                "tags": tags,
+                "summary": f"registered as {version_tags[tags.GATE_DECISION]} (data interval {ctx.interval})",
+                "tags": version_tags,
                 "model_uri": trained["model_uri"],
                 "model_files_sha256": model_files,
             },
@@ -1201,7 +1199,7 @@ def rollback(
                 f"{airflow_run_id}:refusal:rollback",
             )
             raise
-        client.set_model_version_tag(name, target, "fairgate.last_rollback", json.dumps(move.to_dict()))
+        client.set_model_version_tag(name, target, tags.LAST_ROLLBACK, json.dumps(move.to_dict()))
         _record_rollback(paths, config, move.to_dict(), airflow_run_id)
     refresh_model_cards(paths, config, [move.to_version, move.from_version])
     return move.to_dict()

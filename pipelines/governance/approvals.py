@@ -39,6 +39,7 @@ from typing import Any
 from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths, audit_log_url, open_project
+from pipelines.governance import tags
 from pipelines.governance.audit_log import AuditLog, Entry, open_log
 
 logger = logging.getLogger(__name__)
@@ -54,9 +55,6 @@ MANUAL_RUN_TYPE = "manual"
 NOT_A_PERSON = ("dag_test",)
 UNKNOWN_ACTOR = "airflow:unknown-user"
 
-TAG_AWAITING = "fairgate.awaiting_approval"
-TAG_GATED_AGAINST = "fairgate.approval.gated_against"
-TAG_APPROVED_BY = "fairgate.approved_by"
 
 ERR_SIGN_OFF = "sign_off must be one of: " + ", ".join(SIGN_OFFS) + "; found {found!r}"
 ERR_VERSION = "model_version must be a positive integer, found {found!r}"
@@ -397,8 +395,8 @@ def hold_for_approval(
 ) -> dict[str, Any]:
     """Tag a candidate that passed both gates as waiting, and record it (no alias moves)."""
     name = config.registry.model_name
-    client.set_model_version_tag(name, version, TAG_AWAITING, "true")
-    client.set_model_version_tag(name, version, TAG_GATED_AGAINST, gated_against or "none")
+    client.set_model_version_tag(name, version, tags.AWAITING_APPROVAL, "true")
+    client.set_model_version_tag(name, version, tags.GATED_AGAINST, gated_against or "none")
     summary = (
         f"version {version} passed both gates; deployments are frozen (audit entry {state.seq}), so it waits "
         "for a technical and an ethical sign-off from two different people"
@@ -443,8 +441,8 @@ def _complete_promotion(
 ) -> dict[str, Any]:
     """After the alias moved: clear the waiting tag, name the approvers, record the promotion (idempotent)."""
     name = config.registry.model_name
-    client.set_model_version_tag(name, version, TAG_AWAITING, "false")
-    client.set_model_version_tag(name, version, TAG_APPROVED_BY, json.dumps(decision.approved_by, sort_keys=True))
+    client.set_model_version_tag(name, version, tags.AWAITING_APPROVAL, "false")
+    client.set_model_version_tag(name, version, tags.APPROVED_BY, json.dumps(decision.approved_by, sort_keys=True))
     recorded = {k: v for k, v in move.items() if k != "already_done"}
     _append(
         log,
@@ -531,23 +529,23 @@ def _approve_version(
         if problem:
             raise refuse(problem)
         person = str(actor).strip()
-        tags = target.tags
+        version_tags = target.tags
         if not registry.passed_every_gate(target):
             raise refuse(
                 ERR_GATE_FAILED.format(
                     version=version,
                     name=name,
-                    decision=tags.get(registry.TAG_GATE, "none"),
-                    technical=tags.get(registry.TAG_GATE_TECHNICAL, "none"),
-                    ethical=tags.get(registry.TAG_GATE_ETHICAL, "none"),
+                    decision=version_tags.get(tags.GATE_DECISION, "none"),
+                    technical=version_tags.get(tags.GATE_TECHNICAL, "none"),
+                    ethical=version_tags.get(tags.GATE_ETHICAL, "none"),
                 )
             )
-        if tags.get(TAG_AWAITING) != "true":
-            raise refuse(ERR_NOT_AWAITING.format(version=version, name=name, tag=TAG_AWAITING,
-                                                 found=tags.get(TAG_AWAITING, "absent")))
+        if version_tags.get(tags.AWAITING_APPROVAL) != "true":
+            raise refuse(ERR_NOT_AWAITING.format(version=version, name=name, tag=tags.AWAITING_APPROVAL,
+                                                 found=version_tags.get(tags.AWAITING_APPROVAL, "absent")))
         current = registry.champion(client, name, alias)
         current_version = str(current.version) if current is not None else "none"
-        gated_against = tags.get(TAG_GATED_AGAINST, "none")
+        gated_against = version_tags.get(tags.GATED_AGAINST, "none")
         if gated_against != current_version:
             raise refuse(ERR_CHAMPION_MOVED.format(version=version, name=name, gated=gated_against,
                                                    current=current_version))

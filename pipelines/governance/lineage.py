@@ -32,10 +32,10 @@ import pandas as pd
 
 from pipelines.core.errors import BadInputError
 from pipelines.core.project import ProjectPaths
+from pipelines.governance import tags
 
 logger = logging.getLogger(__name__)
 
-TAG_DATA_HASH = "fairgate.data_hash"
 
 ERR_NO_DATA_HASH = (
     "champion version {version} of {model!r} has no {tag} tag: the data it was trained on cannot be found "
@@ -119,7 +119,7 @@ def champion_lineage(client: Any, model_name: str, alias: str) -> ChampionLineag
     current = registry.champion(client, model_name, alias)
     if current is None:
         return None
-    return ChampionLineage(version=str(current.version), data_hash=current.tags.get(TAG_DATA_HASH) or None)
+    return ChampionLineage(version=str(current.version), data_hash=current.tags.get(tags.DATA_HASH) or None)
 
 
 def data_version_files(paths: ProjectPaths, data_hash: str, version: str) -> dict[str, Path]:
@@ -150,7 +150,7 @@ def data_version_files(paths: ProjectPaths, data_hash: str, version: str) -> dic
     from dvc_data.hashfile.tree import Tree
 
     if not data_hash.endswith(".dir"):
-        raise BadInputError(ERR_NOT_DIRECTORY_HASH.format(version=version, tag=TAG_DATA_HASH, data_hash=data_hash))
+        raise BadInputError(ERR_NOT_DIRECTORY_HASH.format(version=version, tag=tags.DATA_HASH, data_hash=data_hash))
     manifest = HashInfo("md5", data_hash)
     with Repo(str(paths.root)) as repo:
         cache = repo.cache.local
@@ -234,7 +234,7 @@ def audit_reference(
         relative = [f.relative_to(paths.data_dir).as_posix() for f in files_before]
         return AuditReference(frame, "data_before_batch", True, [note], relative)
     if champion.data_hash is None:
-        raise BadInputError(ERR_NO_DATA_HASH.format(version=champion.version, model=model_name, tag=TAG_DATA_HASH))
+        raise BadInputError(ERR_NO_DATA_HASH.format(version=champion.version, model=model_name, tag=tags.DATA_HASH))
     files = data_version_files(paths, champion.data_hash, champion.version)
     notes: list[str] = []
     others = sorted(name for name in files if not name.endswith(".parquet"))
@@ -340,9 +340,9 @@ def log_split_datasets(
                 dataset,
                 context=name,
                 tags={
-                    "fairgate.rows": str(len(frame)),
-                    "fairgate.file_sha256": sha256,
-                    "fairgate.data_hash": data_hash,
+                    tags.ROWS: str(len(frame)),
+                    tags.FILE_SHA256: sha256,
+                    tags.DATA_HASH: data_hash,
                 },
             )
             digests[name] = dataset.digest

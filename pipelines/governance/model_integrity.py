@@ -21,11 +21,9 @@ from typing import Any
 
 from pipelines.core.errors import BlockedError
 
-TAG_MODEL_FILES = "fairgate.model_files_sha256"
 # written into the model's folder by MLflow's registry when a version is created (its name and version),
 # after the files were checksummed: not part of the model
 REGISTRY_FILES = frozenset({"registered_model_meta"})
-TAG_MODEL_DIGEST = "fairgate.model_sha256"
 CHUNK = 1 << 20
 
 ERR_NOT_RECORDED = (

@@ -24,7 +24,8 @@ from typing import Any
 from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths
-from pipelines.governance.lineage import TAG_DATA_HASH, data_version_files
+from pipelines.governance import tags
+from pipelines.governance.lineage import data_version_files
 
 ERR_NO_HASH = (
     "version {version} of {name!r} has no {tag} tag: the data it trained on was never recorded (broken lineage); "
@@ -72,9 +73,9 @@ def restore_data(paths: ProjectPaths, config: FairgateConfig, version: str, to: 
     name = config.registry.model_name
     client = registry.connect(paths)
     model_version = registry.get_version(client, name, version)
-    data_hash = model_version.tags.get(TAG_DATA_HASH)
+    data_hash = model_version.tags.get(tags.DATA_HASH)
     if not data_hash:
-        raise BlockedError("data restore", [ERR_NO_HASH.format(version=version, name=name, tag=TAG_DATA_HASH)])
+        raise BlockedError("data restore", [ERR_NO_HASH.format(version=version, name=name, tag=tags.DATA_HASH)])
     folder = (to or default_restore_folder(paths, name, str(version))).resolve()
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise BadInputError(ERR_TARGET_NOT_EMPTY.format(folder=folder))
@@ -154,12 +155,12 @@ def lineage_chain(paths: ProjectPaths, config: FairgateConfig, version: str) -> 
     from pipelines.core.project import audit_log_url
     from pipelines.governance import registry
     from pipelines.governance.audit_log import open_log
-    from pipelines.governance.model_integrity import TAG_MODEL_DIGEST
+
 
     name = config.registry.model_name
     client = registry.connect(paths)
     model_version = registry.get_version(client, name, version)
-    tags = dict(model_version.tags)
+    version_tags = dict(model_version.tags)
     run = client.get_run(model_version.run_id) if model_version.run_id else None
     run_tags = dict(run.data.tags) if run is not None else {}
     inputs = (
@@ -169,7 +170,7 @@ def lineage_chain(paths: ProjectPaths, config: FairgateConfig, version: str) -> 
                 "context": next((t.value for t in item.tags if t.key == "mlflow.data.context"), None),
                 "digest": item.dataset.digest,
                 "source": json.loads(item.dataset.source),
-                "rows": next((t.value for t in item.tags if t.key == "fairgate.rows"), None),
+                "rows": next((t.value for t in item.tags if t.key == tags.ROWS), None),
             }
             for item in run.inputs.dataset_inputs
         ]
@@ -205,41 +206,41 @@ def lineage_chain(paths: ProjectPaths, config: FairgateConfig, version: str) -> 
         "model": name,
         "version": str(version),
         "data": {
-            "data_hash": tags.get(TAG_DATA_HASH),
-            "data_interval": tags.get("fairgate.data_interval"),
+            "data_hash": version_tags.get(tags.DATA_HASH),
+            "data_interval": version_tags.get(tags.DATA_INTERVAL),
             "datasets": inputs,
             "restore": f"fairgate data restore --model-version {version}",
         },
         "audit": {
-            "audit": run_tags.get("fairgate.audit.verdict"),
-            "leakage": run_tags.get("fairgate.leakage.verdict"),
-            "reference": run_tags.get("fairgate.audit_reference"),
+            "audit": run_tags.get(tags.AUDIT_VERDICT),
+            "leakage": run_tags.get(tags.LEAKAGE_VERDICT),
+            "reference": run_tags.get(tags.AUDIT_REFERENCE),
         },
         "training": {
             "mlflow_run_id": model_version.run_id,
-            "dag_id": tags.get("fairgate.dag_id"),
-            "airflow_run_id": tags.get("fairgate.airflow_run_id"),
-            "git_commit": tags.get("fairgate.git_commit"),
-            "git_dirty": tags.get("fairgate.git_dirty"),
-            "config_hash": tags.get("fairgate.config_hash"),
-            "beta_factor": tags.get("fairgate.beta_factor"),
-            "class_weights": tags.get("fairgate.class_weights"),
-            "mitigation": tags.get("fairgate.mitigation"),
-            "weights_check": tags.get("fairgate.weights_check"),
+            "dag_id": version_tags.get(tags.DAG_ID),
+            "airflow_run_id": version_tags.get(tags.AIRFLOW_RUN_ID),
+            "git_commit": version_tags.get(tags.GIT_COMMIT),
+            "git_dirty": version_tags.get(tags.GIT_DIRTY),
+            "config_hash": version_tags.get(tags.CONFIG_HASH),
+            "beta_factor": version_tags.get(tags.BETA_FACTOR),
+            "class_weights": version_tags.get(tags.CLASS_WEIGHTS),
+            "mitigation": version_tags.get(tags.MITIGATION),
+            "weights_check": version_tags.get(tags.WEIGHTS_CHECK),
         },
         "gate": {
-            "decision": tags.get(registry.TAG_GATE),
-            "technical": tags.get(registry.TAG_GATE_TECHNICAL),
-            "ethical": tags.get(registry.TAG_GATE_ETHICAL),
-            "reasons": tags.get(registry.TAG_GATE_REASONS),
+            "decision": version_tags.get(tags.GATE_DECISION),
+            "technical": version_tags.get(tags.GATE_TECHNICAL),
+            "ethical": version_tags.get(tags.GATE_ETHICAL),
+            "reasons": version_tags.get(tags.GATE_REASONS),
             "audit_entry": gate_entry.seq if gate_entry is not None else None,
         },
         "registration": {
             "audit_entry": registration.seq if registration is not None else None,
             "at": registration.recorded_at if registration is not None else None,
             "actor": registration.actor if registration is not None else None,
-            "model_sha256": tags.get(TAG_MODEL_DIGEST),
-            "stable_fair": tags.get(registry.TAG_STABLE_FAIR) == "true",
+            "model_sha256": version_tags.get(tags.MODEL_DIGEST),
+            "stable_fair": version_tags.get(tags.STABLE_FAIR) == "true",
         },
         "alias_moves": moves,
         "audit_log": verified.describe(),

@@ -23,17 +23,10 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths, tracking_uri
+from pipelines.governance import tags
 
 logger = logging.getLogger(__name__)
 
-TAG = "fairgate."
-TAG_AIRFLOW_RUN = TAG + "airflow_run_id"
-TAG_GATE = TAG + "gate.decision"
-TAG_GATE_TECHNICAL = TAG + "gate.technical"
-TAG_GATE_ETHICAL = TAG + "gate.ethical"
-TAG_GATE_REASONS = TAG + "gate.reasons"
-TAG_STABLE_FAIR = TAG + "stable_fair"
-MAX_TAG_CHARS = 5000
 
 ERR_NO_VERSION = "model {name!r} has no version {version}"
 ERR_NO_ROLLBACK_TARGET = (
@@ -95,14 +88,16 @@ def ensure_experiment(client: MlflowClient, paths: ProjectPaths, name: str) -> s
     return str(client.create_experiment(name, artifact_location=location))
 
 
-def open_run(client: MlflowClient, experiment_id: str, airflow_run_id: str, tags: dict[str, str]) -> str:
+def open_run(client: MlflowClient, experiment_id: str, airflow_run_id: str, run_tags: dict[str, str]) -> str:
     """Return the MLflow run of this Airflow run, creating it once."""
     existing = client.search_runs(
-        [experiment_id], filter_string=f"tags.`{TAG_AIRFLOW_RUN}` = '{airflow_run_id}'", max_results=1
+        [experiment_id], filter_string=f"tags.`{tags.AIRFLOW_RUN_ID}` = '{airflow_run_id}'", max_results=1
     )
     if existing:
         return str(existing[0].info.run_id)
-    run = client.create_run(experiment_id, run_name=airflow_run_id, tags={TAG_AIRFLOW_RUN: airflow_run_id, **tags})
+    run = client.create_run(
+        experiment_id, run_name=airflow_run_id, tags={tags.AIRFLOW_RUN_ID: airflow_run_id, **run_tags}
+    )
     return str(run.info.run_id)
 
 
@@ -136,14 +131,19 @@ def get_version(client: MlflowClient, model_name: str, version: str) -> ModelVer
 
 def tag_value(text: str) -> str:
     """A tag value within MLflow's size limit, marked when shortened (the full text is an artifact)."""
-    if len(text) <= MAX_TAG_CHARS:
+    if len(text) <= tags.MAX_TAG_CHARS:
         return text
     marker = " … (shortened; the full text is in the run's artifacts)"
-    return text[: MAX_TAG_CHARS - len(marker)] + marker
+    return text[: tags.MAX_TAG_CHARS - len(marker)] + marker
 
 
 def register_candidate(
-    client: MlflowClient, model_name: str, model_uri: str, run_id: str, airflow_run_id: str, tags: dict[str, str]
+    client: MlflowClient,
+    model_name: str,
+    model_uri: str,
+    run_id: str,
+    airflow_run_id: str,
+    version_tags: dict[str, str],
 ) -> str:
     """Register the candidate once per Airflow run and set its tags; return its version."""
     try:
@@ -154,7 +154,7 @@ def register_candidate(
     existing = [
         v
         for v in client.search_model_versions(f"name = '{model_name}'")
-        if v.tags.get(TAG_AIRFLOW_RUN) == airflow_run_id
+        if v.tags.get(tags.AIRFLOW_RUN_ID) == airflow_run_id
     ]
     if existing:
         version = str(existing[0].version)
@@ -162,21 +162,21 @@ def register_candidate(
         # a tracking server accepts a logged model's models:/m-<id> source only with its model id
         model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
         created = client.create_model_version(
-            model_name, model_uri, run_id=run_id, tags={TAG_AIRFLOW_RUN: airflow_run_id}, model_id=model_id
+            model_name, model_uri, run_id=run_id, tags={tags.AIRFLOW_RUN_ID: airflow_run_id}, model_id=model_id
         )
         version = str(created.version)
-    for key, value in tags.items():
+    for key, value in version_tags.items():
         client.set_model_version_tag(model_name, version, key, tag_value(value))
     return version
 
 
 def passed_every_gate(version: ModelVersion) -> bool:
     """True only when the recorded gate decision says both gates passed."""
-    tags = version.tags
+    version_tags = version.tags
     return (
-        tags.get(TAG_GATE) == "passed"
-        and tags.get(TAG_GATE_TECHNICAL) == "passed"
-        and tags.get(TAG_GATE_ETHICAL) == "passed"
+        version_tags.get(tags.GATE_DECISION) == "passed"
+        and version_tags.get(tags.GATE_TECHNICAL) == "passed"
+        and version_tags.get(tags.GATE_ETHICAL) == "passed"
     )
 
 
@@ -212,8 +212,8 @@ def move_champion(
                 ERR_TARGET_NOT_PASSED.format(
                     version=version,
                     name=model_name,
-                    decision=target.tags.get(TAG_GATE, "none"),
-                    ethical=target.tags.get(TAG_GATE_ETHICAL, "none"),
+                    decision=target.tags.get(tags.GATE_DECISION, "none"),
+                    ethical=target.tags.get(tags.GATE_ETHICAL, "none"),
                 )
             ],
         )
@@ -234,7 +234,7 @@ def move_champion(
     verify_registered_model(model_name, str(version), audit_entries, action)
     from_version = str(current.version) if current is not None else None
     client.set_registered_model_alias(model_name, alias, str(version))
-    client.set_model_version_tag(model_name, str(version), TAG_STABLE_FAIR, "true")
+    client.set_model_version_tag(model_name, str(version), tags.STABLE_FAIR, "true")
     # when the alias moved: a record of the event, it never feeds a result
     moved_at = datetime.now(UTC).isoformat(timespec="seconds")
     move = AliasMove(action, from_version, str(version), actor, reason, airflow_run_id, moved_at)
@@ -243,7 +243,6 @@ def move_champion(
     return move
 
 
-HISTORY_TAG = TAG + "alias_history"
 
 
 def alias_history(client: MlflowClient, model_name: str) -> list[dict[str, Any]]:
@@ -254,7 +253,7 @@ def alias_history(client: MlflowClient, model_name: str) -> list[dict[str, Any]]
         if _not_found(e):
             return []
         raise
-    raw = model.tags.get(HISTORY_TAG)
+    raw = model.tags.get(tags.ALIAS_HISTORY)
     return list(json.loads(raw)) if raw else []
 
 
@@ -262,11 +261,11 @@ def _append_alias_history(client: MlflowClient, model_name: str, move: AliasMove
     history = alias_history(client, model_name)
     history.append(move.to_dict())
     # the full history also goes to the tamper-evident audit log; the tag keeps the latest moves
-    while len(json.dumps(history)) > MAX_TAG_CHARS and len(history) > 1:
+    while len(json.dumps(history)) > tags.MAX_TAG_CHARS and len(history) > 1:
         history.pop(0)
-    client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
+    client.set_registered_model_tag(model_name, tags.ALIAS_HISTORY, json.dumps(history))
     for key, value in move.to_dict().items():
-        client.set_registered_model_tag(model_name, f"{TAG}last_alias_move.{key}", str(value))
+        client.set_registered_model_tag(model_name, tags.last_alias_move(key), str(value))
 
 
 def rollback_target(client: MlflowClient, model_name: str, alias: str, requested: str | None) -> str:
@@ -289,8 +288,8 @@ def rollback_target(client: MlflowClient, model_name: str, alias: str, requested
                     ERR_TARGET_NOT_PASSED.format(
                         version=requested,
                         name=model_name,
-                        decision=target.tags.get(TAG_GATE, "none"),
-                        ethical=target.tags.get(TAG_GATE_ETHICAL, "none"),
+                        decision=target.tags.get(tags.GATE_DECISION, "none"),
+                        ethical=target.tags.get(tags.GATE_ETHICAL, "none"),
                     )
                 ],
             )
@@ -299,7 +298,7 @@ def rollback_target(client: MlflowClient, model_name: str, alias: str, requested
         v
         for v in client.search_model_versions(f"name = '{model_name}'")
         if passed_every_gate(v)
-        and v.tags.get(TAG_STABLE_FAIR) == "true"
+        and v.tags.get(tags.STABLE_FAIR) == "true"
         and (current_number is None or int(v.version) < current_number)
     ]
     if not candidates:

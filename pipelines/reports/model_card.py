@@ -55,6 +55,7 @@ from mlflow.exceptions import MlflowException
 from pipelines.core.config import DatasetSettings, FairgateConfig
 from pipelines.core.errors import BadInputError
 from pipelines.core.project import ProjectPaths, audit_log_url
+from pipelines.governance import tags
 from pipelines.governance.approvals import decide as decide_approval
 from pipelines.governance.approvals import freeze_state, version_sign_offs
 from pipelines.governance.audit_log import Entry, open_log
@@ -67,8 +68,6 @@ CARD_FOLDER = "model_card"
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
 CARD_JSON = "model_card.json"
-TAG_MODEL_CARD = "fairgate.model_card"
-TAG_MODEL_DIGEST = "fairgate.model_sha256"  # set at registration (pipelines/model_integrity.py)
 DATA_SUMMARY_PATH = "data/data_summary.json"
 PER_GROUP_PLOT_PATH = "evaluation/per_group.png"
 # the card lives in model_card/ of the run: the plot is one folder up
@@ -295,7 +294,7 @@ def _run_facts(client: Any, run_id: str | None) -> dict[str, Any]:
         "lifecycle_stage": run.info.lifecycle_stage,
         "start_time": _iso_from_millis(run.info.start_time),
         "params": dict(sorted(run.data.params.items())),
-        "tags": dict(sorted((k, v) for k, v in run.data.tags.items() if k.startswith("fairgate."))),
+        "tags": dict(sorted((k, v) for k, v in run.data.tags.items() if k.startswith(tags.PREFIX))),
     }
 
 
@@ -437,7 +436,7 @@ def gather_facts(client: Any, paths: ProjectPaths, config: FairgateConfig, versi
     run = _run_facts(client, model_version.run_id)
     with tempfile.TemporaryDirectory(prefix="fairgate-card-") as workdir:
         artifacts, plot = _read_artifacts(client, run, Path(workdir))
-    tags = dict(sorted(model_version.tags.items()))
+    version_tags = dict(sorted(model_version.tags.items()))
     recorded_config = artifacts["config"].get("content")
     facts: dict[str, Any] = {
         "card": {
@@ -453,43 +452,23 @@ def gather_facts(client: Any, paths: ProjectPaths, config: FairgateConfig, versi
             "aliases": sorted(getattr(model_version, "aliases", None) or []),
             "status": model_version.status,
         },
-        "version_tags": tags,
+        "version_tags": version_tags,
         "run": run,
         "artifacts": artifacts,
         "per_group_plot": plot,
-        "config_check": _config_check(recorded_config, tags.get("fairgate.config_hash")),
+        "config_check": _config_check(recorded_config, version_tags.get(tags.CONFIG_HASH)),
         "audit_log": _audit_facts(paths, config, int(number), run.get("run_id")),
     }
     facts["not_recorded"] = [
         *(f"run artifact {item['path']}" for item in artifacts.values() if item["status"] == NOT_RECORDED),
         *([f"run artifact {PER_GROUP_PLOT_PATH}"] if plot["status"] == NOT_RECORDED else []),
         *(["MLflow run"] if run["status"] != RECORDED else []),
-        *(f"version tag {key}" for key in _EXPECTED_VERSION_TAGS if key not in tags),
+        *(f"version tag {key}" for key in tags.EXPECTED_VERSION_TAGS if key not in version_tags),
     ]
     # canonical: the facts are exactly what model_card.json holds, so a card renders the same from either
     canonical: dict[str, Any] = json.loads(facts_json(facts))
     return canonical
 
-
-_EXPECTED_VERSION_TAGS = (
-    "fairgate.data_hash",
-    "fairgate.git_commit",
-    "fairgate.git_dirty",
-    "fairgate.config_hash",
-    "fairgate.dag_id",
-    "fairgate.airflow_run_id",
-    "fairgate.data_interval",
-    "fairgate.mlflow_run_id",
-    "fairgate.beta_factor",
-    "fairgate.class_weights",
-    "fairgate.class_weights_hex",
-    "fairgate.mitigation",
-    "fairgate.weights_check",
-    "fairgate.gate.decision",
-    "fairgate.gate.technical",
-    "fairgate.gate.ethical",
-    "fairgate.gate.reasons",
-)
 
 
 # ------------------------------------------------------------------ the card as a document
@@ -633,17 +612,17 @@ def _interval(node: Any, signed: bool = False) -> Inline:
 EMPTY_VALUE = "(recorded empty)"
 
 
-def _tag(tags: Mapping[str, str], key: str) -> Inline:
+def _tag(version_tags: Mapping[str, str], key: str) -> Inline:
     """A tag value shown verbatim, ``not recorded`` when the tag is absent."""
-    value = tags.get(key)
+    value = version_tags.get(key)
     if value is None:
         return Missing()
     return Code(value) if value.strip() else EMPTY_VALUE
 
 
-def _tag_text(tags: Mapping[str, str], key: str) -> Inline:
+def _tag_text(version_tags: Mapping[str, str], key: str) -> Inline:
     """A tag holding a sentence, ``not recorded`` when the tag is absent."""
-    value = tags.get(key)
+    value = version_tags.get(key)
     if value is None:
         return Missing()
     return value if value.strip() else EMPTY_VALUE
@@ -662,9 +641,9 @@ def _artifact_missing(facts: Mapping[str, Any], name: str) -> Missing:
     return Missing(f"no {item['path']} on the run")
 
 
-def _json_tag(tags: Mapping[str, str], key: str) -> tuple[Any, Inline | None]:
+def _json_tag(version_tags: Mapping[str, str], key: str) -> tuple[Any, Inline | None]:
     """A tag holding JSON: the parsed value, or what to show instead (absent or not JSON)."""
-    raw = tags.get(key)
+    raw = version_tags.get(key)
     if raw is None:
         return _ABSENT, Missing()
     try:
@@ -856,15 +835,15 @@ def _check_report(facts: Mapping[str, Any], name: str, title: str) -> list[Block
 
 
 def _section_data(facts: Mapping[str, Any]) -> tuple[Block, ...]:
-    tags = facts["version_tags"]
+    version_tags = facts["version_tags"]
     run_tags = facts["run"].get("tags", {})
     source = _config(facts, "dataset", "source")
     exclusions = _config(facts, "dataset", "exclude_columns")
     blocks: list[Block] = [
         Fields(
             (
-                ("Data version (DVC md5 of data/)", _cell(_tag(tags, "fairgate.data_hash"))),
-                ("Data interval", _cell(_tag(tags, "fairgate.data_interval"))),
+                ("Data version (DVC md5 of data/)", _cell(_tag(version_tags, tags.DATA_HASH))),
+                ("Data interval", _cell(_tag(version_tags, tags.DATA_INTERVAL))),
                 (
                     "Dataset source",
                     _cell(
@@ -884,10 +863,10 @@ def _section_data(facts: Mapping[str, Any]) -> tuple[Block, ...]:
                         )
                     ),
                 ),
-                ("Audit reference (run tag)", _cell(_tag_text(run_tags, "fairgate.audit_reference"))),
-                ("Hazards planted (run tag)", _cell(_tag(run_tags, "fairgate.hazards"))),
-                ("Blocked at (run tag)", _cell(_tag(run_tags, "fairgate.blocked_at"))),
-                ("Blocked because (run tag)", _cell(_tag_text(run_tags, "fairgate.blocked_reasons"))),
+                ("Audit reference (run tag)", _cell(_tag_text(run_tags, tags.AUDIT_REFERENCE))),
+                ("Hazards planted (run tag)", _cell(_tag(run_tags, tags.HAZARDS))),
+                ("Blocked at (run tag)", _cell(_tag(run_tags, tags.BLOCKED_AT))),
+                ("Blocked because (run tag)", _cell(_tag_text(run_tags, tags.BLOCKED_REASONS))),
             )
         ),
         Heading("Training set and holdout"),
@@ -956,7 +935,7 @@ def _exact_table(mapping: Any, key_header: str, value_header: str) -> Table:
 
 
 def _section_training(facts: Mapping[str, Any]) -> tuple[Block, ...]:
-    tags = facts["version_tags"]
+    version_tags = facts["version_tags"]
     params = facts["run"].get("params", {})
     fingerprint = _artifact(facts, "fingerprint")
     estimator_params = {k.partition(".")[2]: v for k, v in params.items() if k.startswith("estimator.")}
@@ -970,7 +949,7 @@ def _section_training(facts: Mapping[str, Any]) -> tuple[Block, ...]:
                     _cell(Code(json.dumps(estimator_params, sort_keys=True)) if estimator_params else Missing()),
                 ),
                 ("Training rows", _cell(Code(params["train_rows"]) if "train_rows" in params else Missing())),
-                ("beta_factor (exact)", _cell(_tag(tags, "fairgate.beta_factor"))),
+                ("beta_factor (exact)", _cell(_tag(version_tags, tags.BETA_FACTOR))),
                 (
                     "Class counts",
                     _cell(
@@ -979,9 +958,9 @@ def _section_training(facts: Mapping[str, Any]) -> tuple[Block, ...]:
                         else Code(json.dumps(fingerprint["class_counts"], sort_keys=True))
                     ),
                 ),
-                ("Sensitive reweighing", _cell(_tag(tags, "fairgate.reweigh_sensitive"))),
-                ("SHA-256 of the sample weights received", _cell(_tag(tags, "fairgate.sample_weight_sha256"))),
-                ("Weights check (against the 50-digit reference)", _cell(_tag_text(tags, "fairgate.weights_check"))),
+                ("Sensitive reweighing", _cell(_tag(version_tags, tags.REWEIGH_SENSITIVE))),
+                ("SHA-256 of the sample weights received", _cell(_tag(version_tags, tags.SAMPLE_WEIGHT_SHA256))),
+                ("Weights check (against the 50-digit reference)", _cell(_tag_text(version_tags, tags.WEIGHTS_CHECK))),
                 (
                     "Weights check in training/fingerprint.json",
                     _cell(
@@ -995,10 +974,10 @@ def _section_training(facts: Mapping[str, Any]) -> tuple[Block, ...]:
         ),
         Heading("Class weights (exact, as recorded)"),
     ]
-    weights, weights_problem = _json_tag(tags, "fairgate.class_weights")
-    hexes, _ = _json_tag(tags, "fairgate.class_weights_hex")
+    weights, weights_problem = _json_tag(version_tags, tags.CLASS_WEIGHTS)
+    hexes, _ = _json_tag(version_tags, tags.CLASS_WEIGHTS_HEX)
     if weights_problem is not None:
-        blocks.append(Paragraph(("fairgate.class_weights: ", weights_problem)))
+        blocks.append(Paragraph((tags.CLASS_WEIGHTS + ": ", weights_problem)))
     elif isinstance(weights, Mapping):
         rows = tuple(
             (
@@ -1030,9 +1009,9 @@ def _section_training(facts: Mapping[str, Any]) -> tuple[Block, ...]:
             ),
         ]
     blocks.append(Heading("Fairness mitigation"))
-    mitigation, mitigation_problem = _json_tag(tags, "fairgate.mitigation")
+    mitigation, mitigation_problem = _json_tag(version_tags, tags.MITIGATION)
     if mitigation_problem is not None:
-        blocks.append(Paragraph(("fairgate.mitigation: ", mitigation_problem)))
+        blocks.append(Paragraph((tags.MITIGATION + ": ", mitigation_problem)))
     elif isinstance(mitigation, Mapping):
         rows_m: list[tuple[str, Cell]] = [("Method", _cell(Code(str(mitigation.get("method")))))]
         for key in ("constraint", "difference_bound", "max_iter", "positive_threshold", "oracle_calls"):
@@ -1288,18 +1267,18 @@ def _verdict(value: Any) -> Inline:
 
 
 def _section_gate(facts: Mapping[str, Any]) -> tuple[Block, ...]:
-    tags = facts["version_tags"]
+    version_tags = facts["version_tags"]
     run_tags = facts["run"].get("tags", {})
     decision = _artifact(facts, "gate_decision")
     blocks: list[Block] = [
         Fields(
             (
-                ("Decision (version tag)", _cell(_tag(tags, "fairgate.gate.decision"))),
-                ("Technical gate (version tag)", _cell(_tag(tags, "fairgate.gate.technical"))),
-                ("Ethical gate (version tag)", _cell(_tag(tags, "fairgate.gate.ethical"))),
-                ("Reasons (version tag)", _cell(_tag_text(tags, "fairgate.gate.reasons"))),
-                ("Checks (run tag)", _cell(_tag_text(run_tags, "fairgate.gate.checks"))),
-                ("Gated against champion (run tag)", _cell(_tag(run_tags, "fairgate.gate.champion_version"))),
+                ("Decision (version tag)", _cell(_tag(version_tags, tags.GATE_DECISION))),
+                ("Technical gate (version tag)", _cell(_tag(version_tags, tags.GATE_TECHNICAL))),
+                ("Ethical gate (version tag)", _cell(_tag(version_tags, tags.GATE_ETHICAL))),
+                ("Reasons (version tag)", _cell(_tag_text(version_tags, tags.GATE_REASONS))),
+                ("Checks (run tag)", _cell(_tag_text(run_tags, tags.GATE_CHECKS))),
+                ("Gated against champion (run tag)", _cell(_tag(run_tags, tags.GATE_CHAMPION))),
             )
         )
     ]
@@ -1375,7 +1354,7 @@ def _section_gate(facts: Mapping[str, Any]) -> tuple[Block, ...]:
 
 
 def _section_oversight(facts: Mapping[str, Any]) -> tuple[Block, ...]:
-    tags = facts["version_tags"]
+    version_tags = facts["version_tags"]
     audit = facts["audit_log"]
     freeze = audit["freeze"]
     if freeze.get("seq") is None:
@@ -1398,9 +1377,9 @@ def _section_oversight(facts: Mapping[str, Any]) -> tuple[Block, ...]:
             (
                 ("Deployments now", freeze_text),
                 ("Aliases on this version now", _cell(Code(", ".join(aliases)) if aliases else "none")),
-                ("Awaiting approval (version tag)", _cell(_tag(tags, "fairgate.awaiting_approval"))),
-                ("Gated against (version tag)", _cell(_tag(tags, "fairgate.approval.gated_against"))),
-                ("Approved by (version tag)", _cell(_tag_text(tags, "fairgate.approved_by"))),
+                ("Awaiting approval (version tag)", _cell(_tag(version_tags, tags.AWAITING_APPROVAL))),
+                ("Gated against (version tag)", _cell(_tag(version_tags, tags.GATED_AGAINST))),
+                ("Approved by (version tag)", _cell(_tag_text(version_tags, tags.APPROVED_BY))),
                 (
                     "Sign-offs for this version",
                     _cell(audit["approval"]["description"] if audit["sign_offs"] else "none recorded"),
@@ -1452,7 +1431,7 @@ def _section_oversight(facts: Mapping[str, Any]) -> tuple[Block, ...]:
         Paragraph(
             (
                 "fairgate's rules (pipelines/registry.py and pipelines/approvals.py at git commit ",
-                _tag(tags, "fairgate.git_commit"),
+                _tag(version_tags, tags.GIT_COMMIT),
                 "); the alias is ",
                 Code(alias_name),
                 ":",
@@ -1476,7 +1455,7 @@ def _section_oversight(facts: Mapping[str, Any]) -> tuple[Block, ...]:
 
 
 def _section_life_cycle(facts: Mapping[str, Any]) -> tuple[Block, ...]:
-    tags = facts["version_tags"]
+    version_tags = facts["version_tags"]
     check = facts["config_check"]
     if check["status"] != RECORDED:
         config_match: Cell = (Missing("no config/fairgate.json on the run"),)
@@ -1498,17 +1477,17 @@ def _section_life_cycle(facts: Mapping[str, Any]) -> tuple[Block, ...]:
         Fields(
             (
                 ("Registered at (MLflow)", _cell(facts["model"]["created_at"] or Missing())),
-                ("Git commit", _cell(_tag(tags, "fairgate.git_commit"))),
-                ("Working tree dirty", _cell(_tag(tags, "fairgate.git_dirty"))),
-                ("Configuration hash", _cell(_tag(tags, "fairgate.config_hash"))),
+                ("Git commit", _cell(_tag(version_tags, tags.GIT_COMMIT))),
+                ("Working tree dirty", _cell(_tag(version_tags, tags.GIT_DIRTY))),
+                ("Configuration hash", _cell(_tag(version_tags, tags.CONFIG_HASH))),
                 ("config/fairgate.json matches the configuration hash", config_match),
-                ("DAG", _cell(_tag(tags, "fairgate.dag_id"))),
-                ("Airflow run", _cell(_tag(tags, "fairgate.airflow_run_id"))),
+                ("DAG", _cell(_tag(version_tags, tags.DAG_ID))),
+                ("Airflow run", _cell(_tag(version_tags, tags.AIRFLOW_RUN_ID))),
                 ("MLflow run", _cell(Code(run["run_id"]) if run.get("run_id") else Missing(run.get("problem", "")))),
                 ("Model source", _cell(Code(str(facts["model"]["source"])))),
-                ("SHA-256 of the model's file manifest", _cell(_tag(tags, TAG_MODEL_DIGEST))),
-                ("Served as champion (fairgate.stable_fair)", _cell(_tag(tags, "fairgate.stable_fair"))),
-                ("Last rollback to this version (version tag)", _cell(_tag_text(tags, "fairgate.last_rollback"))),
+                ("SHA-256 of the model's file manifest", _cell(_tag(version_tags, tags.MODEL_DIGEST))),
+                ("Served as champion (fairgate.stable_fair)", _cell(_tag(version_tags, tags.STABLE_FAIR))),
+                ("Last rollback to this version (version tag)", _cell(_tag_text(version_tags, tags.LAST_ROLLBACK))),
             )
         ),
         Heading("Events about this version in the audit log"),
@@ -1580,7 +1559,7 @@ def _card_title(facts: Mapping[str, Any]) -> str:
 
 
 def _overview(facts: Mapping[str, Any]) -> tuple[Block, ...]:
-    tags = facts["version_tags"]
+    version_tags = facts["version_tags"]
     return (
         Paragraph(
             (
@@ -1594,13 +1573,13 @@ def _overview(facts: Mapping[str, Any]) -> tuple[Block, ...]:
         ),
         Fields(
             (
-                ("Gate decision", _cell(_tag(tags, "fairgate.gate.decision"))),
+                ("Gate decision", _cell(_tag(version_tags, tags.GATE_DECISION))),
                 (
                     "Aliases now",
                     _cell(Code(", ".join(facts["model"]["aliases"])) if facts["model"]["aliases"] else "none"),
                 ),
-                ("Data interval", _cell(_tag(tags, "fairgate.data_interval"))),
-                ("Data version", _cell(_tag(tags, "fairgate.data_hash"))),
+                ("Data interval", _cell(_tag(version_tags, tags.DATA_INTERVAL))),
+                ("Data version", _cell(_tag(version_tags, tags.DATA_HASH))),
             )
         ),
     )
@@ -1853,7 +1832,7 @@ def write_model_card(client: Any, paths: ProjectPaths, config: FairgateConfig, v
             (folder / file_name).write_text(text, encoding="utf-8")
         client.log_artifacts(run["run_id"], str(folder), CARD_FOLDER)
     markdown_uri = f"{run['artifact_uri'].rstrip('/')}/{CARD_FOLDER}/{CARD_MARKDOWN}"
-    client.set_model_version_tag(name, number, TAG_MODEL_CARD, markdown_uri)
+    client.set_model_version_tag(name, number, tags.MODEL_CARD, markdown_uri)
     logger.info("model card of %s version %s written to %s", name, number, markdown_uri)
     return {
         "markdown": f"{CARD_FOLDER}/{CARD_MARKDOWN}",

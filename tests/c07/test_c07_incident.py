@@ -191,10 +191,10 @@ def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_r
 
     # route 3: the two-person approval (what the approve DAG runs), by two people, with the waiting tag forged
     from pipelines.core.errors import BlockedError
-    from pipelines.governance.approvals import TAG_AWAITING, approve_version
+    from pipelines.governance.approvals import approve_version
 
     monkeypatch.setenv("FAIRGATE_HOME", str(project))
-    client(project).set_model_version_tag(MODEL, str(unfair.version), TAG_AWAITING, "true")
+    client(project).set_model_version_tag(MODEL, str(unfair.version), "fairgate.awaiting_approval", "true")
     for actor, sign_off in (("alice", "technical"), ("bob", "ethical")):
         with pytest.raises(BlockedError, match="cannot be approved: it did not pass every gate"):
             approve_version(f"c07-approve-{actor}", unfair.version, sign_off, actor, "manual")

@@ -23,14 +23,7 @@ from pipelines.core.config import load_config
 from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths, audit_log_url
 from pipelines.governance import approvals, registry
-from pipelines.governance.approvals import (
-    TAG_APPROVED_BY,
-    TAG_AWAITING,
-    TAG_GATED_AGAINST,
-    SignOff,
-    decide,
-    freeze_state,
-)
+from pipelines.governance.approvals import SignOff, decide, freeze_state
 from pipelines.governance.audit_log import open_log
 from pipelines.governance.model_integrity import file_checksums
 
@@ -69,15 +62,15 @@ class Project:
         source.mkdir(exist_ok=True)
         (source / "model.pkl").write_bytes(f"model of {self.name}".encode())
         tags = {
-            registry.TAG_GATE: gate,
-            registry.TAG_GATE_TECHNICAL: technical or gate,
-            registry.TAG_GATE_ETHICAL: ethical or gate,
+            "fairgate.gate.decision": gate,
+            "fairgate.gate.technical": technical or gate,
+            "fairgate.gate.ethical": ethical or gate,
         }
         if awaiting:
-            tags[TAG_AWAITING] = "true"
-            tags[TAG_GATED_AGAINST] = gated_against or "none"
+            tags["fairgate.awaiting_approval"] = "true"
+            tags["fairgate.approval.gated_against"] = gated_against or "none"
         if stable:
-            tags[registry.TAG_STABLE_FAIR] = "true"
+            tags["fairgate.stable_fair"] = "true"
         run = self.client.create_run(registry.ensure_experiment(self.client, self.paths, self.name))
         created = self.client.create_model_version(self.name, source.as_uri(), run_id=run.info.run_id, tags=tags)
         # what retrain.register records: the checksums every move of champion verifies the files against
@@ -208,7 +201,7 @@ def test_a_frozen_pipeline_registers_but_does_not_promote_a_passed_candidate(pro
     assert held["awaiting_approval"] and held["gated_against"] == first
     assert project.champion() == first
     tags = registry.get_version(project.client, project.name, candidate).tags
-    assert tags[TAG_AWAITING] == "true" and tags[TAG_GATED_AGAINST] == first
+    assert tags["fairgate.awaiting_approval"] == "true" and tags["fairgate.approval.gated_against"] == first
     (awaiting,) = project.entries("approval")
     assert awaiting.payload["step"] == "awaiting" and awaiting.model_version == int(candidate)
     record = json.loads((project.paths.run_dir("scheduled__2026-02") / "stages" / "08-promote.json").read_text())
@@ -287,9 +280,9 @@ def test_two_distinct_approvers_promote_and_the_records_name_them(waiting):
     assert result["promoted"] and result["approved_by"] == {"technical": "alice", "ethical": "bob"}
     assert project.champion() == candidate
     tags = registry.get_version(project.client, project.name, candidate).tags
-    assert tags[TAG_AWAITING] == "false"
-    assert json.loads(tags[TAG_APPROVED_BY]) == {"technical": "alice", "ethical": "bob"}
-    assert tags[registry.TAG_STABLE_FAIR] == "true"
+    assert tags["fairgate.awaiting_approval"] == "false"
+    assert json.loads(tags["fairgate.approved_by"]) == {"technical": "alice", "ethical": "bob"}
+    assert tags["fairgate.stable_fair"] == "true"
     move = registry.alias_history(project.client, project.name)[-1]
     assert (move["action"], move["from_version"], move["to_version"], move["actor"]) == (
         "approval", before, candidate, "alice")

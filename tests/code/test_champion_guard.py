@@ -64,15 +64,15 @@ class Project:
         (source / "model.pkl").write_bytes(os.urandom(64))
         (source / "MLmodel").write_text("flavors: {}\n", encoding="utf-8")
         tags = {
-            registry.TAG_GATE: gate,
-            registry.TAG_GATE_TECHNICAL: gate,
-            registry.TAG_GATE_ETHICAL: ethical or gate,
+            "fairgate.gate.decision": gate,
+            "fairgate.gate.technical": gate,
+            "fairgate.gate.ethical": ethical or gate,
         }
         if stable:
-            tags[registry.TAG_STABLE_FAIR] = "true"
+            tags["fairgate.stable_fair"] = "true"
         if awaiting_against is not None:
-            tags[approvals.TAG_AWAITING] = "true"
-            tags[approvals.TAG_GATED_AGAINST] = awaiting_against
+            tags["fairgate.awaiting_approval"] = "true"
+            tags["fairgate.approval.gated_against"] = awaiting_against
         run = self.client.create_run(registry.ensure_experiment(self.client, self.paths, self.name))
         # the model's files are the run's artifacts, as a logged model's are (a server refuses other sources)
         self.client.log_artifacts(run.info.run_id, str(source), "model")

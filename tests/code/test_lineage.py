@@ -29,7 +29,6 @@ from pipelines.governance.lineage import (
     NOTE_NO_CHAMPION,
     NOTE_PREVIOUS_VERSION,
     NOTE_REPLACED,
-    TAG_DATA_HASH,
     ChampionLineage,
     audit_reference,
     champion_lineage,
@@ -114,7 +113,7 @@ def test_a_broken_lineage_is_an_error_never_another_reference(project: tuple[Pro
     )
     with pytest.raises(BadInputError) as error:
         audit_reference(paths, "generator", MODEL, ChampionLineage("5", None), batch, _before(paths, batch))
-    assert str(error.value) == ERR_NO_DATA_HASH.format(version="5", model=MODEL, tag=TAG_DATA_HASH)
+    assert str(error.value) == ERR_NO_DATA_HASH.format(version="5", model=MODEL, tag="fairgate.data_hash")
 
 
 def test_without_a_champion_the_fallback_is_explicit(project: tuple[ProjectPaths, str]) -> None:
@@ -141,7 +140,7 @@ class _Registry:
 
 
 def test_the_champion_lineage_comes_from_its_version_tag() -> None:
-    tagged = _Registry({"champion": "3"}, {TAG_DATA_HASH: "abc.dir"})
+    tagged = _Registry({"champion": "3"}, {"fairgate.data_hash": "abc.dir"})
     assert champion_lineage(tagged, MODEL, "champion") == ChampionLineage("3", "abc.dir")
     assert champion_lineage(_Registry({"champion": "3"}, {}), MODEL, "champion") == ChampionLineage("3", None)
     assert champion_lineage(_Registry({}, {}), MODEL, "champion") is None

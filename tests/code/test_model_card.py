@@ -169,10 +169,10 @@ def _hostile_version(built: Built) -> str:
         source.as_uri(),
         run_id=run_id,
         tags={
-            registry.TAG_GATE: "blocked",
-            registry.TAG_GATE_TECHNICAL: "passed",
-            registry.TAG_GATE_ETHICAL: "blocked",
-            registry.TAG_GATE_REASONS: HOSTILE_REASON,
+            "fairgate.gate.decision": "blocked",
+            "fairgate.gate.technical": "passed",
+            "fairgate.gate.ethical": "blocked",
+            "fairgate.gate.reasons": HOSTILE_REASON,
             "fairgate.class_weights": "not json <b>",
         },
     )
@@ -418,7 +418,7 @@ def test_hostile_recorded_strings_are_escaped(cards):
     # a tag that should hold JSON but does not is shown raw, as recorded, and escaped
     assert "<code>not json &lt;b&gt;</code>" in card["html"]
     # the recorded facts themselves are kept exactly
-    assert card["facts"]["version_tags"][registry.TAG_GATE_REASONS] == HOSTILE_REASON
+    assert card["facts"]["version_tags"]["fairgate.gate.reasons"] == HOSTILE_REASON
 
 
 def test_oversight_and_life_cycle_come_from_the_audit_log(cards):
@@ -490,7 +490,7 @@ def test_the_card_is_logged_and_regenerating_it_overwrites(built):
     listed = sorted(info.path for info in built.client.list_artifacts(run_id, "model_card"))
     assert listed == ["model_card/model_card.html", "model_card/model_card.json", "model_card/model_card.md"]
     version = registry.get_version(built.client, built.name, "2")
-    assert version.tags[model_card.TAG_MODEL_CARD] == first["markdown_uri"]
+    assert version.tags["fairgate.model_card"] == first["markdown_uri"]
     assert first["markdown_uri"].endswith(f"{run_id}/artifacts/model_card/model_card.md")
     folder = Path(built.client.download_artifacts(run_id, "model_card", str(built.paths.root / "download")))
     logged = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))

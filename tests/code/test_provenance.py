@@ -47,7 +47,7 @@ def project(tmp_path_factory):
     source.mkdir()
     versions = {}
     for data_hash, interval in ((first_hash, "2024-01"), (second_hash, "2024-02"), (None, "2024-03")):
-        tags = {"fairgate.data_interval": interval, registry.TAG_GATE: "passed"}
+        tags = {"fairgate.data_interval": interval, "fairgate.gate.decision": "passed"}
         if data_hash:
             tags["fairgate.data_hash"] = data_hash
         run = client.create_run(registry.ensure_experiment(client, paths, name))
