@@ -50,7 +50,6 @@ from pipelines.core.errors import BadInputError
 from pipelines.core.findings import CheckReport, Finding, Severity
 from pipelines.data.columns import EncodedColumn, EncodedFrame, column_kind, naive_utc, values_in
 from pipelines.data.drift import DriftStatistic, measure_drift
-from pipelines.reports.check_report import ReportPage, render_html
 
 logger = logging.getLogger(__name__)
 
@@ -124,37 +123,6 @@ class AuditResult:
     expectations: list[dict[str, Any]] = field(default_factory=list)
     drift: list[dict[str, Any]] = field(default_factory=list)
     data_docs: Path | None = None
-
-    def page(self, title: str = "fairgate data audit", data_docs_link: str | None = None) -> ReportPage:
-        """Return the report page of this audit (see :mod:`pipelines.reports.check_report`)."""
-        return ReportPage(
-            title=title,
-            verdict=self.report.verdict,
-            rows=self.report.rows,
-            columns=self.report.columns,
-            findings=list(self.report.findings),
-            notes=list(self.report.notes),
-            expectations=list(self.expectations),
-            drift=list(self.drift),
-            data_docs=data_docs_link,
-        )
-
-    def to_html(self, data_docs_link: str | None = None) -> str:
-        """Return a self-contained HTML report.
-
-        Parameters
-        ----------
-        data_docs_link : str, optional
-            Relative link to the Data Docs of the expectation part.
-
-        Returns
-        -------
-        str
-            The verdict, then each finding with what was expected, what was
-            found and the columns involved, then the notes, the drift table
-            and the table of expectations.
-        """
-        return render_html(self.page(data_docs_link=data_docs_link))
 
 
 class _Clock:

@@ -403,6 +403,7 @@ def audit(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
     from pipelines.data.audit import audit_dataset
     from pipelines.governance import registry
     from pipelines.governance.lineage import audit_reference, champion_lineage
+    from pipelines.reports.check_report import audit_report_html
 
     ctx = StageContext.open(run_ref)
     with stage_record(ctx, "audit") as record:
@@ -433,7 +434,7 @@ def audit(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
         json_file = _write_json(folder / "audit_report.json", result.report.to_dict())
         html_file = folder / "audit_report.html"
         link = "data_docs/index.html" if result.data_docs is not None else None
-        html_file.write_text(result.to_html(data_docs_link=link), encoding="utf-8")
+        html_file.write_text(audit_report_html(result, data_docs_link=link), encoding="utf-8")
         _log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file, html_file], "audit")
         if result.data_docs is not None:
             client.log_artifacts(ingested["mlflow_run_id"], str(data_docs), "audit/data_docs")

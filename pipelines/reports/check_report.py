@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.core.findings import Finding
+from pipelines.data.audit import AuditResult
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:75rem}
@@ -159,3 +160,38 @@ def finding_lines(findings: Sequence[Finding]) -> list[str]:
         columns = ", ".join(finding.columns) if finding.columns else "(table)"
         lines.append(f"{finding.severity:<5} {finding.check} [{columns}]: {finding.message}")
     return lines
+
+
+def audit_page(result: AuditResult, title: str = "fairgate data audit", data_docs_link: str | None = None) -> ReportPage:
+    """Return the report page of a data audit."""
+    return ReportPage(
+        title=title,
+        verdict=result.report.verdict,
+        rows=result.report.rows,
+        columns=result.report.columns,
+        findings=list(result.report.findings),
+        notes=list(result.report.notes),
+        expectations=list(result.expectations),
+        drift=list(result.drift),
+        data_docs=data_docs_link,
+    )
+
+
+def audit_report_html(result: AuditResult, data_docs_link: str | None = None) -> str:
+    """Return the self-contained HTML report of a data audit.
+
+    Parameters
+    ----------
+    result : AuditResult
+        What :func:`pipelines.data.audit.audit_dataset` found.
+    data_docs_link : str, optional
+        Relative link to the Data Docs of the expectation part.
+
+    Returns
+    -------
+    str
+        The verdict, then each finding with what was expected, what was
+        found and the columns involved, then the notes, the drift table
+        and the table of expectations.
+    """
+    return render_html(audit_page(result, data_docs_link=data_docs_link))

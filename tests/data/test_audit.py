@@ -31,6 +31,7 @@ from pipelines.data.audit import (
     AuditResult,
     audit_dataset,
 )
+from pipelines.reports.check_report import audit_report_html
 
 # Statlog German Credit, CC BY 4.0: tests/fixtures/README.md
 GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"
@@ -581,7 +582,7 @@ def test_reference_must_not_be_empty(batch: pd.DataFrame, reference: pd.DataFram
 def test_html_report_is_self_contained_and_escaped(batch: pd.DataFrame, reference: pd.DataFrame) -> None:
     hostile = batch.assign(region=batch["region"].replace({"north": "<script>x</script>"}))
     result = audit_dataset(hostile, reference, DATASET, SETTINGS)
-    page = result.to_html()
+    page = audit_report_html(result)
     assert page.startswith("<!DOCTYPE html>")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "BLOCKED" in page
@@ -593,7 +594,7 @@ def test_html_report_is_self_contained_and_escaped(batch: pd.DataFrame, referenc
 
 
 def test_html_report_of_a_clean_month(clean_result: AuditResult) -> None:
-    page = clean_result.to_html()
+    page = clean_audit_report_html(result)
     assert "PASS" in page and "<p>None.</p>" in page
     assert 'class="failed"' not in page
 
@@ -751,7 +752,7 @@ def test_data_docs_hold_the_same_verdicts(batch: pd.DataFrame, reference: pd.Dat
     assert suites == ["fairgate-audit-batch", "fairgate-audit-derived", "fairgate-audit-types"]
     (page,) = (docs / "validations" / "fairgate-audit-batch").rglob("*.html")
     assert "Failed" in page.read_text(encoding="utf-8")
-    assert "data_docs/index.html" in with_docs.to_html(data_docs_link="data_docs/index.html")
+    assert "data_docs/index.html" in audit_report_html(with_docs, data_docs_link="data_docs/index.html")
 
 
 def test_ids_in_the_findings_are_the_ids_not_their_codes(batch: pd.DataFrame) -> None:
