@@ -162,7 +162,9 @@ def finding_lines(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
-def audit_page(result: AuditResult, title: str = "fairgate data audit", data_docs_link: str | None = None) -> ReportPage:
+def audit_page(
+    result: AuditResult, title: str = "fairgate data audit", data_docs_link: str | None = None
+) -> ReportPage:
     """Return the report page of a data audit."""
     return ReportPage(
         title=title,

@@ -594,7 +594,7 @@ def test_html_report_is_self_contained_and_escaped(batch: pd.DataFrame, referenc
 
 
 def test_html_report_of_a_clean_month(clean_result: AuditResult) -> None:
-    page = clean_audit_report_html(result)
+    page = audit_report_html(clean_result)
     assert "PASS" in page and "<p>None.</p>" in page
     assert 'class="failed"' not in page
 
