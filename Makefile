@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 MLFLOW_PORT ?= 5000
 AIRFLOW_PORT ?= 8080
 
-.PHONY: install bytecode system-packages run test lint bench mlflow-ui airflow clean-state lock
+.PHONY: install bytecode system-packages run test lint bench mlflow-ui airflow clean-state lock docs
 
 # the virtual environment is rebuilt only when the lock or the package definition changes
 $(STAMP): requirements.lock pyproject.toml
@@ -72,6 +72,11 @@ mlflow-ui: $(STAMP)
 ## airflow standalone with the project's dags/ and plugins/ (scheduler, API server, UI)
 airflow: $(STAMP)
 	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) $(BIN)/fairgate airflow standalone
+
+## the documentation site from docs/ and the docstrings, warnings as errors (make test builds it too)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir var/site
+	@echo "docs: var/site/index.html"
 
 ## re-pin the dependency set (needs the registries); commit requirements.lock afterwards
 lock: $(STAMP)
