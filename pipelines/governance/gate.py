@@ -70,7 +70,7 @@ from typing import Any, Literal
 
 from pipelines.core.config import Bound, GateSettings
 from pipelines.core.errors import BadInputError
-from pipelines.model.evaluate import ETHICAL_METRICS, METRIC_DIRECTION
+from pipelines.model.metrics import ETHICAL_METRICS, METRIC_DIRECTION
 
 logger = logging.getLogger(__name__)
 

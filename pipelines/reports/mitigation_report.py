@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.model.evaluate import METRIC_DIRECTION, flatten_metrics
+from pipelines.model.evaluation_tables import flatten_metrics
+from pipelines.model.metrics import METRIC_DIRECTION
 
 KEY_METRICS = (
     "technical.roc_auc",
