@@ -48,7 +48,8 @@ read; other writers wait up to ``SQLITE_BUSY_TIMEOUT_SECONDS``, or the URL's
 lock ``pg_advisory_xact_lock(POSTGRES_LOCK_KEY)`` at READ COMMITTED before
 reading the head.  The primary key on the sequence number and a UNIQUE
 constraint on the idempotency key make a race that slipped past the lock fail
-loudly instead of forking the chain.
+loudly instead of forking the chain.  Both settings, the URL parsing, the
+engines and the two tables are in :mod:`pipelines.governance.audit_store`.
 
 Where it lives
 --------------
@@ -64,21 +65,30 @@ import hashlib
 import json
 import logging
 import math
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, Engine, Row, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.engine import URL, Connection, Engine, Row
+from sqlalchemy.exc import OperationalError
 
 from pipelines.core.errors import BadInputError
+from pipelines.governance.audit_store import (
+    BEGIN_IMMEDIATE_OPTION,
+    ENTRIES,
+    ERR_DATABASE,
+    HEAD,
+    METADATA,
+    POSTGRES_LOCK_KEY,
+    POSTGRES_LOCK_TIMEOUT,
+    create_log_engine,
+    parse_url,
+    problem_line,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +103,6 @@ EVENT_KINDS = (
     "rollback",
 )
 GENESIS_HASH = "0" * 64
-SUPPORTED_BACKENDS = ("sqlite", "postgresql")
-SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
-POSTGRES_LOCK_TIMEOUT = "30s"
-# any fixed 64-bit number: the advisory lock that serialises appends on Postgres
-POSTGRES_LOCK_KEY = int.from_bytes(hashlib.sha256(b"fairgate.audit_log").digest()[:8], "big", signed=True)
 
 # what verify() found wrong, in VerifyResult.problem
 PROBLEM_EDITED = "edited"
@@ -120,13 +125,6 @@ ERR_KEY_REUSED = (
     "audit log: idempotency key {key!r} already recorded entry {seq} with a different {fields}; "
     "a retry must repeat the same event, a new event needs a new key"
 )
-ERR_NOT_A_URL = "audit log: not a database URL: {url}"
-ERR_BACKEND = "audit log: unsupported database {backend!r} in {url}; expected one of: " + ", ".join(
-    SUPPORTED_BACKENDS
-)
-ERR_DRIVER = "audit log: cannot load the database driver for {url}: {problem}"
-ERR_SQLITE_FOLDER = "audit log: cannot create the folder {folder} for {url}: {problem}"
-ERR_DATABASE = "audit log: database {url} cannot be used: {problem}"
 ERR_HEAD_MISSING = (
     "audit log {url}: the audit_head record is missing; refusing to append to a tampered log "
     "(run 'fairgate audit verify')"
@@ -141,9 +139,7 @@ DETAIL_EDITED = "its content no longer matches its hash (payload, actor or anoth
 DETAIL_GAP = "it is missing: the sequence jumps from {before} to {after} (entry deleted)"
 DETAIL_BAD_SEQUENCE = "sequence number {seq} where {expected} was expected (row inserted)"
 DETAIL_REORDERED = "it names {owner} as its predecessor, not {expected} (entries reordered)"
-DETAIL_FORK = (
-    "it and entry {other} both name {owner} as their predecessor (row inserted, later entries renumbered)"
-)
+DETAIL_FORK = "it and entry {other} both name {owner} as their predecessor (row inserted, later entries renumbered)"
 DETAIL_REWRITTEN = "its hash is not the previous hash entry {next} recorded (entry rewritten and re-hashed)"
 DETAIL_FIRST_LINK = "it is the first entry but its previous hash is not 64 zeros (chain start forged)"
 DETAIL_BEYOND_HEAD = "the head records {head} entries: this row was not appended by the log (row inserted)"
@@ -152,35 +148,6 @@ DETAIL_TAIL_DELETED = (
 )
 DETAIL_HEAD_HASH = "its hash differs from the one the head recorded (entry rewritten and re-hashed)"
 DETAIL_HEAD_MISSING = "the audit_head record is missing (deleted): a deleted last entry would go unnoticed"
-
-_IMMEDIATE = "fairgate_begin_immediate"
-
-_metadata = sa.MetaData()
-ENTRIES = sa.Table(
-    "audit_entries",
-    _metadata,
-    # the primary key is the UNIQUE constraint on the sequence number
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("recorded_at", sa.String(40), nullable=False),
-    sa.Column("actor", sa.Text, nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("model_name", sa.Text, nullable=True),
-    sa.Column("model_version", sa.Integer, nullable=True),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("entry_hash", sa.String(64), nullable=False),
-    sa.Column("idempotency_key", sa.Text, nullable=False),
-    sa.UniqueConstraint("idempotency_key", name="uq_audit_entries_idempotency_key"),
-    sa.Index("ix_audit_entries_model", "model_name", "model_version"),
-)
-HEAD = sa.Table(
-    "audit_head",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("seq", sa.Integer, nullable=False),
-    sa.Column("entry_hash", sa.String(64), nullable=False),
-    sa.CheckConstraint("id = 1", name="ck_audit_head_one_row"),
-)
 
 
 @dataclass(frozen=True)
@@ -397,71 +364,6 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-# ------------------------------------------------------------------ URLs and engines
-
-
-def _mask_text(raw: str) -> str:
-    """Return a URL-like string with any ``user:password@`` password replaced by ``***``."""
-    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", raw)
-
-
-def _problem_line(error: BaseException, password: str | None) -> str:
-    """Return the first line of a driver error, the password masked should the driver echo it."""
-    original = getattr(error, "orig", None) or error
-    lines = str(original).strip().splitlines()
-    line = lines[0] if lines else type(original).__name__
-    return line.replace(password, "***") if password else line
-
-
-def _parse_url(url: str) -> URL:
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError, TypeError) as e:
-        raise BadInputError(ERR_NOT_A_URL.format(url=_mask_text(str(url)))) from e
-    backend = parsed.get_backend_name()
-    if backend not in SUPPORTED_BACKENDS:
-        shown = parsed.render_as_string(hide_password=True)
-        raise BadInputError(ERR_BACKEND.format(backend=backend, url=shown))
-    return parsed
-
-
-def _prepare_sqlite_folder(parsed: URL, shown: str) -> None:
-    database = parsed.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    folder = Path(database).parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        problem = e.strerror or str(e)
-        raise BadInputError(ERR_SQLITE_FOLDER.format(folder=folder, url=shown, problem=problem)) from e
-
-
-def _sqlite_engine(parsed: URL) -> Engine:
-    """Create a SQLite engine whose write transactions start with ``BEGIN IMMEDIATE``.
-
-    pysqlite's own transaction handling is switched off (it would defer BEGIN
-    to the first write); SQLAlchemy's ``begin`` event emits ``BEGIN`` instead,
-    or ``BEGIN IMMEDIATE`` on a connection marked for writing, so the write
-    lock is held before the head is read.
-    """
-    connect_args: dict[str, Any] = {}
-    if "timeout" not in parsed.query:
-        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_SECONDS
-    engine = sa.create_engine(parsed, connect_args=connect_args)
-
-    @event.listens_for(engine, "connect")
-    def _driver_leaves_transactions_to_us(dbapi_connection: Any, connection_record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
-
-
 # ------------------------------------------------------------------ the log
 
 
@@ -501,7 +403,7 @@ class AuditLog:
         try:
             yield
         except OperationalError as e:
-            problem = _problem_line(e, self._password)
+            problem = problem_line(e, self._password)
             raise BadInputError(ERR_DATABASE.format(url=self._shown_url, problem=problem)) from e
 
     @contextmanager
@@ -509,7 +411,7 @@ class AuditLog:
         """Open a transaction that holds the log's write lock from its first statement."""
         with self._database_errors(), self._engine.connect() as connection:
             if self._backend == "sqlite":
-                connection.execution_options(**{_IMMEDIATE: True})
+                connection.execution_options(**{BEGIN_IMMEDIATE_OPTION: True})
             else:
                 # each statement sees what committed before it: the head read after the lock is current
                 connection.execution_options(isolation_level="READ COMMITTED")
@@ -537,13 +439,26 @@ class AuditLog:
             if ready and connection.execute(sa.select(HEAD.c.id)).first() is not None:
                 return
         with self._write_transaction() as connection:
-            _metadata.create_all(connection)
+            METADATA.create_all(connection)
             has_head = connection.execute(sa.select(HEAD.c.id)).first() is not None
             has_entries = connection.execute(sa.select(ENTRIES.c.seq).limit(1)).first() is not None
             # a missing head over existing entries is tampering: leave it for verify() to report
             if not has_head and not has_entries:
                 connection.execute(HEAD.insert().values(id=1, seq=0, entry_hash=GENESIS_HASH))
                 logger.info("audit log created at %s", self._shown_url)
+
+    def _checked_tail(self, connection: Connection) -> tuple[int, str]:
+        """Return the sequence number and hash of the last entry, after checking the head records it."""
+        head = connection.execute(sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == 1)).first()
+        last = connection.execute(
+            sa.select(ENTRIES.c.seq, ENTRIES.c.entry_hash).order_by(ENTRIES.c.seq.desc()).limit(1)
+        ).first()
+        last_seq, last_hash = (last.seq, last.entry_hash) if last is not None else (0, GENESIS_HASH)
+        if head is None:
+            raise BadInputError(ERR_HEAD_MISSING.format(url=self._shown_url))
+        if (head.seq, head.entry_hash) != (last_seq, last_hash):
+            raise BadInputError(ERR_HEAD_MISMATCH.format(url=self._shown_url, head_seq=head.seq, last_seq=last_seq))
+        return last_seq, last_hash
 
     # -------------------------------------------------------------- the API
 
@@ -602,17 +517,7 @@ class AuditLog:
                 _check_same_event(entry, kind, actor, model_name, version, payload_json)
                 logger.info("audit log: key %s already recorded entry %d; nothing appended", key, entry.seq)
                 return entry
-            head = connection.execute(sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == 1)).first()
-            last = connection.execute(
-                sa.select(ENTRIES.c.seq, ENTRIES.c.entry_hash).order_by(ENTRIES.c.seq.desc()).limit(1)
-            ).first()
-            last_seq, last_hash = (last.seq, last.entry_hash) if last is not None else (0, GENESIS_HASH)
-            if head is None:
-                raise BadInputError(ERR_HEAD_MISSING.format(url=self._shown_url))
-            if (head.seq, head.entry_hash) != (last_seq, last_hash):
-                raise BadInputError(
-                    ERR_HEAD_MISMATCH.format(url=self._shown_url, head_seq=head.seq, last_seq=last_seq)
-                )
+            last_seq, last_hash = self._checked_tail(connection)
             entry = Entry(
                 seq=last_seq + 1,
                 recorded_at=_utc_now(),
@@ -626,23 +531,7 @@ class AuditLog:
                 idempotency_key=key,
             )
             entry = replace(entry, entry_hash=_recomputed_hash(entry))
-            connection.execute(
-                ENTRIES.insert().values(
-                    seq=entry.seq,
-                    recorded_at=entry.recorded_at,
-                    actor=entry.actor,
-                    kind=entry.kind,
-                    model_name=entry.model_name,
-                    model_version=entry.model_version,
-                    payload=entry.payload_json,
-                    prev_hash=entry.prev_hash,
-                    entry_hash=entry.entry_hash,
-                    idempotency_key=entry.idempotency_key,
-                )
-            )
-            connection.execute(
-                HEAD.update().where(HEAD.c.id == 1).values(seq=entry.seq, entry_hash=entry.entry_hash)
-            )
+            _insert_entry(connection, entry)
         logger.info("audit log: entry %d %s by %s", entry.seq, entry.kind, entry.actor)
         return entry
 
@@ -711,6 +600,25 @@ def _entry_from_row(row: Row[Any]) -> Entry:
         entry_hash=values["entry_hash"],
         idempotency_key=values["idempotency_key"],
     )
+
+
+def _insert_entry(connection: Connection, entry: Entry) -> None:
+    """Insert the entry and move the head to it (in the caller's write transaction)."""
+    connection.execute(
+        ENTRIES.insert().values(
+            seq=entry.seq,
+            recorded_at=entry.recorded_at,
+            actor=entry.actor,
+            kind=entry.kind,
+            model_name=entry.model_name,
+            model_version=entry.model_version,
+            payload=entry.payload_json,
+            prev_hash=entry.prev_hash,
+            entry_hash=entry.entry_hash,
+            idempotency_key=entry.idempotency_key,
+        )
+    )
+    connection.execute(HEAD.update().where(HEAD.c.id == 1).values(seq=entry.seq, entry_hash=entry.entry_hash))
 
 
 def _check_same_event(
@@ -808,17 +716,8 @@ def open_log(url: str) -> AuditLog:
         or the database cannot be reached or written (the message shows the
         URL with its password masked).
     """
-    parsed = _parse_url(url)
-    shown = parsed.render_as_string(hide_password=True)
-    password = parsed.password if isinstance(parsed.password, str) else None
-    try:
-        if parsed.get_backend_name() == "sqlite":
-            _prepare_sqlite_folder(parsed, shown)
-            engine = _sqlite_engine(parsed)
-        else:
-            engine = sa.create_engine(parsed, pool_pre_ping=True)
-    except (NoSuchModuleError, ImportError) as e:
-        raise BadInputError(ERR_DRIVER.format(url=shown, problem=_problem_line(e, password))) from e
+    parsed = parse_url(url)
+    engine = create_log_engine(parsed)
     log = AuditLog(engine, parsed)
     try:
         log._ensure_schema()
