@@ -11,7 +11,7 @@ checks would then time their blocking path instead of the clean one.
 
 Each size runs in its own process, so its peak memory is its own.  The
 process imports everything first (not timed), reads both files with
-``pipelines.flows.check.read_table`` (timed apart), runs a plain pandas scan of
+``pipelines.core.tables.read_table`` (timed apart), runs a plain pandas scan of
 ``data.parquet`` (null counts, min/max and means of the numeric columns,
 value counts of the others), then the checks as ``fairgate check data.parquet
 --reference reference.parquet`` runs them: the encodings of both frames, the
@@ -108,11 +108,11 @@ def _warm_up(config: Any) -> None:
     import pandas as pd
 
     from pipelines.core.config import GeneratorSettings
+    from pipelines.core.tables import read_table
     from pipelines.data.audit import audit_dataset
     from pipelines.data.generator import generate_month
     from pipelines.data.leakage import find_leakage
     from pipelines.data.split import holdout_mask
-    from pipelines.flows.check import read_table
 
     settings = GeneratorSettings(rows_per_month=1000)
     reference = generate_month("2023-01", settings).frame
@@ -130,11 +130,11 @@ def measure(folder: Path) -> dict[str, Any]:
     import great_expectations  # noqa: F401  (its import is not the checks' cost)
 
     from pipelines.core.config import load_config
+    from pipelines.core.tables import read_table
     from pipelines.data.audit import audit_dataset
     from pipelines.data.columns import EncodedFrame
     from pipelines.data.leakage import find_leakage
     from pipelines.data.split import holdout_mask
-    from pipelines.flows.check import read_table
 
     config = load_config(REPO / "fairgate.yaml")
     _warm_up(config)

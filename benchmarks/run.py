@@ -123,7 +123,7 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
         import mlflow
 
         from pipelines.core.project import ProjectPaths
-        from pipelines.flows.retrain import _log_sklearn_model
+        from pipelines.flows.retrain.model_stages import _log_sklearn_model
         from pipelines.governance import registry
 
         model, features = cloudpickle.loads((work / "model.pkl").read_bytes())

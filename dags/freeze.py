@@ -13,24 +13,18 @@ user who triggered this run and the reason; `fairgate status` shows it.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Param, get_current_context, task
+from governed_dag import governed_call, governed_dag, triggering_user
 
 
-@dag(
+@governed_dag(
     dag_id="freeze",
     description="Freeze automatic promotion of the champion model (lifting it needs two people)",
     doc_md=__doc__,
     schedule=None,
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["fairgate", "approval", "governed"],
-    default_args={"owner": "fairgate", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    tags=["approval", "governed"],
     params={
         "reason": Param(
             type="string",
@@ -41,19 +35,15 @@ from airflow.sdk.exceptions import AirflowFailException
     },
 )
 def freeze() -> None:
-    """Wire the one freeze step; the work is in ``pipelines.governance.approvals.freeze``."""
+    """Wire the one freeze step; the work is in ``pipelines.flows.champion.freeze``."""
 
     @task
     def freeze_promotion() -> dict[str, Any]:
-        from pipelines.core.errors import FairgateError
-        from pipelines.governance.approvals import freeze as freeze_deployments
+        from pipelines.flows import champion
 
         context = get_current_context()
         dag_run = context["dag_run"]
-        try:
-            return freeze_deployments(dag_run.run_id, context["params"]["reason"], dag_run.triggering_user_name)
-        except FairgateError as e:
-            raise AirflowFailException(str(e)) from e
+        return governed_call(champion.freeze, dag_run.run_id, context["params"]["reason"], triggering_user(dag_run))
 
     freeze_promotion()
 

@@ -17,8 +17,10 @@ model, not the infrastructure, is the problem); nothing downstream runs, so a
 blocked run never promotes. A candidate blocked by the gate is still
 registered, with tags saying why, so it can be inspected in the MLflow UI.
 
-Every task body is one call into `pipelines.flows.retrain`; tasks pass only small
-values (paths, hashes, run ids, metric dictionaries) through XCom.
+Every task body is one call into `pipelines.flows.retrain` (and
+`pipelines.flows.champion` for the promotion). Each task hands the next one
+small run state through XCom (paths, hashes, run ids, verdicts; never a
+DataFrame), so the graph is the chain it is.
 """
 
 from __future__ import annotations
@@ -26,31 +28,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Param, get_current_context, task
+from governed_dag import governed_call, governed_dag, triggering_user
+
+RunState = dict[str, Any]  # pipelines.flows.retrain.results.RunState, not imported at parse time
 
 
-def _governed(stage: Any, *args: Any) -> Any:
-    """Run a pipeline stage; a refusal or bad input fails the task without retries."""
-    from pipelines.core.errors import FairgateError
-
-    try:
-        return stage(*args)
-    except FairgateError as e:
-        raise AirflowFailException(str(e)) from e
-
-
-@dag(
+@governed_dag(
     dag_id="retrain",
     description="Governed retraining: audit, leakage, train, evaluate, gate, register, promote",
     doc_md=__doc__,
     schedule="@monthly",
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["fairgate", "retrain", "governed"],
-    default_args={"owner": "fairgate", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    tags=["retrain", "governed"],
+    retry_delay=timedelta(minutes=1),
     params={
         "interval": Param(
             None,
@@ -76,86 +66,84 @@ def _governed(stage: Any, *args: Any) -> Any:
     },
 )
 def retrain() -> None:
-    """Wire the stages; the work is in ``pipelines.flows.retrain``."""
+    """Wire the stages as one chain; the work is in ``pipelines.flows.retrain``."""
 
     @task
-    def run_reference() -> dict[str, Any]:
-        from pipelines.flows.retrain import interval_for_run, run_reference
+    def run_reference() -> RunState:
+        from pipelines.flows import retrain as stages
 
         context = get_current_context()
         dag_run = context["dag_run"]
-        interval = context["params"].get("interval") or interval_for_run(
+        interval = context["params"].get("interval") or stages.interval_for_run(
             str(dag_run.run_type), context.get("data_interval_end"), context.get("logical_date")
         )
-        return _governed(
-            run_reference,
+        return governed_call(
+            stages.run_reference,
             dag_run.run_id,
             dag_run.dag_id,
             interval,
             context["params"].get("overrides"),
-            getattr(dag_run, "triggering_user_name", None),
+            triggering_user(dag_run),
             context["params"].get("request_id"),
         )
 
     @task
-    def ingest(run_ref: dict[str, Any]) -> dict[str, Any]:
+    def ingest(state: RunState) -> RunState:
         from pipelines.flows import retrain as stages
-        return _governed(stages.ingest, run_ref)
+
+        return governed_call(stages.ingest, state)
 
     @task
-    def audit(run_ref: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
+    def audit(state: RunState) -> RunState:
         from pipelines.flows import retrain as stages
-        return _governed(stages.audit, run_ref, ingested)
+
+        return governed_call(stages.audit, state)
 
     @task
-    def leakage(run_ref: dict[str, Any], ingested: dict[str, Any], audited: dict[str, Any]) -> dict[str, Any]:
+    def leakage(state: RunState) -> RunState:
         from pipelines.flows import retrain as stages
-        return _governed(stages.leakage, run_ref, ingested)
+
+        return governed_call(stages.leakage, state)
 
     @task
-    def split(run_ref: dict[str, Any], ingested: dict[str, Any], leak_checked: dict[str, Any]) -> dict[str, Any]:
+    def split(state: RunState) -> RunState:
         from pipelines.flows import retrain as stages
-        return _governed(stages.split, run_ref, ingested)
+
+        return governed_call(stages.split, state)
 
     @task
-    def train(run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any]) -> dict[str, Any]:
+    def train(state: RunState) -> RunState:
         from pipelines.flows import retrain as stages
-        return _governed(stages.train, run_ref, ingested, split_result)
+
+        return governed_call(stages.train, state)
 
     @task
-    def evaluate(
-        run_ref: dict[str, Any], ingested: dict[str, Any], split_result: dict[str, Any], trained: dict[str, Any]
-    ) -> dict[str, Any]:
+    def evaluate(state: RunState) -> RunState:
         from pipelines.flows import retrain as stages
-        return _governed(stages.evaluate, run_ref, ingested, split_result, trained)
+
+        return governed_call(stages.evaluate, state)
 
     @task
-    def gate(run_ref: dict[str, Any], ingested: dict[str, Any], evaluated: dict[str, Any]) -> dict[str, Any]:
+    def gate(state: RunState) -> RunState:
         from pipelines.flows import retrain as stages
-        return _governed(stages.gate, run_ref, ingested, evaluated)
+
+        return governed_call(stages.gate, state)
 
     @task
-    def register(
-        run_ref: dict[str, Any], ingested: dict[str, Any], trained: dict[str, Any], gated: dict[str, Any]
-    ) -> dict[str, Any]:
+    def register(state: RunState) -> RunState:
         from pipelines.flows import retrain as stages
-        return _governed(stages.register, run_ref, ingested, trained, gated)
+
+        return governed_call(stages.register, state)
 
     @task
-    def promote(run_ref: dict[str, Any], registered: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
-        from pipelines.flows import retrain as stages
-        return _governed(stages.promote, run_ref, registered, gated)
+    def promote(state: RunState) -> RunState:
+        from pipelines.flows import champion
 
-    ref = run_reference()
-    ingested = ingest(ref)
-    audited = audit(ref, ingested)
-    leak_checked = leakage(ref, ingested, audited)
-    split_result = split(ref, ingested, leak_checked)
-    trained = train(ref, ingested, split_result)
-    evaluated = evaluate(ref, ingested, split_result, trained)
-    gated = gate(ref, ingested, evaluated)
-    registered = register(ref, ingested, trained, gated)
-    promote(ref, registered, gated)
+        return governed_call(champion.promote, state)
+
+    state = run_reference()
+    for stage in (ingest, audit, leakage, split, train, evaluate, gate, register, promote):
+        state = stage(state)
 
 
 retrain()

@@ -23,24 +23,18 @@ freeze needs two people too (`unfreeze` DAG).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Param, get_current_context, task
+from governed_dag import UNKNOWN_USER, governed_call, governed_dag, triggering_user
 
 
-@dag(
+@governed_dag(
     dag_id="rollback",
     description="Manual rollback of the champion model to the last version that passed every gate",
     doc_md=__doc__,
     schedule=None,
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["fairgate", "rollback", "governed"],
-    default_args={"owner": "fairgate", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    tags=["rollback", "governed"],
     params={
         "reason": Param(
             type="string",
@@ -59,26 +53,22 @@ from airflow.sdk.exceptions import AirflowFailException
     },
 )
 def rollback() -> None:
-    """Wire the one rollback step; the work is in ``pipelines.flows.retrain.rollback``."""
+    """Wire the one rollback step; the work is in ``pipelines.flows.champion.rollback``."""
 
     @task
     def move_champion_back() -> dict[str, Any]:
-        from pipelines.core.errors import FairgateError
-        from pipelines.flows.retrain import rollback as roll_back
+        from pipelines.flows import champion
 
         context = get_current_context()
         dag_run = context["dag_run"]
-        actor = getattr(dag_run, "triggering_user_name", None) or "airflow:unknown-user"
-        try:
-            return roll_back(
-                dag_run.run_id,
-                context["params"]["reason"],
-                context["params"].get("target_version"),
-                actor=actor,
-                dag_id=dag_run.dag_id,
-            )
-        except FairgateError as e:
-            raise AirflowFailException(str(e)) from e
+        return governed_call(
+            champion.rollback,
+            dag_run.run_id,
+            context["params"]["reason"],
+            context["params"].get("target_version"),
+            actor=triggering_user(dag_run) or UNKNOWN_USER,
+            dag_id=dag_run.dag_id,
+        )
 
     move_champion_back()
 

@@ -16,24 +16,18 @@ and so is a second kind of sign-off by the same person (recorded as a
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Param, get_current_context, task
+from governed_dag import governed_call, governed_dag, triggering_user
 
 
-@dag(
+@governed_dag(
     dag_id="unfreeze",
     description="Technical or ethical sign-off for lifting the freeze on automatic promotion",
     doc_md=__doc__,
     schedule=None,
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["fairgate", "approval", "governed"],
-    default_args={"owner": "fairgate", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    tags=["approval", "governed"],
     params={
         "sign_off": Param(
             type="string",
@@ -51,25 +45,22 @@ from airflow.sdk.exceptions import AirflowFailException
     },
 )
 def unfreeze() -> None:
-    """Wire the one sign-off step; the work is in ``pipelines.governance.approvals.sign_unfreeze``."""
+    """Wire the one sign-off step; the work is in ``pipelines.flows.champion.sign_unfreeze``."""
 
     @task
     def sign_off_unfreeze() -> dict[str, Any]:
-        from pipelines.core.errors import FairgateError
-        from pipelines.governance.approvals import sign_unfreeze
+        from pipelines.flows import champion
 
         context = get_current_context()
         dag_run = context["dag_run"]
-        try:
-            return sign_unfreeze(
-                dag_run.run_id,
-                context["params"]["sign_off"],
-                actor=dag_run.triggering_user_name,
-                run_type=dag_run.run_type,
-                comment=context["params"].get("comment"),
-            )
-        except FairgateError as e:
-            raise AirflowFailException(str(e)) from e
+        return governed_call(
+            champion.sign_unfreeze,
+            dag_run.run_id,
+            context["params"]["sign_off"],
+            actor=triggering_user(dag_run),
+            run_type=dag_run.run_type,
+            comment=context["params"].get("comment"),
+        )
 
     sign_off_unfreeze()
 

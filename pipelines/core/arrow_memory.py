@@ -25,7 +25,7 @@ def use_system_allocator() -> None:
     """
     if os.environ.get(POOL_VARIABLE):
         return
-    import pyarrow as pa
+    import pyarrow as pa  # lazy: a process that never reads a table never loads Arrow
 
     if pa.default_memory_pool().backend_name != "system":
         pa.set_memory_pool(pa.system_memory_pool())

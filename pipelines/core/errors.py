@@ -7,6 +7,9 @@ no.  Any other exception is a bug and surfaces as a traceback.
 
 from __future__ import annotations
 
+# every command's exit codes: passed, blocked (a check said no), bad input, crashed (a bug or a broken tool)
+EXIT_PASSED, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
 
 class FairgateError(Exception):
     """Base of the errors that the CLI turns into one line and an exit code."""

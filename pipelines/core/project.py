@@ -149,6 +149,7 @@ def audit_log_url(paths: ProjectPaths, config: FairgateConfig) -> str:
     raw = os.environ.get(AUDIT_LOG_URL_ENV) or config.audit_log.url
     if not raw:
         return f"sqlite:///{paths.root / 'var' / 'audit' / 'audit.db'}"
+    # lazy: every command imports this module, and only the audit log's address needs SQLAlchemy
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

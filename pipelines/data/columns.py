@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.core.errors import BadInputError
 
@@ -237,8 +239,6 @@ def _arrow_text(values: Any) -> bool:
 
 def _arrow_array(values: Any) -> Any:
     """The Arrow array behind Arrow-backed pandas text, as one chunk of ``large_string``."""
-    import pyarrow as pa
-
     array = values.array.__arrow_array__() if isinstance(values, pd.Series | pd.Index) else values.__arrow_array__()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -247,8 +247,6 @@ def _arrow_array(values: Any) -> Any:
 
 def _arrow_codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Codes and distinct values of Arrow-backed text by Arrow's own dictionary encoding (no Python objects)."""
-    import pyarrow.compute as pc
-
     encoded = pc.dictionary_encode(_arrow_array(series))
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     uniques = pd.Index(pd.array(encoded.dictionary, dtype=series.dtype))
@@ -271,8 +269,6 @@ def values_in(values: Any, known: Any) -> np.ndarray:
     numpy.ndarray
         ``bool``, one per value.
     """
-    import pyarrow.compute as pc
-
     left, right = pd.Index(values), pd.Index(known)
     if _arrow_text(left) and _arrow_text(right):
         found = pc.is_in(_arrow_array(left), value_set=_arrow_array(right), skip_nulls=True)

@@ -19,8 +19,6 @@ line naming the problem, nothing written), 3 an internal error (a bug).
 from __future__ import annotations
 
 import argparse
-import codecs
-import csv
 import json
 import logging
 import os
@@ -35,7 +33,6 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from pipelines.core.arrow_memory import use_system_allocator
 from pipelines.core.config import (
     CONFIG_FILE_NAME,
     AuditSettings,
@@ -44,23 +41,18 @@ from pipelines.core.config import (
     SplitSettings,
     load_config,
 )
-from pipelines.core.errors import BadInputError, FairgateError
+from pipelines.core.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_PASSED, BadInputError, FairgateError
 from pipelines.core.findings import Finding
+from pipelines.core.tables import first_line, read_table
+from pipelines.data.audit import ERR_SINGLE_CLASS, audit_dataset, json_ready, native
+from pipelines.data.columns import EncodedFrame, naive_utc
+from pipelines.data.leakage import find_leakage
+from pipelines.data.split import holdout_mask, split_notes
+from pipelines.reports.check_report import ReportPage, finding_lines, render_html
 
 logger = logging.getLogger(__name__)
 
-EXIT_PASSED, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
-ERR_NOT_FOUND = "{path}: no such file"
-ERR_NOT_A_FILE = "{path}: not a file"
-ERR_FORMAT = "{path}: expected a .csv or .parquet file, found {suffix!r}"
-ERR_EMPTY_FILE = "{path}: the file is empty (no header, no rows)"
-ERR_HEADER_ONLY = "{path}: the file has a header ({count} columns) but no rows"
-ERR_NOT_UTF8 = (
-    "{path}: not UTF-8 text: byte 0x{byte:02x} at line {line}, byte {column} of that line; re-encode the file as UTF-8"
-)
-ERR_UNREADABLE = "{path}: cannot be read as {kind}: {problem}"
-ERR_DUPLICATE_HEADER = "{path}: column names repeat in the header: {names}"
 ERR_UNKNOWN_COLUMNS = "{path}: no column {names} (given as {options}); its {count} columns are {shown}"
 ERR_ROLE_CLASH = "column {column!r} is given as both {first} and {second}"
 ERR_TIME_NOT_DATES = (
@@ -92,7 +84,6 @@ NOTE_REFERENCE = "reference: {path} ({rows} rows)"
 
 _SHOWN_COLUMNS = 20
 _SHOWN_CLASSES = 10
-_UTF8_CHUNK = 1 << 20
 
 
 @dataclass
@@ -125,8 +116,6 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON of ``fairgate check --json``: verdict, findings, rows, columns, notes."""
-        from pipelines.data.audit import json_ready
-
         return {
             "verdict": self.verdict,
             "findings": [json_ready(f.to_dict()) for f in self.findings],
@@ -134,102 +123,6 @@ class CheckResult:
             "columns": self.columns,
             "notes": list(self.notes),
         }
-
-
-# --------------------------------------------------------------------------- reading files
-
-
-def _first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
-    """Find the first byte that is not UTF-8: (byte, line, position in the line), or None."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    lines_before, line_start, consumed = 0, 0, 0
-    with path.open("rb") as handle:
-        while True:
-            chunk = handle.read(_UTF8_CHUNK)
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as e:
-                data = e.object
-                pending = len(data) - len(chunk)  # bytes of an unfinished character from the last chunk
-                head = bytes(data[: e.start])
-                line = lines_before + head.count(b"\n") + 1
-                start = consumed - pending + head.rfind(b"\n") + 1 if b"\n" in head else line_start
-                offset = consumed - pending + e.start
-                return data[e.start], line, offset - start + 1
-            if not chunk:
-                return None
-            newlines = chunk.count(b"\n")
-            if newlines:
-                line_start = consumed + chunk.rfind(b"\n") + 1
-            lines_before += newlines
-            consumed += len(chunk)
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV (UTF-8) or Parquet file; one clear line when it cannot be.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Its rows.
-
-    Raises
-    ------
-    BadInputError
-        Missing, not a file, another format, empty, header only, not UTF-8,
-        repeated column names, or not parseable.
-    """
-    if not path.exists():
-        raise BadInputError(ERR_NOT_FOUND.format(path=path))
-    if not path.is_file():
-        raise BadInputError(ERR_NOT_A_FILE.format(path=path))
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise BadInputError(ERR_FORMAT.format(path=path, suffix=path.suffix))
-    if path.stat().st_size == 0:
-        raise BadInputError(ERR_EMPTY_FILE.format(path=path))
-    use_system_allocator()
-    if suffix == ".parquet":
-        try:
-            frame = pd.read_parquet(path)
-        except (OSError, ValueError) as e:
-            raise BadInputError(ERR_UNREADABLE.format(path=path, kind="Parquet", problem=_first_line(e))) from e
-    else:
-        frame = _read_csv(path)
-    if frame.empty:
-        raise BadInputError(ERR_HEADER_ONLY.format(path=path, count=frame.shape[1]))
-    return frame
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
-    except UnicodeDecodeError as e:
-        invalid = _first_invalid_utf8(path)
-        if invalid is None:
-            raise BadInputError(ERR_UNREADABLE.format(path=path, kind="CSV", problem=_first_line(e))) from e
-        byte, line, column = invalid
-        raise BadInputError(ERR_NOT_UTF8.format(path=path, byte=byte, line=line, column=column)) from e
-    except pd.errors.EmptyDataError as e:
-        raise BadInputError(ERR_EMPTY_FILE.format(path=path)) from e
-    except (pd.errors.ParserError, ValueError, OSError) as e:
-        raise BadInputError(ERR_UNREADABLE.format(path=path, kind="CSV", problem=_first_line(e))) from e
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), [])
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        raise BadInputError(ERR_DUPLICATE_HEADER.format(path=path, names=repeated))
-    return frame
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 # --------------------------------------------------------------------------- settings and roles
@@ -313,8 +206,6 @@ def _check_roles(
 
 def _parse_time(frame: pd.DataFrame, column: str, path: Path) -> pd.DataFrame:
     """Return the frame with its time column as naive UTC datetimes (ISO 8601 text is parsed)."""
-    from pipelines.data.columns import naive_utc
-
     series = frame[column]
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return frame.assign(**{column: naive_utc(series)})
@@ -337,7 +228,6 @@ def _parse_time(frame: pd.DataFrame, column: str, path: Path) -> pd.DataFrame:
 def _positive_label(
     frame: pd.DataFrame, target: str, path: Path, configured: Any, notes: list[str]
 ) -> tuple[Any, list[Any]]:
-    from pipelines.data.audit import ERR_SINGLE_CLASS, native
 
     classes = sorted((native(v) for v in pd.unique(frame[target].dropna())), key=str)
     if not classes:
@@ -459,10 +349,6 @@ def run_check(
             raise BadInputError(ERR_TOO_FEW_TO_SPLIT.format(target=target, path=path, rows=rows, label=label))
 
     # imported once the input is known to be good: bad input is refused in about a second
-    from pipelines.data.audit import audit_dataset
-    from pipelines.data.columns import EncodedFrame
-    from pipelines.data.leakage import find_leakage
-    from pipelines.data.split import holdout_mask, split_notes
 
     encoded = EncodedFrame(frame)
     audit = audit_dataset(
@@ -477,7 +363,7 @@ def run_check(
     try:
         is_test = holdout_mask(frame, dataset, settings.split)
     except ValueError as e:
-        raise BadInputError(ERR_SPLIT.format(path=path, problem=_first_line(e))) from e
+        raise BadInputError(ERR_SPLIT.format(path=path, problem=first_line(e))) from e
     leakage = find_leakage(frame, dataset, settings.leakage, is_test, encoded=encoded)
     notes += audit.report.notes + split_notes(dataset) + leakage.notes
     return CheckResult(
@@ -509,8 +395,6 @@ def write_report(result: CheckResult, folder: Path, data_docs: Path | None, titl
     pathlib.Path
         The ``index.html`` written.
     """
-    from pipelines.reports.check_report import ReportPage, render_html
-
     folder.mkdir(parents=True, exist_ok=True)
     link = None
     if data_docs is not None and (data_docs / "index.html").is_file():
@@ -572,7 +456,6 @@ def _command_check(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
     else:
-        from pipelines.reports.check_report import finding_lines
 
         blocking = sum(1 for f in result.findings if f.severity == "block")
         sys.stdout.write(

@@ -25,12 +25,20 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from pipelines.core.config import HAZARDS, FairgateConfig, apply_overrides, override_refusals
-from pipelines.core.errors import BadInputError, BlockedError, FairgateError
+from pipelines.core.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_BLOCKED,
+    EXIT_INTERNAL,
+    EXIT_PASSED,
+    BadInputError,
+    BlockedError,
+    FairgateError,
+)
 from pipelines.core.project import ProjectPaths, airflow_environment, open_project, tracking_uri
 from pipelines.governance import tags
-
-EXIT_PASSED, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 # Airflow's own command line, run in a child process. At exit, Python's cyclic garbage collector
 # walks every object the run left behind (pandas, Great Expectations, scikit-learn, MLflow): 7 to
@@ -48,7 +56,6 @@ _AIRFLOW_MAIN = (
 def airflow_command(*arguments: str) -> list[str]:
     """The argv that runs ``airflow ARGUMENTS`` with this interpreter (no costly collection at exit)."""
     return [sys.executable, "-c", _AIRFLOW_MAIN, *arguments]
-STAGE_ORDER = ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register", "promote")
 
 
 def _out(text: str = "") -> None:
@@ -57,8 +64,6 @@ def _out(text: str = "") -> None:
 
 def _parse_set(values: list[str]) -> dict[str, Any]:
     """``--set key=value`` pairs; values are read as YAML scalars (numbers, booleans, lists)."""
-    import yaml
-
     overrides: dict[str, Any] = {}
     for item in values:
         if "=" not in item:
@@ -148,7 +153,10 @@ def _format_value(value: Any) -> str:
 
 def render_summary(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: str, log_file: Path | None) -> int:
     """Print the run summary; return the exit code it implies."""
+    # lazy: MLflow and the stages, loaded once the run is over and only to summarise it
+    from pipelines.flows.retrain.context import STAGES
     from pipelines.governance import registry
+
     records = read_stage_records(paths, airflow_run_id)
     code, word = outcome(records)
     _out("")
@@ -156,7 +164,7 @@ def render_summary(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: 
     _out("-" * 78)
     _out(f"{'stage':<10} {'verdict':<9} {'seconds':>8}  detail")
     by_stage = {r["stage"]: r for r in records}
-    for stage in STAGE_ORDER:
+    for stage in STAGES:
         record = by_stage.get(stage)
         if record is None:
             _out(f"{stage:<10} {'not run':<9} {'':>8}")
@@ -221,15 +229,15 @@ def command_run(args: argparse.Namespace) -> int:
         overrides["generator.hazards"] = list(args.hazard)
     refusals = override_refusals(config, overrides) if overrides else []
     if refusals:
-        from pipelines.flows.retrain import record_override_refusal
+        from pipelines.flows.retrain.context import record_override_refusal  # lazy: imports every stage
 
         record_override_refusal(paths, config, overrides, refusals, actor=f"cli:{getpass.getuser()}")
         raise BlockedError("overrides", refusals)
     effective = apply_overrides(config, overrides) if overrides else config
     interval = args.interval or _previous_month()
-    from pipelines.flows.retrain import _check_month
+    from pipelines.flows.retrain.context import check_month  # lazy: imports every stage
 
-    _check_month(interval)
+    check_month(interval)
     run_key = _run_key(effective, paths, interval)
     done_file = paths.root / "var" / "completed" / f"{run_key}.json"
     if done_file.is_file() and not args.force:
@@ -273,7 +281,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 def command_rollback(args: argparse.Namespace) -> int:
     """Move ``champion`` back (same logic as the rollback DAG)."""
-    from pipelines.flows.retrain import rollback
+    from pipelines.flows.champion import rollback  # lazy: MLflow and the stages, only for this command
 
     actor = f"cli:{getpass.getuser()}"
     move = rollback(f"cli__{uuid.uuid4().hex}", args.reason, args.to, actor=actor, dag_id="cli")

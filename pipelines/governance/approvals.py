@@ -17,9 +17,12 @@ never in a flag a person could flip unrecorded:
   The same person cannot give both.
 - **promotion on approval**: when a waiting version holds both sign-offs, the
   run that completed the pair moves ``champion`` through
-  :func:`pipelines.governance.registry.move_champion` (action ``approval``), which
+  :func:`pipelines.flows.champion.move_champion` (action ``approval``), which
   re-checks the gate tags.  Unfreezing needs the same two sign-offs, given for
   the current freeze.
+
+This module decides and records; the acts that follow (holding a candidate,
+approving, unfreezing, moving the alias) are in :mod:`pipelines.flows.champion`.
 - **no override**: a version whose gate decision is not ``passed`` is never
   approved.  Nothing here reads a flag, a Param or an environment variable
   that could change that; every refused attempt appends a ``refusal`` entry.
@@ -30,7 +33,6 @@ retried task appends nothing twice.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +40,7 @@ from typing import Any
 
 from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
-from pipelines.core.project import ProjectPaths, audit_log_url, open_project
-from pipelines.governance import tags
+from pipelines.core.project import ProjectPaths, audit_log_url
 from pipelines.governance.audit_log import AuditLog, Entry, open_log
 
 logger = logging.getLogger(__name__)
@@ -297,11 +298,12 @@ def identity_problem(actor: Any, run_type: Any) -> str | None:
 # ------------------------------------------------------------------ the log
 
 
-def _open(paths: ProjectPaths, config: FairgateConfig) -> AuditLog:
+def open_audit_log(paths: ProjectPaths, config: FairgateConfig) -> AuditLog:
+    """The project's audit log, opened at its configured address."""
     return open_log(audit_log_url(paths, config))
 
 
-def _append(
+def append_event(
     log: AuditLog,
     config: FairgateConfig,
     kind: str,
@@ -321,11 +323,12 @@ def _append(
     )
 
 
-def _model_entries(log: AuditLog, config: FairgateConfig) -> list[Entry]:
+def model_entries(log: AuditLog, config: FairgateConfig) -> list[Entry]:
+    """The entries of the configured registered model, oldest first."""
     return log.entries(model_name=config.registry.model_name)
 
 
-def _refuse(
+def record_refusal(
     log: AuditLog,
     config: FairgateConfig,
     what: str,
@@ -338,7 +341,7 @@ def _refuse(
     """Record a refused attempt in the audit log and return the error to raise."""
     who = actor.strip() if isinstance(actor, str) and actor.strip() else UNKNOWN_ACTOR
     logger.warning("refused %s by %s: %s", what, who, reason)
-    _append(
+    append_event(
         log,
         config,
         "refusal",
@@ -352,8 +355,8 @@ def _refuse(
 
 def current_freeze(paths: ProjectPaths, config: FairgateConfig) -> FreezeState:
     """The freeze state recorded in the project's audit log."""
-    with _open(paths, config) as log:
-        return freeze_state(_model_entries(log, config), config.registry.model_name)
+    with open_audit_log(paths, config) as log:
+        return freeze_state(model_entries(log, config), config.registry.model_name)
 
 
 def freeze_deployments(
@@ -367,302 +370,9 @@ def freeze_deployments(
     """Freeze automatic promotion (one person suffices: it only tightens); idempotent by key."""
     if not isinstance(reason, str) or not reason.strip():
         raise BadInputError(ERR_REASON)
-    with _open(paths, config) as log:
-        entry = _append(log, config, "freeze", actor, {"reason": reason.strip(), "cause": cause}, idempotency_key)
+    with open_audit_log(paths, config) as log:
+        entry = append_event(log, config, "freeze", actor, {"reason": reason.strip(), "cause": cause}, idempotency_key)
         return FreezeState(True, entry.seq, entry.actor, entry.payload["reason"], entry.recorded_at)
-
-
-def freeze(airflow_run_id: str, reason: str, actor: str | None) -> dict[str, Any]:
-    """Freeze from the ``freeze`` DAG: recorded with the triggering user and why (idempotent per run)."""
-    who = actor.strip() if isinstance(actor, str) and actor.strip() else UNKNOWN_ACTOR
-    paths, config = open_project()
-    state = freeze_deployments(paths, config, reason, who, f"{airflow_run_id}:freeze")
-    return state.to_dict()
-
-
-# ------------------------------------------------------------------ retrain: waiting instead of promoting
-
-
-def hold_for_approval(
-    paths: ProjectPaths,
-    config: FairgateConfig,
-    client: Any,
-    version: str,
-    gated_against: str | None,
-    state: FreezeState,
-    actor: str,
-    airflow_run_id: str,
-) -> dict[str, Any]:
-    """Tag a candidate that passed both gates as waiting, and record it (no alias moves)."""
-    name = config.registry.model_name
-    client.set_model_version_tag(name, version, tags.AWAITING_APPROVAL, "true")
-    client.set_model_version_tag(name, version, tags.GATED_AGAINST, gated_against or "none")
-    summary = (
-        f"version {version} passed both gates; deployments are frozen (audit entry {state.seq}), so it waits "
-        "for a technical and an ethical sign-off from two different people"
-    )
-    with _open(paths, config) as log:
-        _append(
-            log,
-            config,
-            "approval",
-            actor,
-            {
-                "subject": SUBJECT_PROMOTION,
-                "step": STEP_AWAITING,
-                "summary": summary,
-                "gated_against": gated_against,
-                "freeze_seq": state.seq,
-                "airflow_run_id": airflow_run_id,
-            },
-            f"{airflow_run_id}:approval:awaiting:{version}",
-            model_version=version,
-        )
-    return {
-        "version": version,
-        "awaiting_approval": True,
-        "gated_against": gated_against,
-        "freeze": state.to_dict(),
-        "summary": summary,
-    }
-
-
-# ------------------------------------------------------------------ the approve DAG
-
-
-def _complete_promotion(
-    log: AuditLog,
-    config: FairgateConfig,
-    client: Any,
-    version: str,
-    move: dict[str, Any],
-    decision: ApprovalDecision,
-    airflow_run_id: str,
-) -> dict[str, Any]:
-    """After the alias moved: clear the waiting tag, name the approvers, record the promotion (idempotent)."""
-    name = config.registry.model_name
-    client.set_model_version_tag(name, version, tags.AWAITING_APPROVAL, "false")
-    client.set_model_version_tag(name, version, tags.APPROVED_BY, json.dumps(decision.approved_by, sort_keys=True))
-    recorded = {k: v for k, v in move.items() if k != "already_done"}
-    _append(
-        log,
-        config,
-        "promotion",
-        str(move["actor"]),
-        {
-            **recorded,
-            "approved_by": decision.approved_by,
-            "summary": f"champion {move['from_version']} -> {move['to_version']} on approval "
-            f"(technical {decision.approved_by['technical']}, ethical {decision.approved_by['ethical']})",
-        },
-        f"{airflow_run_id}:promotion:{version}",
-        model_version=version,
-    )
-    return {
-        "model_version": version,
-        "promoted": True,
-        "champion": move["to_version"],
-        "from_version": move["from_version"],
-        "approved_by": decision.approved_by,
-        "sign_offs": decision.to_dict(),
-    }
-
-
-def approve_version(
-    airflow_run_id: str,
-    model_version: Any,
-    sign_off: Any,
-    actor: str | None,
-    run_type: Any,
-    comment: Any = None,
-) -> dict[str, Any]:
-    """Record one sign-off for a waiting version; promote it once both are in from two people.
-
-    Refused, and recorded as a ``refusal``: a run without an authenticated
-    person or not triggered by hand; a version that did not pass every gate
-    (there is no override); a version not awaiting approval; a version gated
-    against a champion that has since changed; a person giving the second kind
-    of sign-off after the first.  Idempotent on retry of the same Airflow run.
-    The model cards of the versions concerned are written again afterwards.
-    """
-    from pipelines.flows.retrain import refresh_model_cards
-
-    paths, config = open_project()
-    try:
-        outcome = _approve_version(airflow_run_id, model_version, sign_off, actor, run_type, comment)
-    except BlockedError:
-        # the refusal is part of the version's history: its card says so
-        refresh_model_cards(paths, config, [check_version(model_version)])
-        raise
-    refresh_model_cards(paths, config, [str(outcome["model_version"]), outcome.get("from_version")])
-    return outcome
-
-
-def _approve_version(
-    airflow_run_id: str, model_version: Any, sign_off: Any, actor: str | None, run_type: Any, comment: Any
-) -> dict[str, Any]:
-    """The checks, the sign-off and the promotion of :func:`approve_version` (model cards aside)."""
-    from pipelines.governance import registry
-    from pipelines.governance.champion_lock import champion_lock
-
-    kind = check_sign_off(sign_off)
-    version = check_version(model_version)
-    note = check_comment(comment)
-    paths, config = open_project()
-    name, alias = config.registry.model_name, config.registry.champion_alias
-    client = registry.connect(paths)
-    target = registry.get_version(client, name, version)
-    # every check that decides the move, and the move, under the champion lock (see pipelines.governance.champion_lock)
-    with champion_lock(audit_log_url(paths, config), name), _open(paths, config) as log:
-        # a retry of the run that already promoted: finish its records, move nothing
-        for move in registry.alias_history(client, name):
-            if move["airflow_run_id"] == airflow_run_id and move["action"] == ACTION_APPROVAL:
-                decision = decide(version_sign_offs(_model_entries(log, config), name, version))
-                return {**_complete_promotion(log, config, client, version, move, decision, airflow_run_id),
-                        "already_done": True}
-        details = {"requested_version": version, "sign_off": kind, "triggering_user": actor}
-
-        def refuse(reason: str) -> BlockedError:
-            return _refuse(log, config, "approval", reason, actor, airflow_run_id, details, version)
-
-        problem = identity_problem(actor, run_type)
-        if problem:
-            raise refuse(problem)
-        person = str(actor).strip()
-        version_tags = target.tags
-        if not registry.passed_every_gate(target):
-            raise refuse(
-                ERR_GATE_FAILED.format(
-                    version=version,
-                    name=name,
-                    decision=version_tags.get(tags.GATE_DECISION, "none"),
-                    technical=version_tags.get(tags.GATE_TECHNICAL, "none"),
-                    ethical=version_tags.get(tags.GATE_ETHICAL, "none"),
-                )
-            )
-        if version_tags.get(tags.AWAITING_APPROVAL) != "true":
-            raise refuse(ERR_NOT_AWAITING.format(version=version, name=name, tag=tags.AWAITING_APPROVAL,
-                                                 found=version_tags.get(tags.AWAITING_APPROVAL, "absent")))
-        current = registry.champion(client, name, alias)
-        current_version = str(current.version) if current is not None else "none"
-        gated_against = version_tags.get(tags.GATED_AGAINST, "none")
-        if gated_against != current_version:
-            raise refuse(ERR_CHAMPION_MOVED.format(version=version, name=name, gated=gated_against,
-                                                   current=current_version))
-        held = version_sign_offs(_model_entries(log, config), name, version)
-        other = {s.sign_off for s in held if s.actor == person} - {kind}
-        if other:
-            raise refuse(ERR_BOTH_SIGN_OFFS.format(actor=person, given=other.pop(), scope=f"for version {version}"))
-        if not any(s.actor == person and s.sign_off == kind for s in held):
-            _append(
-                log,
-                config,
-                "approval",
-                person,
-                {
-                    "subject": SUBJECT_PROMOTION,
-                    "step": STEP_SIGN_OFF,
-                    "sign_off": kind,
-                    "comment": note,
-                    "airflow_run_id": airflow_run_id,
-                    "summary": f"{kind} sign-off for version {version} by {person}" + (f": {note}" if note else ""),
-                },
-                f"{airflow_run_id}:approval:{kind}:{version}",
-                model_version=version,
-            )
-        decision = decide(version_sign_offs(_model_entries(log, config), name, version))
-        if not decision.enough:
-            logger.info("version %s waits: %s", version, decision.describe())
-            return {"model_version": version, "promoted": False, "sign_offs": decision.to_dict(),
-                    "summary": decision.describe()}
-        moved = registry.move_champion(
-            client,
-            name,
-            alias,
-            version,
-            action=ACTION_APPROVAL,
-            actor=person,
-            reason=f"approved: technical sign-off by {decision.approved_by['technical']}, "
-            f"ethical sign-off by {decision.approved_by['ethical']}",
-            airflow_run_id=airflow_run_id,
-            audit_entries=log.entries(model_version=version, model_name=name),
-        )
-        return _complete_promotion(log, config, client, version, moved.to_dict(), decision, airflow_run_id)
-
-
-# ------------------------------------------------------------------ the unfreeze DAG
-
-
-def sign_unfreeze(
-    airflow_run_id: str, sign_off: Any, actor: str | None, run_type: Any, comment: Any = None
-) -> dict[str, Any]:
-    """Record one sign-off for lifting the current freeze; unfreeze once both are in from two people.
-
-    The same rule as an approval: a technical and an ethical sign-off from two
-    different authenticated people, given for the current freeze entry.
-    Idempotent on retry of the same Airflow run.
-    """
-    kind = check_sign_off(sign_off)
-    note = check_comment(comment)
-    paths, config = open_project()
-    name = config.registry.model_name
-    with _open(paths, config) as log:
-        entries = _model_entries(log, config)
-        own = [e for e in entries if e.kind == "unfreeze" and e.idempotency_key.startswith(f"{airflow_run_id}:")]
-        if own:
-            return {"unfrozen": True, "already_done": True, "seq": own[0].seq, **own[0].payload}
-        details = {"sign_off": kind, "triggering_user": actor}
-        problem = identity_problem(actor, run_type)
-        if problem:
-            raise _refuse(log, config, "unfreeze", problem, actor, airflow_run_id, details)
-        person = str(actor).strip()
-        state = freeze_state(entries, name)
-        if not state.frozen or state.seq is None:
-            raise BadInputError(ERR_NOT_FROZEN)
-        held = unfreeze_sign_offs(entries, name, state.seq)
-        other = {s.sign_off for s in held if s.actor == person} - {kind}
-        if other:
-            scope = f"to lift the freeze of audit entry {state.seq}"
-            raise _refuse(log, config, "unfreeze", ERR_BOTH_SIGN_OFFS.format(actor=person, given=other.pop(),
-                                                                             scope=scope), actor, airflow_run_id,
-                          {**details, "freeze_seq": state.seq})
-        if not any(s.actor == person and s.sign_off == kind for s in held):
-            _append(
-                log,
-                config,
-                "approval",
-                person,
-                {
-                    "subject": SUBJECT_UNFREEZE,
-                    "step": STEP_SIGN_OFF,
-                    "sign_off": kind,
-                    "freeze_seq": state.seq,
-                    "comment": note,
-                    "airflow_run_id": airflow_run_id,
-                    "summary": f"{kind} sign-off to unfreeze (freeze of entry {state.seq}) by {person}"
-                    + (f": {note}" if note else ""),
-                },
-                f"{airflow_run_id}:approval:unfreeze:{kind}",
-            )
-        decision = decide(unfreeze_sign_offs(_model_entries(log, config), name, state.seq))
-        if not decision.enough:
-            return {"unfrozen": False, "freeze": state.to_dict(), "sign_offs": decision.to_dict(),
-                    "summary": decision.describe()}
-        entry = _append(
-            log,
-            config,
-            "unfreeze",
-            person,
-            {
-                "reason": f"unfrozen on two sign-offs: technical {decision.approved_by['technical']}, "
-                f"ethical {decision.approved_by['ethical']}",
-                "freeze_seq": state.seq,
-                "approved_by": decision.approved_by,
-                "airflow_run_id": airflow_run_id,
-            },
-            f"{airflow_run_id}:unfreeze:{state.seq}",
-        )
-        return {"unfrozen": True, "seq": entry.seq, **entry.payload}
 
 
 # ------------------------------------------------------------------ status
@@ -671,8 +381,8 @@ def sign_unfreeze(
 def approval_status(paths: ProjectPaths, config: FairgateConfig, waiting_versions: Sequence[str]) -> dict[str, Any]:
     """The freeze state, the unfreeze sign-offs and each waiting version's sign-offs, for ``fairgate status``."""
     name = config.registry.model_name
-    with _open(paths, config) as log:
-        entries = _model_entries(log, config)
+    with open_audit_log(paths, config) as log:
+        entries = model_entries(log, config)
     state = freeze_state(entries, name)
     unfreeze = decide(unfreeze_sign_offs(entries, name, state.seq)) if state.frozen and state.seq else None
     return {

@@ -29,6 +29,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
 from pipelines.core.errors import BadInputError
 
 logger = logging.getLogger(__name__)
@@ -60,8 +63,6 @@ def champion_lock(audit_log_url: str, model_name: str, timeout: float = LOCK_TIM
     timeout : float
         Seconds to wait for another holder before giving up with an error.
     """
-    from sqlalchemy.engine import make_url
-
     url = make_url(audit_log_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -98,7 +99,6 @@ def _file_lock(path: Path, model_name: str, timeout: float) -> Iterator[None]:
 
 @contextmanager
 def _advisory_lock(audit_log_url: str, model_name: str, timeout: float) -> Iterator[None]:
-    import sqlalchemy as sa
 
     engine = sa.create_engine(audit_log_url, poolclass=sa.pool.NullPool)
     key = lock_key(model_name)

@@ -23,16 +23,20 @@ presume earlier data (ids already seen, freshness) do not apply to it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import mlflow
 import pandas as pd
+from mlflow.data.dataset_source import DatasetSource
+from mlflow.data.pandas_dataset import from_pandas
 
 from pipelines.core.errors import BadInputError
 from pipelines.core.project import ProjectPaths
-from pipelines.governance import tags
+from pipelines.governance import registry, tags
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +119,6 @@ def champion_lineage(client: Any, model_name: str, alias: str) -> ChampionLineag
     ChampionLineage or None
         None when the model or its alias does not exist yet.
     """
-    from pipelines.governance import registry
     current = registry.champion(client, model_name, alias)
     if current is None:
         return None
@@ -144,6 +147,7 @@ def data_version_files(paths: ProjectPaths, data_hash: str, version: str) -> dic
     BadInputError
         The manifest or a file is in neither the cache nor the remote.
     """
+    # lazy: DVC takes about a second to import, and only this lookup of a data version needs it
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
     from dvc_data.hashfile.hash_info import HashInfo
@@ -272,7 +276,6 @@ def dvc_dataset_source(data_hash: str, files: list[str], data_path: str = "data"
     which version of it (the DVC directory hash), so that
     ``fairgate data restore`` can put exactly those rows back.
     """
-    from mlflow.data.dataset_source import DatasetSource
 
     class DvcDatasetSource(DatasetSource):
         """A folder tracked by DVC, at one version (its ``.dir`` hash)."""
@@ -325,11 +328,6 @@ def log_split_datasets(
     of the split's Parquet file and its row count, and the source is the DVC
     version of ``data/`` the rows came from.
     """
-    import hashlib
-
-    import mlflow
-    from mlflow.data.pandas_dataset import from_pandas
-
     source = dvc_dataset_source(data_hash, data_files)
     digests: dict[str, str] = {}
     with mlflow.start_run(run_id=mlflow_run_id):

@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import mlflow.artifacts
+
 from pipelines.core.errors import BlockedError
 
 # written into the model's folder by MLflow's registry when a version is created (its name and version),
@@ -56,8 +58,6 @@ def manifest_digest(checksums: dict[str, str]) -> str:
 
 def model_checksums(model_uri: str) -> dict[str, str]:
     """Download the model at ``model_uri`` (``models:/...`` or ``runs:/...``) and checksum its files."""
-    import mlflow.artifacts
-
     with tempfile.TemporaryDirectory(prefix="fairgate-model-") as folder:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder))
         return file_checksums(local)

@@ -21,10 +21,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
-from pipelines.core.project import ProjectPaths
-from pipelines.governance import tags
+from pipelines.core.project import ProjectPaths, audit_log_url
+from pipelines.governance import registry, tags
+from pipelines.governance.audit_log import open_log
 from pipelines.governance.lineage import data_version_files
 
 ERR_NO_HASH = (
@@ -69,7 +72,6 @@ def restore_data(paths: ProjectPaths, config: FairgateConfig, version: str, to: 
         The version recorded no data hash, or its data is in neither the DVC cache nor the remote, or what
         was fetched does not match the hash (exit 1). Nothing is written in these cases.
     """
-    from pipelines.governance import registry
     name = config.registry.model_name
     client = registry.connect(paths)
     model_version = registry.get_version(client, name, version)
@@ -112,7 +114,7 @@ def verify_manifest(paths: ProjectPaths, data_hash: str, cached: dict[str, Path]
     its file's content hash. Both are recomputed here, not read from DVC's
     state database.
     """
-    from dvc.repo import Repo
+    from dvc.repo import Repo  # lazy: DVC takes about a second to import; only a restore needs it
 
     with Repo(str(paths.root)) as repo:
         manifest_file = Path(repo.cache.local.oid_to_path(data_hash))
@@ -135,7 +137,6 @@ def verify_manifest(paths: ProjectPaths, data_hash: str, cached: dict[str, Path]
 
 
 def _count_rows(folder: Path, files: list[str]) -> int | None:
-    import pyarrow.parquet as pq
 
     parquet = [folder / f for f in files if f.endswith(".parquet")]
     return sum(pq.ParquetFile(f).metadata.num_rows for f in parquet) if parquet else None
@@ -152,11 +153,6 @@ def lineage_chain(paths: ProjectPaths, config: FairgateConfig, version: str) -> 
     ``champion`` from the version's registration on, oldest first, from the
     audit log) and ``audit_log`` (whether its chain verified).
     """
-    from pipelines.core.project import audit_log_url
-    from pipelines.governance import registry
-    from pipelines.governance.audit_log import open_log
-
-
     name = config.registry.model_name
     client = registry.connect(paths)
     model_version = registry.get_version(client, name, version)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -180,71 +179,6 @@ def passed_every_gate(version: ModelVersion) -> bool:
     )
 
 
-def move_champion(
-    client: MlflowClient,
-    model_name: str,
-    alias: str,
-    version: str,
-    *,
-    action: str,
-    actor: str,
-    reason: str,
-    airflow_run_id: str,
-    audit_entries: list[Any],
-) -> AliasMove:
-    """Point the alias at ``version`` after re-checking its gate tags and its files; record the move.
-
-    Call it inside :func:`pipelines.governance.champion_lock.champion_lock`, with the
-    checks that decided the move. ``audit_entries`` are the audit log's
-    entries of ``version``: its files must match the checksums its
-    ``registration`` entry recorded (see :mod:`pipelines.governance.model_integrity`).
-
-    Idempotent: when the move for this Airflow run was already made, it is
-    reported as such and nothing changes.
-    """
-    from pipelines.governance.model_integrity import verify_registered_model
-
-    target = get_version(client, model_name, version)
-    if not passed_every_gate(target):
-        raise BlockedError(
-            action,
-            [
-                ERR_TARGET_NOT_PASSED.format(
-                    version=version,
-                    name=model_name,
-                    decision=target.tags.get(tags.GATE_DECISION, "none"),
-                    ethical=target.tags.get(tags.GATE_ETHICAL, "none"),
-                )
-            ],
-        )
-    current = champion(client, model_name, alias)
-    history = alias_history(client, model_name)
-    for earlier in history:
-        if earlier["airflow_run_id"] == airflow_run_id and earlier["action"] == action:
-            return AliasMove(
-                action,
-                earlier["from_version"],
-                earlier["to_version"],
-                earlier["actor"],
-                earlier["reason"],
-                airflow_run_id,
-                earlier.get("at", ""),
-                True,
-            )
-    verify_registered_model(model_name, str(version), audit_entries, action)
-    from_version = str(current.version) if current is not None else None
-    client.set_registered_model_alias(model_name, alias, str(version))
-    client.set_model_version_tag(model_name, str(version), tags.STABLE_FAIR, "true")
-    # when the alias moved: a record of the event, it never feeds a result
-    moved_at = datetime.now(UTC).isoformat(timespec="seconds")
-    move = AliasMove(action, from_version, str(version), actor, reason, airflow_run_id, moved_at)
-    _append_alias_history(client, model_name, move)
-    logger.info("%s: %s moved from %s to %s by %s", action, alias, from_version, version, actor)
-    return move
-
-
-
-
 def alias_history(client: MlflowClient, model_name: str) -> list[dict[str, Any]]:
     """Every recorded move of the alias, oldest first (kept as a registered-model tag)."""
     try:
@@ -255,17 +189,6 @@ def alias_history(client: MlflowClient, model_name: str) -> list[dict[str, Any]]
         raise
     raw = model.tags.get(tags.ALIAS_HISTORY)
     return list(json.loads(raw)) if raw else []
-
-
-def _append_alias_history(client: MlflowClient, model_name: str, move: AliasMove) -> None:
-    history = alias_history(client, model_name)
-    history.append(move.to_dict())
-    # the full history also goes to the tamper-evident audit log; the tag keeps the latest moves
-    while len(json.dumps(history)) > tags.MAX_TAG_CHARS and len(history) > 1:
-        history.pop(0)
-    client.set_registered_model_tag(model_name, tags.ALIAS_HISTORY, json.dumps(history))
-    for key, value in move.to_dict().items():
-        client.set_registered_model_tag(model_name, tags.last_alias_move(key), str(value))
 
 
 def rollback_target(client: MlflowClient, model_name: str, alias: str, requested: str | None) -> str:

@@ -44,6 +44,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from pipelines.core.errors import BadInputError
 
@@ -364,8 +365,6 @@ def score_replicates(
         if values.shape != truth.shape:
             raise BadInputError(ERR_SCORE_SHAPE.format(rows=len(truth), found=values.shape, model=m))
         arrays.append(values)
-    from threadpoolctl import threadpool_limits
-
     kernel = _ScoreKernel(truth, arrays)
     chunks = [
         (index, min(RESAMPLES_PER_CHUNK, resamples - start))

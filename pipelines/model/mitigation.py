@@ -29,7 +29,7 @@ Why it is built this way:
   mixture's scikit-learn classifiers and weights; ``predict_proba`` needs
   numpy, scipy and scikit-learn, never fairlearn, never a sensitive column,
   and this module imports nothing from fairgate, so the logged model carries
-  the class by value (see ``retrain._log_sklearn_model``).
+  the class by value (see ``pipelines.flows.retrain.model_stages._log_sklearn_model``).
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class ExponentiatedGradientClassifier(ClassifierMixin, BaseEstimator):  # type: 
             weights that differ within a class, an unknown constraint or a
             threshold outside (0, 1).
         """
+        # lazy: fitting needs fairlearn; the fitted model, pickled by value, must load and predict without it
         from fairlearn.reductions import DemographicParity, EqualizedOdds, ErrorRate, ExponentiatedGradient
 
         if self.constraint not in CONSTRAINTS:

@@ -211,10 +211,10 @@ def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_r
     verify = fairgate(project, "audit", "verify")
     assert verify.returncode == 0 and "chain intact" in verify.stdout
 
-    # route 4: a direct call to the registry's promotion (what an approval uses)
-    from pipelines.governance import registry
+    # route 4: a direct call to the one function that moves the alias (what an approval uses)
+    from pipelines.flows.champion import move_champion
     with pytest.raises(BlockedError, match="did not pass every gate"):
-        registry.move_champion(
+        move_champion(
             client(project), MODEL, "champion", str(unfair.version),
             action="approve", actor="c07-test", reason="override", airflow_run_id="c07-manual",
             audit_entries=[],

@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 from pipelines.core.config import load_config
 from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths, audit_log_url
+from pipelines.flows import champion
 from pipelines.governance import approvals, registry
 from pipelines.governance.approvals import SignOff, decide, freeze_state
 from pipelines.governance.audit_log import open_log
@@ -114,7 +115,7 @@ def waiting(project) -> tuple[Project, str]:
 
 
 def sign(version: str, sign_off: str, actor: str | None, run_id: str | None = None, run_type: str = "manual"):
-    return approvals.approve_version(run_id or f"manual__{uuid.uuid4().hex}", version, sign_off, actor, run_type)
+    return champion.approve_version(run_id or f"manual__{uuid.uuid4().hex}", version, sign_off, actor, run_type)
 
 
 # ---------------------------------------------------------------- the decision: who signed what, is it enough
@@ -185,19 +186,28 @@ def test_freezing_needs_a_reason_and_is_idempotent_by_key(project):
     assert approvals.current_freeze(project.paths, project.config).frozen
 
 
+def promote_state(airflow_run_id: str, interval: str, version: str, decision_file: Path) -> dict:
+    """The run state the promote stage receives from register: the run reference, the gate's, the version."""
+    return {
+        "ref": {"airflow_run_id": airflow_run_id, "dag_id": "retrain", "interval": interval, "overrides": {},
+                "actor": "airflow:scheduler"},
+        "gated": {"decision": "passed", "technical": "passed", "ethical": "passed", "reasons": [],
+                  "uncertain_checks": [], "notes": [], "decision_file": str(decision_file)},
+        "registered": {"version": version},
+    }
+
+
 def test_a_frozen_pipeline_registers_but_does_not_promote_a_passed_candidate(project, tmp_path):
-    """retrain.promote while frozen: verdict 'waiting', version tagged, audit entry, champion unchanged."""
-    from pipelines.flows import retrain
+    """champion.promote while frozen: verdict 'waiting', version tagged, audit entry, champion unchanged."""
     first = project.register(stable=True)
     project.make_champion(first)
     approvals.freeze_deployments(project.paths, project.config, "incident review", "cli:carol", "test:freeze")
     candidate = project.register()
     decision_file = tmp_path / "gate_decision.json"
     decision_file.write_text(json.dumps({"passed": True, "champion_version": first}))
-    run_ref = {"airflow_run_id": "scheduled__2026-02", "interval": "2026-02", "actor": "airflow:scheduler"}
-    gated = {"decision": "passed", "reasons": [], "decision_file": str(decision_file)}
+    state = promote_state("scheduled__2026-02", "2026-02", candidate, decision_file)
     for _ in range(2):  # a retried task changes nothing more
-        held = retrain.promote(run_ref, {"version": candidate}, gated)
+        held = champion.promote(state)["promoted"]
     assert held["awaiting_approval"] and held["gated_against"] == first
     assert project.champion() == first
     tags = registry.get_version(project.client, project.name, candidate).tags
@@ -213,25 +223,22 @@ def test_a_frozen_pipeline_registers_but_does_not_promote_a_passed_candidate(pro
 
 
 def test_an_unfrozen_pipeline_promotes_a_passed_candidate(project, tmp_path):
-    from pipelines.flows import retrain
     candidate = project.register()
     decision_file = tmp_path / "gate_decision.json"
     decision_file.write_text(json.dumps({"passed": True, "champion_version": None}))
-    run_ref = {"airflow_run_id": "scheduled__2026-01", "interval": "2026-01", "actor": "airflow:scheduler"}
-    gated = {"decision": "passed", "reasons": [], "decision_file": str(decision_file)}
+    state = promote_state("scheduled__2026-01", "2026-01", candidate, decision_file)
     for _ in range(2):  # the retry finds its own move and repeats the same audit event
-        moved = retrain.promote(run_ref, {"version": candidate}, gated)
+        moved = champion.promote(state)["promoted"]
     assert moved["to_version"] == candidate and project.champion() == candidate
     assert len(project.entries("promotion")) == 1
 
 
 def test_every_rollback_freezes_and_a_retry_freezes_once(project):
-    from pipelines.flows import retrain
     first = project.register(stable=True)
     second = project.register(stable=True)
     project.make_champion(second)
     for _ in range(2):
-        retrain.rollback("manual__rollback-1", "v2 misbehaves", None, actor="alice")
+        champion.rollback("manual__rollback-1", "v2 misbehaves", None, actor="alice")
     assert project.champion() == first
     (frozen,) = project.entries("freeze")
     assert frozen.actor == "alice" and frozen.payload["cause"] == "rollback"
@@ -418,7 +425,7 @@ def test_forged_sign_offs_in_the_log_do_not_promote_a_failed_version(project):
     with pytest.raises(BlockedError, match="did not pass every gate"):
         sign(failed, "technical", "alice")
     with pytest.raises(BlockedError, match="did not pass every gate"):
-        registry.move_champion(project.client, project.name, "champion", failed, action="approval",
+        champion.move_champion(project.client, project.name, "champion", failed, action="approval",
                                actor="alice", reason="forged", airflow_run_id="forged",
                                audit_entries=project.entries())
     assert project.champion() == first
@@ -453,7 +460,7 @@ def test_no_environment_variable_makes_a_failed_version_approvable(project, monk
 @pytest.mark.fairness
 def test_the_approval_path_reads_no_flag_or_environment_variable():
     """Nothing in the modules that decide and move the champion reads the environment."""
-    for module in ("governance/approvals.py", "governance/registry.py"):
+    for module in ("governance/approvals.py", "governance/registry.py", "flows/champion.py"):
         source = (REPO / "pipelines" / module).read_text(encoding="utf-8")
         assert "os.environ" not in source and "getenv" not in source, module
 
@@ -462,7 +469,7 @@ def test_the_approval_path_reads_no_flag_or_environment_variable():
 
 
 def unfreeze(sign_off: str, actor: str | None, run_id: str | None = None, run_type: str = "manual"):
-    return approvals.sign_unfreeze(run_id or f"manual__{uuid.uuid4().hex}", sign_off, actor, run_type)
+    return champion.sign_unfreeze(run_id or f"manual__{uuid.uuid4().hex}", sign_off, actor, run_type)
 
 
 def test_unfreezing_what_is_not_frozen_is_bad_input(project):

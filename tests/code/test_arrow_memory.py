@@ -15,7 +15,7 @@ PROBE = """
 import sys
 from pathlib import Path
 import pyarrow as pa
-from pipelines.flows.check import read_table
+from pipelines.core.tables import read_table
 before = pa.default_memory_pool().backend_name
 frame = read_table(Path(sys.argv[1]))
 print(before, pa.default_memory_pool().backend_name, len(frame))

@@ -24,7 +24,7 @@ from mlflow.exceptions import MlflowException
 from pipelines.core.config import load_config
 from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths, audit_log_url
-from pipelines.flows.retrain import rollback
+from pipelines.flows.champion import approve_version, move_champion, rollback
 from pipelines.governance import approvals, registry
 from pipelines.governance.audit_log import open_log
 from pipelines.governance.champion_lock import champion_lock, lock_key
@@ -91,7 +91,7 @@ class Project:
     def promote(self, version: str, run_id: str | None = None) -> None:
         """Move champion as the promote stage does (under the lock, checked, recorded)."""
         with champion_lock(audit_log_url(self.paths, self.config), self.name):
-            registry.move_champion(
+            move_champion(
                 self.client, self.name, "champion", version, action="promote", actor="test",
                 reason="passed", airflow_run_id=run_id or f"scheduled__{uuid.uuid4().hex}",
                 audit_entries=[e for e in self.entries() if str(e.model_version) == version],
@@ -164,7 +164,7 @@ def test_a_version_without_recorded_checksums_cannot_become_champion(project):
         entries = [e for e in log.entries() if str(e.model_version) == first and e.kind != "registration"]
     assert recorded_checksums(entries, first) is None
     with pytest.raises(BlockedError, match="has no model checksums"):
-        registry.move_champion(project.client, project.name, "champion", first, action="rollback", actor="t",
+        move_champion(project.client, project.name, "champion", first, action="rollback", actor="t",
                                reason="r", airflow_run_id="x", audit_entries=entries)
     assert project.champion() == second
 
@@ -292,16 +292,13 @@ def _race(root: str, role: str, use_lock: bool, folder: str) -> None:
     the rollback moves first and the approval then moves over it.
     """
     os.environ["FAIRGATE_HOME"] = root
-    from pipelines.flows import retrain as retrain_module
-    from pipelines.governance import approvals as approvals_module
-    from pipelines.governance import champion_lock as lock_module
-    from pipelines.governance import registry as registry_module
+    from pipelines.flows import champion as champion_module
     markers = Path(folder)
     if not use_lock:
         from contextlib import nullcontext
 
-        lock_module.champion_lock = lambda *args, **kwargs: nullcontext()
-    real_move = registry_module.move_champion
+        champion_module.champion_lock = lambda *args, **kwargs: nullcontext()
+    real_move = champion_module.move_champion
 
     def paused_move(*args, **kwargs):
         if kwargs.get("action") == "approval":
@@ -312,14 +309,14 @@ def _race(root: str, role: str, use_lock: bool, folder: str) -> None:
                 _wait_for(markers / "rolled_back")
         return real_move(*args, **kwargs)
 
-    registry_module.move_champion = paused_move
+    champion_module.move_champion = paused_move
     try:
         if role == "rollback":
             _wait_for(markers / "checked")
-            result = retrain_module.rollback("manual__race-rollback", "race", None, actor="carol")
+            result = champion_module.rollback("manual__race-rollback", "race", None, actor="carol")
             (markers / "rolled_back").touch()
         else:
-            result = approvals_module.approve_version("manual__race-approve", 3, "ethical", "bob", "manual")
+            result = champion_module.approve_version("manual__race-approve", 3, "ethical", "bob", "manual")
         (markers / f"{role}.json").write_text(json.dumps({"ok": True, "result": result}, default=str))
     except BlockedError as e:
         (markers / f"{role}.json").write_text(json.dumps({"ok": False, "blocked": e.reasons}))
@@ -342,7 +339,7 @@ def _race_setup(project: Project) -> tuple[str, str, str]:
     approvals.freeze_deployments(project.paths, project.config, "review", "cli:carol", "test:freeze")
     third = project.register(awaiting_against=second)
     assert third == "3"
-    approvals.approve_version("manual__tech", third, "technical", "alice", "manual")
+    approve_version("manual__tech", third, "technical", "alice", "manual")
     return first, second, third
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.core import tables
 from pipelines.core.config import GeneratorSettings
 from pipelines.data.audit import ERR_SINGLE_CLASS
 from pipelines.data.generator import generate_month, month_range
@@ -178,12 +179,12 @@ def test_the_c07_migration_exits_1_naming_the_shifted_columns(in_tmp: Path, caps
     ("make", "args", "message"),
     [
         pytest.param(
-            lambda p: p.write_bytes(b""), ("--target", "y"), lambda p: check.ERR_EMPTY_FILE.format(path=p), id="empty"
+            lambda p: p.write_bytes(b""), ("--target", "y"), lambda p: tables.ERR_EMPTY_FILE.format(path=p), id="empty"
         ),
         pytest.param(
             lambda p: p.write_bytes("a,y\n1,0\ncaf\u00e9,1\n".encode("latin-1")),
             ("--target", "y"),
-            lambda p: check.ERR_NOT_UTF8.format(path=p, byte=0xE9, line=3, column=4),
+            lambda p: tables.ERR_NOT_UTF8.format(path=p, byte=0xE9, line=3, column=4),
             id="not-utf8",
         ),
         pytest.param(
@@ -296,10 +297,10 @@ def test_bad_input_in_process(
 
 def test_unreadable_files(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = {
-        in_tmp / "missing.csv": lambda p: check.ERR_NOT_FOUND.format(path=p),
-        in_tmp / "data.xlsx": lambda p: check.ERR_FORMAT.format(path=p, suffix=".xlsx"),
-        in_tmp / "repeated.csv": lambda p: check.ERR_DUPLICATE_HEADER.format(path=p, names=["a"]),
-        in_tmp / "broken.parquet": lambda p: check.ERR_UNREADABLE.format(
+        in_tmp / "missing.csv": lambda p: tables.ERR_NOT_FOUND.format(path=p),
+        in_tmp / "data.xlsx": lambda p: tables.ERR_FORMAT.format(path=p, suffix=".xlsx"),
+        in_tmp / "repeated.csv": lambda p: tables.ERR_DUPLICATE_HEADER.format(path=p, names=["a"]),
+        in_tmp / "broken.parquet": lambda p: tables.ERR_UNREADABLE.format(
             path=p, kind="Parquet", problem=pyarrow_says
         ),
     }  # fmt: skip
@@ -323,7 +324,7 @@ def test_a_header_without_rows(in_tmp: Path, capsys: pytest.CaptureFixture[str])
         path = in_tmp / name
         write(path)
         code, out, err = run_main(capsys, str(path), "--target", "y")
-        assert (code, out, err) == (2, "", f"fairgate: {check.ERR_HEADER_ONLY.format(path=path, count=3)}\n")
+        assert (code, out, err) == (2, "", f"fairgate: {tables.ERR_HEADER_ONLY.format(path=path, count=3)}\n")
 
 
 def test_a_report_folder_that_is_a_file_is_refused_before_anything_runs(

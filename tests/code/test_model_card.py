@@ -7,7 +7,7 @@ schema takes seconds to create, so the versions are built once:
 - v1: generated data, trained, evaluated, gated and registered by the real
   ``retrain`` stages (train, evaluate, gate, register; ingest without DVC, and
   the git state fixed: these tests run no git command), promoted by
-  ``retrain.promote``;
+  ``champion.promote``;
 - v2: the same with Kamiran-Calders reweighing, gated against v1; deployments
   frozen, so it waits; alice (technical) and bob (ethical) approve it; then a
   rollback returns champion to v1;
@@ -38,7 +38,8 @@ from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths
 from pipelines.data import generator
 from pipelines.data.split import holdout_mask
-from pipelines.flows import retrain
+from pipelines.flows import champion, retrain
+from pipelines.flows.retrain import model_stages
 from pipelines.governance import approvals, registry
 from pipelines.reports import model_card
 
@@ -115,14 +116,16 @@ def _build_version(
     client.log_dict(mlflow_run_id, config.as_dict(), "config/fairgate.json")
     summary = model_card.summarise_split(frame[~is_test], frame[is_test], config.dataset)
     client.log_dict(mlflow_run_id, summary, model_card.DATA_SUMMARY_PATH)
-    ingested = {"mlflow_run_id": mlflow_run_id, "data_hash": data_hash}
-    split_result = {"train_file": str(train_file), "holdout_file": str(holdout_file)}
-    trained = retrain.train(run_ref, ingested, split_result)
-    evaluated = retrain.evaluate(run_ref, ingested, split_result, trained)
-    gated = retrain.gate(run_ref, ingested, evaluated)
-    version = retrain.register(run_ref, ingested, trained, gated)["version"]
+    state = {
+        "ref": run_ref,
+        "ingested": {"mlflow_run_id": mlflow_run_id, "data_hash": data_hash},
+        "split": {"train_file": str(train_file), "holdout_file": str(holdout_file)},
+    }
+    for stage in (retrain.train, retrain.evaluate, retrain.gate, retrain.register):
+        state = stage(state)
+    version = state["registered"]["version"]
     built.run_ids[version] = mlflow_run_id
-    return version, {"run_ref": run_ref, "gated": gated, "trained": trained}
+    return version, {"state": state, "gated": state["gated"], "trained": state["trained"]}
 
 
 def _hostile_version(built: Built) -> str:
@@ -188,7 +191,7 @@ def built(tmp_path_factory) -> Built:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FAIRGATE_HOME", str(root))
         # the register stage records the git state; these tests run no git command
-        patch.setattr(retrain, "git_state", lambda: {"git_commit": GIT_COMMIT, "git_dirty": "false"})
+        patch.setattr(model_stages, "git_state", lambda: {"git_commit": GIT_COMMIT, "git_dirty": "false"})
         patch.delenv("FAIRGATE_AUDIT_LOG_URL", raising=False)
         paths = ProjectPaths(root)
         config = load_config(paths.config_file)
@@ -196,23 +199,23 @@ def built(tmp_path_factory) -> Built:
         # v1: promoted by the promote stage (not frozen)
         first, one = _build_version(store, "2024-04", ["2024-01", "2024-02", "2024-03"])
         assert one["gated"]["decision"] == "passed", one["gated"]["reasons"]
-        retrain.promote(one["run_ref"], {"version": first}, one["gated"])
+        champion.promote(one["state"])
         # v2: reweighing, gated against v1; frozen, so it waits; two people approve it; then a rollback
         approvals.freeze_deployments(paths, config, "C07 recovery: no automatic deployment", "cli:carol", "test:freeze")
         second, two = _build_version(
             store, "2024-05", ["2024-01", "2024-02", "2024-03", "2024-04"], {"training.mitigation.method": "reweighing"}
         )
         assert two["gated"]["decision"] == "passed", two["gated"]["reasons"]
-        held = retrain.promote(two["run_ref"], {"version": second}, two["gated"])
+        held = champion.promote(two["state"])["promoted"]
         assert held["awaiting_approval"]
-        approvals.approve_version("manual__alice", second, "technical", "alice", "manual", "metrics reviewed")
-        promoted = approvals.approve_version("manual__bob", second, "ethical", "bob", "manual")
+        champion.approve_version("manual__alice", second, "technical", "alice", "manual", "metrics reviewed")
+        promoted = champion.approve_version("manual__bob", second, "ethical", "bob", "manual")
         assert promoted["promoted"]
-        retrain.rollback("manual__rollback", "approvals for women drift", None, actor="cli:dave")
+        champion.rollback("manual__rollback", "approvals for women drift", None, actor="cli:dave")
         # v3: blocked, hostile reason; an approval attempt is refused and recorded
         third = _hostile_version(store)
         with pytest.raises(BlockedError):
-            approvals.approve_version("manual__mallory", third, "technical", "mallory", "manual")
+            champion.approve_version("manual__mallory", third, "technical", "mallory", "manual")
         # v4: no run at all
         source = root / "runless-model"
         source.mkdir()

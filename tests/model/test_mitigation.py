@@ -168,7 +168,7 @@ def test_the_logged_model_predicts_without_fairgate_or_a_sensitive_column(
 ) -> None:
     import mlflow
 
-    from pipelines.flows.retrain import _log_sklearn_model
+    from pipelines.flows.retrain.model_stages import _log_sklearn_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

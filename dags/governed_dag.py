@@ -1,0 +1,70 @@
+"""What every fairgate DAG shares: the ``@dag`` arguments and the call into ``pipelines``.
+
+Not a DAG file (``.airflowignore`` keeps the DAG processor from parsing it);
+Airflow puts the DAG folder on ``sys.path``, so DAG files import it as
+``governed_dag``.  ``pipelines`` never imports it: the package knows nothing of
+Airflow.  Nothing heavy is imported here, since DAG files are parsed every few
+seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import dag
+from airflow.sdk.exceptions import AirflowFailException
+
+START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
+UNKNOWN_USER = "airflow:unknown-user"
+
+
+def governed_dag(
+    *,
+    dag_id: str,
+    description: str,
+    doc_md: str | None,
+    schedule: Any,
+    tags: list[str],
+    params: dict[str, Any],
+    retry_delay: timedelta = timedelta(seconds=30),
+) -> Any:
+    """The ``@dag`` decorator with the house rules every fairgate DAG follows.
+
+    A fixed tz-aware start, no catch-up, one active run at a time, owner
+    ``fairgate`` and two retries (every task is idempotent), the ``fairgate``
+    tag first.
+    """
+    return dag(
+        dag_id=dag_id,
+        description=description,
+        doc_md=doc_md,
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["fairgate", *tags],
+        default_args={"owner": "fairgate", "retries": 2, "retry_delay": retry_delay},
+        params=params,
+    )
+
+
+def governed_call(step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run one ``pipelines`` step; a refusal or bad input fails the task without retries.
+
+    A check that says no is not an infrastructure problem: retrying it would
+    only say no again.  Anything else (a crash) keeps Airflow's retries.
+    """
+    from pipelines.core.errors import FairgateError  # lazy: DAG files are parsed without importing pipelines
+
+    try:
+        return step(*args, **kwargs)
+    except FairgateError as e:
+        raise AirflowFailException(str(e)) from e
+
+
+def triggering_user(dag_run: Any) -> str | None:
+    """The user Airflow authenticated for a manual trigger (None for scheduled runs)."""
+    return getattr(dag_run, "triggering_user_name", None)

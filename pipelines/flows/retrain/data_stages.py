@@ -1,0 +1,298 @@
+"""The data stages of ``retrain``: ingest, audit, leakage, split.
+
+Each takes the run state of the stage before it and returns it with its own
+result added (see :mod:`pipelines.flows.retrain.results`).  A check that says
+no records why on the MLflow run and raises
+:class:`~pipelines.core.errors.BlockedError`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.core.config import FairgateConfig
+from pipelines.core.errors import BadInputError
+from pipelines.core.files import write_json, write_parquet
+from pipelines.core.project import ProjectPaths
+from pipelines.core.tables import read_table
+from pipelines.data import generator, versioning
+from pipelines.data.audit import audit_dataset
+from pipelines.data.dataset import dataset_files, load_dataset, require_columns
+from pipelines.data.leakage import find_leakage
+from pipelines.data.split import holdout_mask, split_notes
+from pipelines.flows.retrain.context import StageContext, block_run, log_artifact_files, stage_input, stage_record
+from pipelines.flows.retrain.results import Audited, Ingested, LeakageChecked, RunState, SplitResult
+from pipelines.governance import registry, tags
+from pipelines.governance.lineage import audit_reference, champion_lineage, log_split_datasets
+from pipelines.reports.check_report import ReportPage, audit_report_html, render_html
+from pipelines.reports.model_card import DATA_SUMMARY_PATH, summarise_split
+
+ERR_EMPTY_BATCH = "the batch for {interval} is empty: nothing to ingest"
+
+
+def _ensure_history(paths: ProjectPaths, config: FairgateConfig) -> list[str]:
+    """Make sure the committed data version is present; say how it was obtained."""
+    notes: list[str] = []
+    months = generator.month_range(config.generator.history_start, config.generator.history_months)
+    missing = [m for m in months if not (paths.batches_dir / f"{m}.parquet").is_file()]
+    if not missing:
+        return notes
+    if paths.data_pointer.is_file() and versioning.checkout_data(paths):
+        notes.append("data/ restored from the DVC cache or remote (matches data.dvc)")
+        missing = [m for m in months if not (paths.batches_dir / f"{m}.parquet").is_file()]
+        if not missing:
+            return notes
+    for month in missing:
+        write_parquet(generator.generate_month(month, config.generator).frame, paths.batches_dir / f"{month}.parquet")
+    notes.append(
+        f"history rebuilt from the seeded generator ({len(missing)} month(s) from {missing[0]} to {missing[-1]})"
+    )
+    return notes
+
+
+def ingest(state: RunState) -> RunState:
+    """Add the interval's batch to ``data/``, version it with DVC, open the MLflow run."""
+    ctx = stage_input(state, "ingest")
+    with stage_record(ctx, "ingest") as record:
+        config, paths = ctx.config, ctx.paths
+        committed_hash = versioning.recorded_data_hash(paths) if paths.data_pointer.is_file() else None
+        notes: list[str] = []
+        if config.dataset.source == "generator":
+            notes += _ensure_history(paths, config)
+            decision_month = generator.shift_month(ctx.interval, -config.generator.label_lag_months)
+            batch = generator.generate_month(decision_month, config.generator, config.generator.hazards)
+            if batch.frame.empty:
+                raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
+            batch_file = paths.batches_dir / f"{decision_month}.parquet"
+            write_parquet(batch.frame, batch_file)
+            write_json(ctx.run_dir / "generator_truth.json", batch.truth)
+            rows = len(batch.frame)
+            notes.append(
+                f"interval {ctx.interval}: applications decided in {decision_month}, "
+                f"outcome observed {config.generator.label_lag_months} months later"
+            )
+        else:
+            source = Path(str(config.dataset.path))
+            if not source.is_absolute():
+                source = paths.root / source
+            frame = read_table(source)
+            if frame.empty:
+                raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
+            require_columns(frame, config)
+            batch_file = paths.data_dir / "dataset.parquet"
+            write_parquet(frame, batch_file)
+            decision_month = None
+            rows = len(frame)
+            notes.append(f"dataset copied from {source}")
+        data_hash = versioning.version_data(paths)
+        if committed_hash is None:
+            notes.append(f"first data version created: {data_hash}")
+        elif committed_hash != data_hash:
+            notes.append(f"new data version {data_hash} (was {committed_hash})")
+        else:
+            notes.append(f"data unchanged: {data_hash}")
+
+        client = registry.connect(paths)
+        experiment_id = registry.ensure_experiment(client, paths, config.registry.experiment)
+        mlflow_run_id = registry.open_run(
+            client,
+            experiment_id,
+            ctx.airflow_run_id,
+            {
+                tags.DAG_ID: ctx.dag_id,
+                tags.DATA_INTERVAL: ctx.interval,
+                tags.DATA_HASH: data_hash,
+                tags.CONFIG_HASH: config.config_hash,
+                tags.HAZARDS: ",".join(config.generator.hazards) if config.dataset.source == "generator" else "",
+            },
+        )
+        client.log_dict(mlflow_run_id, config.as_dict(), "config/fairgate.json")
+        record["details"] = {"rows": rows, "data_hash": data_hash, "notes": notes}
+        ingested: Ingested = {
+            "data_hash": data_hash,
+            "batch_file": str(batch_file),
+            "decision_month": decision_month,
+            "rows": rows,
+            "mlflow_run_id": mlflow_run_id,
+            "notes": notes,
+        }
+        return {**state, "ingested": ingested}
+
+
+def audit(state: RunState) -> RunState:
+    """Audit the new batch against the champion's training data (Great Expectations, drift).
+
+    The reference is found through the champion's lineage (see
+    :mod:`pipelines.governance.lineage`); without a champion it is, explicitly and said
+    in the report, the data in ``data/`` before the batch.  The JSON and HTML
+    reports and the Great Expectations Data Docs go to the MLflow run.
+    """
+    ctx = stage_input(state, "audit", "ingested")
+    ingested = state["ingested"]
+    with stage_record(ctx, "audit") as record:
+        config = ctx.config
+        batch_file = Path(ingested["batch_file"])
+        batch = pd.read_parquet(batch_file)
+        client = registry.connect(ctx.paths)
+        champion = champion_lineage(client, config.registry.model_name, config.registry.champion_alias)
+        reference = audit_reference(
+            ctx.paths,
+            config.dataset.source,
+            config.registry.model_name,
+            champion,
+            batch_file,
+            [f for f in dataset_files(ctx.paths, config) if f != batch_file],
+        )
+        folder = ctx.run_dir / "audit"
+        data_docs = _fresh_folder(folder / "data_docs")
+        result = audit_dataset(
+            batch,
+            reference.frame,
+            config.dataset,
+            config.audit,
+            data_docs_dir=data_docs,
+            reference_is_earlier=reference.earlier,
+        )
+        result.report.notes[:0] = reference.notes
+        json_file = write_json(folder / "audit_report.json", result.report.to_dict())
+        html_file = folder / "audit_report.html"
+        link = "data_docs/index.html" if result.data_docs is not None else None
+        html_file.write_text(audit_report_html(result, data_docs_link=link), encoding="utf-8")
+        log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file, html_file], "audit")
+        if result.data_docs is not None:
+            client.log_artifacts(ingested["mlflow_run_id"], str(data_docs), "audit/data_docs")
+        client.set_tag(
+            ingested["mlflow_run_id"],
+            tags.AUDIT_REFERENCE,
+            _reference_tag(reference.source, champion.version if champion else None, reference.files),
+        )
+        record["details"] = {
+            "rows": result.report.rows,
+            "findings": len(result.report.findings),
+            "expectations": len(result.expectations),
+            "reference": reference.source,
+            "notes": reference.notes,
+        }
+        _verdict_tag(
+            ctx, ingested["mlflow_run_id"], "audit", result.report.verdict, result.report.findings,
+            result.report.blocking,
+        )
+        if result.report.verdict == "blocked":
+            block_run(ctx, ingested["mlflow_run_id"], "audit", [_finding_line(f) for f in result.report.blocking])
+        audited: Audited = {"verdict": "pass", "findings": len(result.report.findings), "reference": reference.source}
+        return {**state, "audited": audited}
+
+
+def _fresh_folder(folder: Path) -> Path:
+    """An empty folder at ``folder`` (a retried task rebuilds its outputs from scratch)."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _reference_tag(source: str, champion_version: str | None, files: list[str]) -> str:
+    """The audit's reference in one tag value: where it came from and which files."""
+    head = f"champion version {champion_version}" if source == "champion" else source.replace("_", " ")
+    return registry.tag_value(f"{head}: {', '.join(files) or 'no files'}")
+
+
+def _verdict_tag(
+    ctx: StageContext, mlflow_run_id: str, stage: str, verdict: str, findings: Any, blocking: Any
+) -> None:
+    """Tag the run with a check stage's verdict (``fairgate.<stage>.verdict``), for lineage."""
+    findings, blocking = list(findings), list(blocking)
+    registry.connect(ctx.paths).set_tag(
+        mlflow_run_id,
+        tags.stage_verdict(stage),
+        f"{verdict}: {len(findings)} finding(s), {len(blocking)} blocking",
+    )
+
+
+def _finding_line(finding: Any) -> str:
+    columns = ", ".join(finding.columns) if finding.columns else "(table)"
+    return f"{finding.check} [{columns}]: {finding.message}"
+
+
+def leakage(state: RunState) -> RunState:
+    """Leakage checks on the whole training frame and its prospective split (JSON and HTML to MLflow)."""
+    ctx = stage_input(state, "leakage", "ingested", "audited")
+    ingested = state["ingested"]
+    with stage_record(ctx, "leakage") as record:
+        frame = load_dataset(ctx.paths, ctx.config)
+        is_test = holdout_mask(frame, ctx.config.dataset, ctx.config.split)
+        report = find_leakage(frame, ctx.config.dataset, ctx.config.leakage, is_test)
+        json_file = write_json(ctx.run_dir / "leakage" / "leakage_report.json", report.to_dict())
+        html_file = ctx.run_dir / "leakage" / "leakage_report.html"
+        page = ReportPage(
+            title="fairgate leakage checks",
+            verdict=report.verdict,
+            rows=report.rows,
+            columns=report.columns,
+            findings=list(report.findings),
+            notes=list(report.notes),
+        )
+        html_file.write_text(render_html(page), encoding="utf-8")
+        log_artifact_files(ctx, ingested["mlflow_run_id"], [json_file, html_file], "leakage")
+        record["details"] = {"rows": len(frame), "findings": len(report.findings), "notes": report.notes}
+        _verdict_tag(ctx, ingested["mlflow_run_id"], "leakage", report.verdict, report.findings, report.blocking)
+        if report.verdict == "blocked":
+            block_run(ctx, ingested["mlflow_run_id"], "leakage", [_finding_line(f) for f in report.blocking])
+        checked: LeakageChecked = {"verdict": "pass", "findings": len(report.findings)}
+        return {**state, "leakage": checked}
+
+
+def split(state: RunState) -> RunState:
+    """Write the training set and the holdout for this run; log both as the run's MLflow dataset inputs."""
+    ctx = stage_input(state, "split", "ingested", "leakage")
+    ingested = state["ingested"]
+    with stage_record(ctx, "split") as record:
+        dataset = ctx.config.dataset
+        files = dataset_files(ctx.paths, ctx.config)
+        frame = load_dataset(ctx.paths, ctx.config, files)
+        is_test = holdout_mask(frame, dataset, ctx.config.split)
+        train_file, test_file = ctx.run_dir / "train.parquet", ctx.run_dir / "holdout.parquet"
+        write_parquet(frame[~is_test], train_file)
+        write_parquet(frame[is_test], test_file)
+        client = registry.connect(ctx.paths)
+        client.log_dict(
+            ingested["mlflow_run_id"],
+            summarise_split(frame[~is_test], frame[is_test], dataset),
+            DATA_SUMMARY_PATH,
+        )
+        digests = log_split_datasets(
+            ingested["mlflow_run_id"],
+            {"training": frame[~is_test], "holdout": frame[is_test]},
+            {"training": train_file, "holdout": test_file},
+            dataset.target,
+            ingested["data_hash"],
+            [f.relative_to(ctx.paths.data_dir).as_posix() for f in files],
+        )
+        details: dict[str, Any] = {
+            "train_rows": int((~is_test).sum()),
+            "holdout_rows": int(is_test.sum()),
+            "notes": split_notes(dataset),
+            "dataset_digests": digests,
+        }
+        if dataset.time_column:
+            times = pd.to_datetime(frame[dataset.time_column])
+            details["train_until"] = str(times[~is_test].max())
+            details["holdout_from"] = str(times[is_test].min())
+        record["details"] = details
+        result: SplitResult = {
+            "train_file": str(train_file),
+            "holdout_file": str(test_file),
+            "train_rows": details["train_rows"],
+            "holdout_rows": details["holdout_rows"],
+            "notes": details["notes"],
+            "dataset_digests": details["dataset_digests"],
+        }
+        if dataset.time_column:
+            result["train_until"] = details["train_until"]
+            result["holdout_from"] = details["holdout_from"]
+        return {**state, "split": result}
+
