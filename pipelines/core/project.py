@@ -22,7 +22,7 @@ ERR_NO_PROJECT = (
 ERR_HOME_MISSING = "FAIRGATE_HOME={home} does not hold " + CONFIG_FILE_NAME
 
 # the repository that holds dags/ and plugins/ (the package is installed editable from it)
-CODE_ROOT = Path(__file__).resolve().parent.parent
+CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

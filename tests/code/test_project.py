@@ -22,3 +22,12 @@ def test_production_sets_the_tracking_uri_before_start(monkeypatch, tmp_path: Pa
     monkeypatch.setattr(project, "_inherited_tracking_uri", project._UNREAD)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
     assert tracking_uri(ProjectPaths(tmp_path)) == "http://mlflow.internal:5000"
+
+
+def test_the_code_root_holds_the_dags_and_the_plugins(tmp_path: Path):
+    """The DAG and plugin folders Airflow is pointed at are the repository's own (not inside the package)."""
+    paths = ProjectPaths(tmp_path)
+    assert (paths.dags_dir / "retrain.py").is_file(), paths.dags_dir
+    assert (paths.dags_dir / "governed_dag.py").is_file(), paths.dags_dir
+    assert (paths.plugins_dir / "README.md").is_file(), paths.plugins_dir
+    assert (project.CODE_ROOT / "pyproject.toml").is_file(), project.CODE_ROOT
