@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Param, get_current_context, task
-from governed_dag import governed_call, governed_dag, triggering_user
+from governed_dag import comment_param, governed_call, governed_dag, triggering_user
 
 
 @governed_dag(
@@ -48,12 +48,7 @@ from governed_dag import governed_call, governed_dag, triggering_user
             description="technical: you reviewed the technical and business metrics and gate. ethical: you "
             "reviewed the fairness metrics per group. Your Airflow user is recorded; one person cannot give both.",
         ),
-        "comment": Param(
-            None,
-            type=["null", "string"],
-            title="Comment",
-            description="Optional note recorded with your sign-off (it decides nothing).",
-        ),
+        "comment": comment_param(),
     },
 )
 def approve() -> None:

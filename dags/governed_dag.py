@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag
+from airflow.sdk import Param, dag
 from airflow.sdk.exceptions import AirflowFailException
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
@@ -63,6 +63,16 @@ def governed_call(step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return step(*args, **kwargs)
     except FairgateError as e:
         raise AirflowFailException(str(e)) from e
+
+
+def comment_param() -> Any:
+    """The optional free-text comment a sign-off carries (recorded, it decides nothing)."""
+    return Param(
+        None,
+        type=["null", "string"],
+        title="Comment",
+        description="Optional note recorded with your sign-off (it decides nothing).",
+    )
 
 
 def triggering_user(dag_run: Any) -> str | None:

@@ -25,6 +25,7 @@ DataFrame), so the graph is the chain it is.
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,32 @@ from airflow.sdk import Param, get_current_context, task
 from governed_dag import governed_call, governed_dag, triggering_user
 
 RunState = dict[str, Any]  # pipelines.flows.retrain.results.RunState, not imported at parse time
+
+# the chain after run_reference: (task id, the pipelines.flows module whose function of that name it calls)
+STAGES = (
+    ("ingest", "retrain"),
+    ("audit", "retrain"),
+    ("leakage", "retrain"),
+    ("split", "retrain"),
+    ("train", "retrain"),
+    ("evaluate", "retrain"),
+    ("gate", "retrain"),
+    ("register", "retrain"),
+    ("promote", "champion"),
+)
+
+
+def _stage_task(stage: tuple[str, str]) -> Any:
+    """The task of one stage: it hands the run state to ``pipelines.flows.<module>.<name>``."""
+    name, module = stage
+
+    def run_stage(state: RunState) -> RunState:
+        # the stage's module is imported when the task runs, never when the DAG file is parsed
+        step = getattr(importlib.import_module(f"pipelines.flows.{module}"), name)
+        return governed_call(step, state)
+
+    run_stage.__doc__ = f"Call ``pipelines.flows.{module}.{name}`` with the run state; return it extended."
+    return task(task_id=name)(run_stage)
 
 
 @governed_dag(
@@ -87,63 +114,9 @@ def retrain() -> None:
             context["params"].get("request_id"),
         )
 
-    @task
-    def ingest(state: RunState) -> RunState:
-        from pipelines.flows import retrain as stages
-
-        return governed_call(stages.ingest, state)
-
-    @task
-    def audit(state: RunState) -> RunState:
-        from pipelines.flows import retrain as stages
-
-        return governed_call(stages.audit, state)
-
-    @task
-    def leakage(state: RunState) -> RunState:
-        from pipelines.flows import retrain as stages
-
-        return governed_call(stages.leakage, state)
-
-    @task
-    def split(state: RunState) -> RunState:
-        from pipelines.flows import retrain as stages
-
-        return governed_call(stages.split, state)
-
-    @task
-    def train(state: RunState) -> RunState:
-        from pipelines.flows import retrain as stages
-
-        return governed_call(stages.train, state)
-
-    @task
-    def evaluate(state: RunState) -> RunState:
-        from pipelines.flows import retrain as stages
-
-        return governed_call(stages.evaluate, state)
-
-    @task
-    def gate(state: RunState) -> RunState:
-        from pipelines.flows import retrain as stages
-
-        return governed_call(stages.gate, state)
-
-    @task
-    def register(state: RunState) -> RunState:
-        from pipelines.flows import retrain as stages
-
-        return governed_call(stages.register, state)
-
-    @task
-    def promote(state: RunState) -> RunState:
-        from pipelines.flows import champion
-
-        return governed_call(champion.promote, state)
-
     state = run_reference()
-    for stage in (ingest, audit, leakage, split, train, evaluate, gate, register, promote):
-        state = stage(state)
+    for stage in STAGES:
+        state = _stage_task(stage)(state)
 
 
 retrain()

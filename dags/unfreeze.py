@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Param, get_current_context, task
-from governed_dag import governed_call, governed_dag, triggering_user
+from governed_dag import comment_param, governed_call, governed_dag, triggering_user
 
 
 @governed_dag(
@@ -36,12 +36,7 @@ from governed_dag import governed_call, governed_dag, triggering_user
             description="technical or ethical: the side you vouch for when automatic promotion resumes. "
             "Your Airflow user is recorded; one person cannot give both.",
         ),
-        "comment": Param(
-            None,
-            type=["null", "string"],
-            title="Comment",
-            description="Optional note recorded with your sign-off (it decides nothing).",
-        ),
+        "comment": comment_param(),
     },
 )
 def unfreeze() -> None:

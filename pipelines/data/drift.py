@@ -33,6 +33,7 @@ import pandas as pd
 from pipelines.core.config import DatasetSettings, DriftSettings
 from pipelines.core.findings import Finding, Severity
 from pipelines.data import statistics
+from pipelines.data.audit_values import native
 from pipelines.data.columns import EncodedColumn, EncodedFrame
 
 logger = logging.getLogger(__name__)
@@ -224,7 +225,7 @@ def _categorical(name: str, column: EncodedColumn, base: EncodedColumn, settings
         "categories": len(categories),
         "largest_moves": [
             {
-                "value": _native(categories[i]),
+                "value": native(categories[i]),
                 "share": float(shares[i]),
                 "reference_share": float(reference_shares[i]),
             }
@@ -240,7 +241,7 @@ def _categorical(name: str, column: EncodedColumn, base: EncodedColumn, settings
 
 
 def _positive_rate(column: EncodedColumn, positive: Any) -> tuple[float, int]:
-    matches = [i for i, value in enumerate(column.uniques) if _native(value) == positive]
+    matches = [i for i, value in enumerate(column.uniques) if native(value) == positive]
     labelled = column.present
     positives = int(column.counts[matches[0]]) if matches else 0
     return (positives / labelled if labelled else float("nan")), labelled
@@ -253,7 +254,7 @@ def _label(
     settings: DriftSettings,
     notes: list[str],
 ) -> DriftStatistic | None:
-    target, positive = dataset.target, _native(dataset.positive_label)
+    target, positive = dataset.target, native(dataset.positive_label)
     rate, rows = _positive_rate(batch[target], positive)
     reference_rate, reference_rows = _positive_rate(reference[target], positive)
     empty = [where for where, n in (("in the reference", reference_rows), ("here", rows)) if n == 0]
@@ -292,7 +293,7 @@ def _groups(name: str, column: EncodedColumn, base: EncodedColumn, settings: Dri
         severity = _judge(shift, settings.group_share_shift_warn, settings.group_share_shift_block, noise)
         groups.append(
             {
-                "group": _native(group),
+                "group": native(group),
                 "share": float(shares[i]),
                 "reference_share": float(reference_shares[i]),
                 "shift": shift,
@@ -363,9 +364,3 @@ def _finding(stat: DriftStatistic) -> Finding:
     )
 
 
-def _native(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value

@@ -42,6 +42,7 @@ from pipelines.core.config import DatasetSettings, LeakageSettings
 from pipelines.core.errors import BadInputError
 from pipelines.core.findings import CheckReport, Finding
 from pipelines.data import statistics
+from pipelines.data.audit_values import native
 from pipelines.data.columns import EncodedColumn, EncodedFrame, naive_utc
 
 logger = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def _validate(frame: pd.DataFrame, dataset: DatasetSettings, is_test: np.ndarray
     target = frame[dataset.target]
     if target.isna().any():
         raise BadInputError(ERR_TARGET_NULL.format(target=dataset.target, count=int(target.isna().sum())))
-    classes = sorted((_native(v) for v in pd.unique(target)), key=str)
+    classes = sorted((native(v) for v in pd.unique(target)), key=str)
     if len(classes) != 2:
         raise BadInputError(ERR_NOT_BINARY.format(target=dataset.target, count=len(classes), values=classes))
     if dataset.positive_label not in classes:
@@ -209,16 +210,8 @@ def _validate(frame: pd.DataFrame, dataset: DatasetSettings, is_test: np.ndarray
     return mask
 
 
-def _native(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
 def _shown(values: Any) -> list[Any]:
-    return [_native(v) for v in list(values)[:_SHOWN]]
+    return [native(v) for v in list(values)[:_SHOWN]]
 
 
 # --------------------------------------------------------------------------- dates
@@ -254,7 +247,7 @@ def _decision_time(frame: pd.DataFrame, dataset: DatasetSettings) -> pd.Series |
         parsed = pd.to_datetime(present.astype(str), errors="coerce", format="ISO8601", utc=True)
         bad = present[parsed.isna().to_numpy()]
         raise BadInputError(
-            ERR_TIME_NOT_DATES.format(column=dataset.time_column, count=len(bad), example=_native(bad.iloc[0]))
+            ERR_TIME_NOT_DATES.format(column=dataset.time_column, count=len(bad), example=native(bad.iloc[0]))
         )
     return dates
 
@@ -478,7 +471,7 @@ def _label_copies(
     settings: LeakageSettings,
 ) -> list[Finding]:
     majority = max(float(y.mean()), 1.0 - float(y.mean()))
-    classes = {_native(v) for v in columns[dataset.target].uniques}
+    classes = {native(v) for v in columns[dataset.target].uniques}
     findings = []
     for name in features:
         column = columns[name]
@@ -493,9 +486,9 @@ def _label_copies(
         # Below the majority-class share, agreeing says nothing: a constant does as well.
         if agreement < settings.max_label_agreement or agreement <= majority:
             continue
-        positive_value = _native(uniques[1] if agree_second >= agree_first else uniques[0])
-        values = {_native(v) for v in uniques}
-        negated = values == classes and positive_value != _native(dataset.positive_label)
+        positive_value = native(uniques[1] if agree_second >= agree_first else uniques[0])
+        values = {native(v) for v in uniques}
+        negated = values == classes and positive_value != native(dataset.positive_label)
         how = "negated" if negated else f"({positive_value!r} for {dataset.target} == {dataset.positive_label!r})"
         findings.append(
             Finding(
@@ -633,7 +626,7 @@ def _proxies(
     for sensitive in dataset.sensitive:
         attribute = columns[sensitive]
         codes = attribute.codes
-        groups = [_native(v) for v in attribute.uniques]
+        groups = [native(v) for v in attribute.uniques]
         if attribute.missing:
             groups.append(None)  # missing is a group of its own
             codes = np.where(codes < 0, len(groups) - 1, codes)

@@ -39,7 +39,7 @@ from pipelines.core.project import ProjectPaths, audit_log_url, open_project
 from pipelines.flows.model_cards import refresh_model_cards
 from pipelines.flows.retrain.context import StageContext, stage_input, stage_record
 from pipelines.flows.retrain.results import RunState
-from pipelines.governance import approvals, registry, tags
+from pipelines.governance import approvals, records, registry, tags
 from pipelines.governance.audit_log import AuditLog
 from pipelines.governance.champion_lock import champion_lock
 from pipelines.governance.model_integrity import verify_registered_model
@@ -308,8 +308,8 @@ def hold_for_approval(
         f"version {version} passed both gates; deployments are frozen (audit entry {state.seq}), so it waits "
         "for a technical and an ethical sign-off from two different people"
     )
-    with approvals.open_audit_log(paths, config) as log:
-        approvals.append_event(
+    with records.open_audit_log(paths, config) as log:
+        records.append_event(
             log,
             config,
             "approval",
@@ -348,7 +348,7 @@ def _complete_promotion(
     client.set_model_version_tag(name, version, tags.AWAITING_APPROVAL, "false")
     client.set_model_version_tag(name, version, tags.APPROVED_BY, json.dumps(decision.approved_by, sort_keys=True))
     recorded = {k: v for k, v in move.items() if k != "already_done"}
-    approvals.append_event(
+    records.append_event(
         log,
         config,
         "promotion",
@@ -412,7 +412,7 @@ def _approve_version(
     client = registry.connect(paths)
     target = registry.get_version(client, name, version)
     # every check that decides the move, and the move, under the champion lock (see pipelines.governance.champion_lock)
-    with champion_lock(audit_log_url(paths, config), name), approvals.open_audit_log(paths, config) as log:
+    with champion_lock(audit_log_url(paths, config), name), records.open_audit_log(paths, config) as log:
         # a retry of the run that already promoted: finish its records, move nothing
         for move in registry.alias_history(client, name):
             if move["airflow_run_id"] == airflow_run_id and move["action"] == approvals.ACTION_APPROVAL:
@@ -426,10 +426,10 @@ def _approve_version(
         if problem:
             raise approvals.record_refusal(log, config, "approval", problem, actor, airflow_run_id, details, version)
         person = str(actor).strip()
-        held = approvals.version_sign_offs(approvals.model_entries(log, config), name, version)
+        held = approvals.version_sign_offs(records.model_entries(log, config), name, version)
         if not any(s.actor == person and s.sign_off == kind for s in held):
             summary = f"{kind} sign-off for version {version} by {person}" + (f": {note}" if note else "")
-            approvals.append_event(
+            records.append_event(
                 log,
                 config,
                 "approval",
@@ -468,7 +468,7 @@ def _approve_version(
 def _version_decision(log: AuditLog, config: FairgateConfig, version: str) -> approvals.ApprovalDecision:
     """Whether the sign-offs recorded for ``version`` are enough to promote it."""
     name = config.registry.model_name
-    return approvals.decide(approvals.version_sign_offs(approvals.model_entries(log, config), name, version))
+    return approvals.decide(approvals.version_sign_offs(records.model_entries(log, config), name, version))
 
 
 def _approval_problem(
@@ -501,7 +501,7 @@ def _approval_problem(
         return approvals.ERR_CHAMPION_MOVED.format(
             version=version, name=name, gated=gated_against, current=current_version
         )
-    held = approvals.version_sign_offs(approvals.model_entries(log, config), name, version)
+    held = approvals.version_sign_offs(records.model_entries(log, config), name, version)
     other = {s.sign_off for s in held if s.actor == person} - {kind}
     if other:
         return approvals.ERR_BOTH_SIGN_OFFS.format(actor=person, given=other.pop(), scope=f"for version {version}")
@@ -521,8 +521,8 @@ def sign_unfreeze(
     note = approvals.check_comment(comment)
     paths, config = open_project()
     name = config.registry.model_name
-    with approvals.open_audit_log(paths, config) as log:
-        entries = approvals.model_entries(log, config)
+    with records.open_audit_log(paths, config) as log:
+        entries = records.model_entries(log, config)
         own = [e for e in entries if e.kind == "unfreeze" and e.idempotency_key.startswith(f"{airflow_run_id}:")]
         if own:
             return {"unfrozen": True, "already_done": True, "seq": own[0].seq, **own[0].payload}
@@ -543,7 +543,7 @@ def sign_unfreeze(
                 log, config, "unfreeze", reason, actor, airflow_run_id, {**details, "freeze_seq": state.seq}
             )
         if not any(s.actor == person and s.sign_off == kind for s in held):
-            approvals.append_event(
+            records.append_event(
                 log,
                 config,
                 "approval",
@@ -560,11 +560,11 @@ def sign_unfreeze(
                 },
                 f"{airflow_run_id}:approval:unfreeze:{kind}",
             )
-        decision = approvals.decide(approvals.unfreeze_sign_offs(approvals.model_entries(log, config), name, state.seq))
+        decision = approvals.decide(approvals.unfreeze_sign_offs(records.model_entries(log, config), name, state.seq))
         if not decision.enough:
             return {"unfrozen": False, "freeze": state.to_dict(), "sign_offs": decision.to_dict(),
                     "summary": decision.describe()}
-        entry = approvals.append_event(
+        entry = records.append_event(
             log,
             config,
             "unfreeze",

@@ -44,10 +44,8 @@ from pipelines.core.config import (
 from pipelines.core.errors import EXIT_BLOCKED, EXIT_INTERNAL, EXIT_PASSED, BadInputError, FairgateError
 from pipelines.core.findings import Finding
 from pipelines.core.tables import first_line, read_table
-from pipelines.data.audit import ERR_SINGLE_CLASS, audit_dataset, json_ready, native
-from pipelines.data.columns import EncodedFrame, naive_utc
-from pipelines.data.leakage import find_leakage
-from pipelines.data.split import holdout_mask, split_notes
+from pipelines.data.audit_values import json_ready, native
+from pipelines.data.columns import naive_utc
 from pipelines.reports.check_report import ReportPage, finding_lines, render_html
 
 logger = logging.getLogger(__name__)
@@ -228,6 +226,8 @@ def _parse_time(frame: pd.DataFrame, column: str, path: Path) -> pd.DataFrame:
 def _positive_label(
     frame: pd.DataFrame, target: str, path: Path, configured: Any, notes: list[str]
 ) -> tuple[Any, list[Any]]:
+    """The positive class of the target (the configured one, else the last class) and both classes."""
+    from pipelines.data.audit import ERR_SINGLE_CLASS  # lazy: see run_check
 
     classes = sorted((native(v) for v in pd.unique(frame[target].dropna())), key=str)
     if not classes:
@@ -304,6 +304,64 @@ def run_check(
     if time_column:
         frame = _parse_time(frame, time_column, path)
     positive, classes = _positive_label(frame, target, path, settings.positive_label, notes)
+    dataset = _checked_dataset(frame, path, settings, target, positive, time_column, sensitive, id_columns, notes)
+    reference = None
+    if reference_path is not None:
+        reference = read_table(reference_path)
+        if time_column and time_column in reference.columns:
+            reference = _parse_time(reference, time_column, reference_path)
+        notes.append(NOTE_REFERENCE.format(path=reference_path, rows=len(reference)))
+    counts = frame[target].value_counts()
+    for label in classes:
+        rows = int(counts.get(label, 0))
+        if rows < 2:
+            raise BadInputError(ERR_TOO_FEW_TO_SPLIT.format(target=target, path=path, rows=rows, label=label))
+
+    # lazy: imported once the input is known to be good, so bad input is refused in about a second
+    # (the split brings scikit-learn, the audit's drift statistics SciPy)
+    from pipelines.data.audit import audit_dataset
+    from pipelines.data.columns import EncodedFrame
+    from pipelines.data.leakage import find_leakage
+    from pipelines.data.split import holdout_mask, split_notes
+
+    encoded = EncodedFrame(frame)
+    audit = audit_dataset(
+        frame,
+        reference,
+        dataset,
+        settings.audit,
+        encoded=encoded,
+        reference_encoded=None if reference is None else EncodedFrame(reference),
+        data_docs_dir=data_docs_dir,
+    )
+    try:
+        is_test = holdout_mask(frame, dataset, settings.split)
+    except ValueError as e:
+        raise BadInputError(ERR_SPLIT.format(path=path, problem=first_line(e))) from e
+    leakage = find_leakage(frame, dataset, settings.leakage, is_test, encoded=encoded)
+    notes += audit.report.notes + split_notes(dataset) + leakage.notes
+    return CheckResult(
+        rows=len(frame),
+        columns=frame.shape[1],
+        findings=list(audit.report.findings) + list(leakage.findings),
+        notes=list(dict.fromkeys(notes)),
+        expectations=audit.expectations,
+        drift=audit.drift,
+    )
+
+
+def _checked_dataset(
+    frame: pd.DataFrame,
+    path: Path,
+    settings: _Settings,
+    target: str,
+    positive: Any,
+    time_column: str | None,
+    sensitive: Sequence[str],
+    id_columns: Sequence[str],
+    notes: list[str],
+) -> DatasetSettings:
+    """The dataset settings of the checked file; a configured exclusion given a role is refused."""
     options = {
         target: "--target",
         **{c: "--sensitive" for c in sensitive},
@@ -334,46 +392,7 @@ def run_check(
     if not sensitive:
         dataset = dataset.model_copy(update={"sensitive": []})
         notes.append(NOTE_NO_SENSITIVE)
-
-    reference = None
-    if reference_path is not None:
-        reference = read_table(reference_path)
-        if time_column and time_column in reference.columns:
-            reference = _parse_time(reference, time_column, reference_path)
-        notes.append(NOTE_REFERENCE.format(path=reference_path, rows=len(reference)))
-
-    counts = frame[target].value_counts()
-    for label in classes:
-        rows = int(counts.get(label, 0))
-        if rows < 2:
-            raise BadInputError(ERR_TOO_FEW_TO_SPLIT.format(target=target, path=path, rows=rows, label=label))
-
-    # imported once the input is known to be good: bad input is refused in about a second
-
-    encoded = EncodedFrame(frame)
-    audit = audit_dataset(
-        frame,
-        reference,
-        dataset,
-        settings.audit,
-        encoded=encoded,
-        reference_encoded=None if reference is None else EncodedFrame(reference),
-        data_docs_dir=data_docs_dir,
-    )
-    try:
-        is_test = holdout_mask(frame, dataset, settings.split)
-    except ValueError as e:
-        raise BadInputError(ERR_SPLIT.format(path=path, problem=first_line(e))) from e
-    leakage = find_leakage(frame, dataset, settings.leakage, is_test, encoded=encoded)
-    notes += audit.report.notes + split_notes(dataset) + leakage.notes
-    return CheckResult(
-        rows=len(frame),
-        columns=frame.shape[1],
-        findings=list(audit.report.findings) + list(leakage.findings),
-        notes=list(dict.fromkeys(notes)),
-        expectations=audit.expectations,
-        drift=audit.drift,
-    )
+    return dataset
 
 
 def write_report(result: CheckResult, folder: Path, data_docs: Path | None, title: str) -> Path:

@@ -40,8 +40,9 @@ from typing import Any
 
 from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
-from pipelines.core.project import ProjectPaths, audit_log_url
-from pipelines.governance.audit_log import AuditLog, Entry, open_log
+from pipelines.core.project import ProjectPaths
+from pipelines.governance.audit_log import AuditLog, Entry
+from pipelines.governance.records import append_event, model_entries, open_audit_log
 
 logger = logging.getLogger(__name__)
 
@@ -296,36 +297,6 @@ def identity_problem(actor: Any, run_type: Any) -> str | None:
 
 
 # ------------------------------------------------------------------ the log
-
-
-def open_audit_log(paths: ProjectPaths, config: FairgateConfig) -> AuditLog:
-    """The project's audit log, opened at its configured address."""
-    return open_log(audit_log_url(paths, config))
-
-
-def append_event(
-    log: AuditLog,
-    config: FairgateConfig,
-    kind: str,
-    actor: str,
-    payload: dict[str, Any],
-    key: str,
-    model_version: str | int | None = None,
-) -> Entry:
-    """Append one event about the registered model (idempotent by key)."""
-    return log.append(
-        kind,
-        actor,
-        payload,
-        model_name=config.registry.model_name,
-        model_version=model_version,
-        idempotency_key=key,
-    )
-
-
-def model_entries(log: AuditLog, config: FairgateConfig) -> list[Entry]:
-    """The entries of the configured registered model, oldest first."""
-    return log.entries(model_name=config.registry.model_name)
 
 
 def record_refusal(

@@ -591,68 +591,13 @@ def decide(
         compares.
     """
     _validate_keys(candidate, gate)
-    checks: list[GateCheck] = []
-    notes: list[str] = []
-    if champion is None:
-        notes.append(NOTE_NO_CHAMPION)
-    else:
-        shown = champion_version if champion_version is not None else "unknown"
-        notes.append(NOTE_CHAMPION.format(version=shown))
-        if comparison is None and gate.non_regression:
-            notes.append(NOTE_NO_COMPARISON)
-    if not candidate["ethical"]:
-        notes.append(NOTE_NO_ATTRIBUTES)
+    notes = _comparison_notes(candidate, champion, gate, champion_version, comparison)
     bootstrap = candidate.get("bootstrap")
     level = bootstrap.get("confidence") if isinstance(bootstrap, Mapping) else None
     level = float(level) if isinstance(level, int | float) and not isinstance(level, bool) else None
-    intervals = candidate.get("intervals")
-
-    absolute: list[tuple[GateName, str, dict[str, Bound]]] = [
-        ("technical", "technical", gate.technical),
-        ("technical", "business", gate.business),
-        ("ethical", "ethical", gate.ethical),
-    ]
-    for gate_name, family, bounds in absolute:
-        for name, bound in bounds.items():
-            for metric, path, raw in _targets(candidate, family, name):
-                value = _number(raw, metric, "candidate")
-                champion_value = _champion_value(champion, metric, path)
-                checks.extend(
-                    _absolute_checks(
-                        gate_name,
-                        metric,
-                        value,
-                        bound,
-                        champion_value,
-                        _bounds_of(_at(intervals, path)),
-                        _bounds_of(_at(comparison, path)),
-                        level,
-                    )
-                )
-
+    checks = _absolute_gate_checks(candidate, champion, gate, comparison, level)
     if champion is not None:
-        for key, tolerance in gate.non_regression.items():
-            family, _, name = key.partition(".")
-            regression_gate: GateName = "ethical" if family == "ethical" else "technical"
-            for metric, path, raw in _targets(candidate, family, name):
-                value = _number(raw, metric, "candidate")
-                champion_value = _champion_value(champion, metric, path)
-                if champion_value is None:
-                    raise BadInputError(ERR_CHAMPION_MISSING.format(metric=metric))
-                checks.append(
-                    _non_regression_check(
-                        regression_gate,
-                        metric,
-                        METRIC_DIRECTION[name],
-                        value,
-                        champion_value,
-                        tolerance,
-                        _bounds_of(_at(intervals, path)),
-                        _bounds_of(_at(comparison, path)),
-                        level,
-                    )
-                )
-
+        checks.extend(_non_regression_checks(candidate, champion, gate, comparison, level))
     checks.sort(key=lambda check: GATES.index(check.gate))
     technical = [check for check in checks if check.gate == "technical"]
     ethical = [check for check in checks if check.gate == "ethical"]
@@ -679,3 +624,93 @@ def decide(
         len(uncertain),
     )
     return decision
+
+
+def _comparison_notes(
+    candidate: dict[str, Any],
+    champion: dict[str, Any] | None,
+    gate: GateSettings,
+    champion_version: str | None,
+    comparison: dict[str, Any] | None,
+) -> list[str]:
+    """What the candidate was compared with, before any check runs."""
+    notes: list[str] = []
+    if champion is None:
+        notes.append(NOTE_NO_CHAMPION)
+    else:
+        shown = champion_version if champion_version is not None else "unknown"
+        notes.append(NOTE_CHAMPION.format(version=shown))
+        if comparison is None and gate.non_regression:
+            notes.append(NOTE_NO_COMPARISON)
+    if not candidate["ethical"]:
+        notes.append(NOTE_NO_ATTRIBUTES)
+    return notes
+
+
+def _absolute_gate_checks(
+    candidate: dict[str, Any],
+    champion: dict[str, Any] | None,
+    gate: GateSettings,
+    comparison: dict[str, Any] | None,
+    level: float | None,
+) -> list[GateCheck]:
+    """The absolute bounds of every family, each on every target the key names."""
+    intervals = candidate.get("intervals")
+    absolute: list[tuple[GateName, str, dict[str, Bound]]] = [
+        ("technical", "technical", gate.technical),
+        ("technical", "business", gate.business),
+        ("ethical", "ethical", gate.ethical),
+    ]
+    checks: list[GateCheck] = []
+    for gate_name, family, bounds in absolute:
+        for name, bound in bounds.items():
+            for metric, path, raw in _targets(candidate, family, name):
+                value = _number(raw, metric, "candidate")
+                champion_value = _champion_value(champion, metric, path)
+                checks.extend(
+                    _absolute_checks(
+                        gate_name,
+                        metric,
+                        value,
+                        bound,
+                        champion_value,
+                        _bounds_of(_at(intervals, path)),
+                        _bounds_of(_at(comparison, path)),
+                        level,
+                    )
+                )
+    return checks
+
+
+def _non_regression_checks(
+    candidate: dict[str, Any],
+    champion: dict[str, Any],
+    gate: GateSettings,
+    comparison: dict[str, Any] | None,
+    level: float | None,
+) -> list[GateCheck]:
+    """The candidate against the champion, one check per tolerance key and target."""
+    intervals = candidate.get("intervals")
+    checks: list[GateCheck] = []
+    for key, tolerance in gate.non_regression.items():
+        family, _, name = key.partition(".")
+        regression_gate: GateName = "ethical" if family == "ethical" else "technical"
+        for metric, path, raw in _targets(candidate, family, name):
+            value = _number(raw, metric, "candidate")
+            champion_value = _champion_value(champion, metric, path)
+            if champion_value is None:
+                raise BadInputError(ERR_CHAMPION_MISSING.format(metric=metric))
+            checks.append(
+                _non_regression_check(
+                    regression_gate,
+                    metric,
+                    METRIC_DIRECTION[name],
+                    value,
+                    champion_value,
+                    tolerance,
+                    _bounds_of(_at(intervals, path)),
+                    _bounds_of(_at(comparison, path)),
+                    level,
+                )
+            )
+    return checks

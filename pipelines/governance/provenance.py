@@ -27,7 +27,7 @@ from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths, audit_log_url
 from pipelines.governance import registry, tags
-from pipelines.governance.audit_log import open_log
+from pipelines.governance.audit_log import Entry, open_log
 from pipelines.governance.lineage import data_version_files
 
 ERR_NO_HASH = (
@@ -159,20 +159,7 @@ def lineage_chain(paths: ProjectPaths, config: FairgateConfig, version: str) -> 
     version_tags = dict(model_version.tags)
     run = client.get_run(model_version.run_id) if model_version.run_id else None
     run_tags = dict(run.data.tags) if run is not None else {}
-    inputs = (
-        [
-            {
-                "name": item.dataset.name,
-                "context": next((t.value for t in item.tags if t.key == "mlflow.data.context"), None),
-                "digest": item.dataset.digest,
-                "source": json.loads(item.dataset.source),
-                "rows": next((t.value for t in item.tags if t.key == tags.ROWS), None),
-            }
-            for item in run.inputs.dataset_inputs
-        ]
-        if run is not None and run.inputs is not None
-        else []
-    )
+    inputs = _dataset_inputs(run)
     with open_log(audit_log_url(paths, config)) as log:
         everything = log.entries()
         verified = log.verify()
@@ -182,22 +169,7 @@ def lineage_chain(paths: ProjectPaths, config: FairgateConfig, version: str) -> 
     # the gate decides before the version exists: its entry names the MLflow run, not the version
     gate_entry = next((e for e in everything if e.kind == "gate_decision"
                        and e.payload.get("mlflow_run_id") == model_version.run_id), None)
-    since = registration.seq if registration is not None else 0
-    moves = [
-        {
-            "seq": e.seq,
-            "at": e.recorded_at,
-            "kind": e.kind,
-            "actor": e.actor,
-            "from_version": e.payload.get("from_version"),
-            "to_version": e.payload.get("to_version"),
-            "moved": e.payload.get("moved", True),
-            "reason": e.payload.get("reason"),
-            "summary": e.payload.get("summary"),
-        }
-        for e in entries
-        if e.seq >= since and e.kind in ("promotion", "rollback") and "to_version" in e.payload
-    ]
+    moves = _alias_moves(entries, since=registration.seq if registration is not None else 0)
     return {
         "model": name,
         "version": str(version),
@@ -242,6 +214,41 @@ def lineage_chain(paths: ProjectPaths, config: FairgateConfig, version: str) -> 
         "audit_log": verified.describe(),
         "audit_log_intact": verified.ok,
     }
+
+
+def _dataset_inputs(run: Any) -> list[dict[str, Any]]:
+    """The MLflow dataset inputs of the training run, as recorded (none without a run)."""
+    if run is None or run.inputs is None:
+        return []
+    return [
+        {
+            "name": item.dataset.name,
+            "context": next((t.value for t in item.tags if t.key == "mlflow.data.context"), None),
+            "digest": item.dataset.digest,
+            "source": json.loads(item.dataset.source),
+            "rows": next((t.value for t in item.tags if t.key == tags.ROWS), None),
+        }
+        for item in run.inputs.dataset_inputs
+    ]
+
+
+def _alias_moves(entries: list[Entry], since: int) -> list[dict[str, Any]]:
+    """Every recorded move of ``champion`` from audit entry ``since`` on, oldest first."""
+    return [
+        {
+            "seq": e.seq,
+            "at": e.recorded_at,
+            "kind": e.kind,
+            "actor": e.actor,
+            "from_version": e.payload.get("from_version"),
+            "to_version": e.payload.get("to_version"),
+            "moved": e.payload.get("moved", True),
+            "reason": e.payload.get("reason"),
+            "summary": e.payload.get("summary"),
+        }
+        for e in entries
+        if e.seq >= since and e.kind in ("promotion", "rollback") and "to_version" in e.payload
+    ]
 
 
 def render_lineage(chain: dict[str, Any]) -> str:

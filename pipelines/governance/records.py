@@ -11,7 +11,37 @@ from typing import Any
 
 from pipelines.core.config import FairgateConfig
 from pipelines.core.project import ProjectPaths, audit_log_url
-from pipelines.governance.audit_log import Entry, open_log
+from pipelines.governance.audit_log import AuditLog, Entry, open_log
+
+
+def open_audit_log(paths: ProjectPaths, config: FairgateConfig) -> AuditLog:
+    """The project's audit log, opened at its configured address."""
+    return open_log(audit_log_url(paths, config))
+
+
+def append_event(
+    log: AuditLog,
+    config: FairgateConfig,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    key: str,
+    model_version: str | int | None = None,
+) -> Entry:
+    """Append one event about the registered model (idempotent by key)."""
+    return log.append(
+        kind,
+        actor,
+        payload,
+        model_name=config.registry.model_name,
+        model_version=model_version,
+        idempotency_key=key,
+    )
+
+
+def model_entries(log: AuditLog, config: FairgateConfig) -> list[Entry]:
+    """The entries of the configured registered model, oldest first."""
+    return log.entries(model_name=config.registry.model_name)
 
 
 def record_event(
@@ -23,8 +53,11 @@ def record_event(
     idempotency_key: str,
     model_version: str | int | None = None,
 ) -> None:
-    """Append one governance event to the tamper-evident audit log (idempotent by key)."""
-    with open_log(audit_log_url(paths, config)) as log:
+    """Append one governance event to the tamper-evident audit log (idempotent by key).
+
+    Unlike :func:`append_event`, an event about no version is recorded with no model name.
+    """
+    with open_audit_log(paths, config) as log:
         log.append(
             kind,
             actor,

@@ -191,7 +191,7 @@ def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_r
 
     # route 3: the two-person approval (what the approve DAG runs), by two people, with the waiting tag forged
     from pipelines.core.errors import BlockedError
-    from pipelines.governance.approvals import approve_version
+    from pipelines.flows.champion import approve_version
 
     monkeypatch.setenv("FAIRGATE_HOME", str(project))
     client(project).set_model_version_tag(MODEL, str(unfair.version), "fairgate.awaiting_approval", "true")
