@@ -30,6 +30,17 @@ ERR_CONFIG_YAML = "configuration file {path} is not valid YAML: {problem}"
 ERR_CONFIG_NOT_MAPPING = "configuration file {path} must hold a mapping of sections, found {found}"
 ERR_CONFIG_KEY = "fairgate.yaml: {key}: {problem}"
 ERR_OVERRIDE_KEY = "override {key!r}: no such setting in fairgate.yaml"
+ERR_DUPLICATE_KEY = "key {key!r} appears twice in one mapping (line {first} and line {second}); keep one"
+ERR_YAML_ALIAS = "YAML anchors and aliases are refused (line {line}): write the value out"
+ERR_GATE_EMPTY = (
+    "the {family} gate needs at least one check ({why}); removing it is not a configuration choice"
+)
+ERR_GATE_UNKNOWN = "no such metric; known: {known}"
+ERR_BOUND_RANGE = "{side} = {value!r} lies outside the metric's range [{low}, {high}], so the check could never {never}"
+ERR_BOUND_ORDER = "min = {low!r} is above max = {high!r}: no value could pass"
+ERR_TOLERANCE_RANGE = (
+    "a tolerance of {tolerance!r} is wider than the metric's whole range [{low}, {high}]: no regression could fail it"
+)
 ERR_OVERRIDE_LOOSENS = (
     "override refused: {key} would go from {before} to {after}, which loosens the gate; "
     "a per-run override may only tighten it (loosening is a reviewed change to fairgate.yaml)"
@@ -42,6 +53,35 @@ ERR_OVERRIDE_GOVERNED = (
 # (switching the intersection off would drop ethical checks; another latency batch size measures
 # another quantity) and the registry
 GOVERNED_SECTIONS = ("dataset", "audit", "leakage", "evaluation", "registry", "audit_log")
+
+_UNIT = (0.0, 1.0)
+# Every metric a gate may name, per family, with the values it can take.  A bound outside the range can
+# never fail (or never pass): it would remove the check while seeming to keep it.  The names are those of
+# pipelines.model.metrics (tests/code/test_config.py holds the two together).
+GATE_METRIC_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "technical": {
+        "accuracy": _UNIT,
+        "balanced_accuracy": _UNIT,
+        "roc_auc": _UNIT,
+        "f1": _UNIT,
+        "log_loss": (0.0, math.inf),
+        "brier": _UNIT,
+        "latency_ms_p50": (0.0, math.inf),
+        "latency_ms_p95": (0.0, math.inf),
+    },
+    "business": {
+        "approval_rate": _UNIT,
+        "expected_cost": (0.0, math.inf),
+        "cost_saving_vs_best_constant": (-math.inf, 1.0),
+    },
+    "ethical": {
+        "demographic_parity_difference": _UNIT,
+        "demographic_parity_ratio": _UNIT,
+        "equalized_odds_difference": _UNIT,
+        "equal_opportunity_difference": _UNIT,
+        "worst_group_accuracy": _UNIT,
+    },
+}
 
 
 class _Section(BaseModel):
@@ -61,6 +101,8 @@ class Bound(_Section):
         for side in (self.min, self.max):
             if side is not None and not math.isfinite(side):
                 raise ValueError("bounds must be finite numbers")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(ERR_BOUND_ORDER.format(low=self.min, high=self.max))
         return self
 
 
@@ -368,11 +410,96 @@ def _first_error_line(error: ValidationError) -> str:
 
 
 def parse_config(raw: dict[str, Any]) -> FairgateConfig:
-    """Validate a configuration mapping; raise ``BadInputError`` naming the key."""
+    """Validate a configuration mapping; raise ``BadInputError`` naming the key.
+
+    Beyond each value's type and range, the gate keeps its protections: see
+    :func:`gate_protection_problems`.
+    """
     try:
-        return FairgateConfig.model_validate(raw)
+        config = FairgateConfig.model_validate(raw)
     except ValidationError as e:
         raise BadInputError(_first_error_line(e)) from e
+    problems = gate_protection_problems(config.gate)
+    if problems:
+        key, problem = problems[0]
+        raise BadInputError(ERR_CONFIG_KEY.format(key=key, problem=problem))
+    return config
+
+
+def gate_protection_problems(gate: GateSettings) -> list[tuple[str, str]]:
+    """What in a gate would remove a protection, as ``(dotted key, problem)``, in file order.
+
+    The technical gate and the ethical gate each hold at least one check (an
+    ethical bound applies to every sensitive attribute, so each attribute
+    keeps one); every key names a gateable metric of its family; every bound
+    lies in its metric's range; a non-regression tolerance is no wider than
+    its metric's range.  ``min <= max`` is checked with the bound itself.
+    """
+    problems: list[tuple[str, str]] = []
+    why = {
+        "technical": "technical or business quality is never left unchecked",
+        "ethical": "every sensitive attribute keeps at least one ethical check",
+    }
+    for family in ("technical", "ethical"):
+        if not getattr(gate, family):
+            problems.append((f"gate.{family}", ERR_GATE_EMPTY.format(family=family, why=why[family])))
+    for family, known in GATE_METRIC_RANGES.items():
+        bounds: dict[str, Bound] = getattr(gate, family)
+        for name, bound in bounds.items():
+            key = f"gate.{family}.{name}"
+            if name not in known:
+                problems.append((key, ERR_GATE_UNKNOWN.format(known=", ".join(sorted(known)))))
+                continue
+            low, high = known[name]
+            for side, value in (("min", bound.min), ("max", bound.max)):
+                if value is None or low <= value <= high:
+                    continue
+                # a min under the range (a max over it) never fails; a min over it (a max under it) never passes
+                never = "fail" if (value < low) == (side == "min") else "pass"
+                problem = ERR_BOUND_RANGE.format(side=side, value=value, low=low, high=high, never=never)
+                problems.append((f"{key}.{side}", problem))
+    qualified = {
+        f"{family}.{name}": span for family, names in GATE_METRIC_RANGES.items() for name, span in names.items()
+    }
+    for metric, tolerance in gate.non_regression.items():
+        key = f"gate.non_regression.{metric}"
+        if metric not in qualified:
+            problems.append((key, ERR_GATE_UNKNOWN.format(known=", ".join(sorted(qualified)))))
+            continue
+        low, high = qualified[metric]
+        if tolerance > high - low:
+            problems.append((key, ERR_TOLERANCE_RANGE.format(tolerance=tolerance, low=low, high=high)))
+    return problems
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping and every anchor or alias.
+
+    PyYAML keeps the last of two equal keys without a word (a threshold written
+    twice silently becomes the second), and aliases let a small file expand
+    into a huge one.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.MarkedYAMLError(problem=ERR_YAML_ALIAS.format(line=event.start_mark.line + 1))
+        return super().compose_node(parent, index)
+
+    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
+        node = super().compose_mapping_node(anchor)
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                raise yaml.MarkedYAMLError(
+                    problem=ERR_DUPLICATE_KEY.format(key=key, first=first_line[key], second=line)
+                )
+            first_line[key] = line
+        return node
 
 
 def load_config(path: Path) -> FairgateConfig:
@@ -380,9 +507,9 @@ def load_config(path: Path) -> FairgateConfig:
     if not path.is_file():
         raise BadInputError(ERR_CONFIG_MISSING.format(path=path))
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
-        problem = str(e).splitlines()[0]
+        problem = str(e).strip().splitlines()[0]
         raise BadInputError(ERR_CONFIG_YAML.format(path=path, problem=problem)) from e
     if not isinstance(raw, dict):
         raise BadInputError(ERR_CONFIG_NOT_MAPPING.format(path=path, found=type(raw).__name__))

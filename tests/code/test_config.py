@@ -98,8 +98,12 @@ def test_a_run_override_may_tighten_the_gate_but_never_loosen_it():
     tolerances = {**config.gate.non_regression, "ethical.equalized_odds_difference": 0.5}
     loosened_tolerance = override_refusals(config, {"gate.non_regression": tolerances})
     assert len(loosened_tolerance) == 1 and "from 0.02 to 0.5" in loosened_tolerance[0]
-    removed = override_refusals(config, {"gate.ethical": {}})
-    assert len(removed) == 3 and all("to None" in line for line in removed)
+    kept_one = {"demographic_parity_ratio": {"min": 0.8}}
+    removed = override_refusals(config, {"gate.ethical": kept_one})
+    assert len(removed) == 2 and all("to None" in line for line in removed)
+    # removing the whole ethical gate is not even a valid configuration (exit 2, not a refusal)
+    with pytest.raises(BadInputError, match=r"^fairgate.yaml: gate.ethical: the ethical gate needs at least one"):
+        override_refusals(config, {"gate.ethical": {}})
 
 
 @pytest.mark.parametrize(
@@ -125,3 +129,159 @@ def test_a_run_override_may_not_touch_governance_settings(key):
     }[key]
     refusals = override_refusals(config, {key: value})
     assert refusals[0].startswith(f"override refused: {key} is a governance setting")
+
+
+# --------------------------------------------------------------------------- protections the file cannot remove
+# C07's third failure was an override of red alerts.  Each case below is a fairgate.yaml edit that would
+# remove a check while the file still looks like a gate; each is refused with one line naming the key.
+
+
+def _edited(tmp_path: Path, old: str, new: str) -> Path:
+    text = (REPO / "fairgate.yaml").read_text(encoding="utf-8")
+    assert old in text, old
+    path = tmp_path / "fairgate.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+ETHICAL_BLOCK = (
+    "    demographic_parity_ratio: {min: 0.8}       # the four-fifths rule, on approvals\n"
+    "    demographic_parity_difference: {max: 0.1}\n"
+    "    equalized_odds_difference: {max: 0.1}\n"
+)
+ETHICAL_SECTION = "  ethical:                     # applied to every sensitive attribute\n" + ETHICAL_BLOCK
+TECHNICAL_BLOCK = "    roc_auc: {min: 0.70}\n    balanced_accuracy: {min: 0.60}\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            ETHICAL_SECTION,
+            "  ethical: {}\n",
+            "fairgate.yaml: gate.ethical: the ethical gate needs at least one check (every sensitive attribute "
+            "keeps at least one ethical check); removing it is not a configuration choice",
+        ),
+        (
+            "  technical:\n" + TECHNICAL_BLOCK,
+            "  technical: {}\n",
+            "fairgate.yaml: gate.technical: the technical gate needs at least one check (technical or business "
+            "quality is never left unchecked); removing it is not a configuration choice",
+        ),
+        (
+            "    roc_auc: {min: 0.70}",
+            "    roc_auc: {min: -0.5}",
+            "fairgate.yaml: gate.technical.roc_auc.min: min = -0.5 lies outside the metric's range [0.0, 1.0], "
+            "so the check could never fail",
+        ),
+        (
+            "    demographic_parity_difference: {max: 0.1}",
+            "    demographic_parity_difference: {max: 1.5}",
+            "fairgate.yaml: gate.ethical.demographic_parity_difference.max: max = 1.5 lies outside the metric's "
+            "range [0.0, 1.0], so the check could never fail",
+        ),
+        (
+            "    demographic_parity_ratio: {min: 0.8}",
+            "    demographic_parity_ratio: {min: 1.25}",
+            "fairgate.yaml: gate.ethical.demographic_parity_ratio.min: min = 1.25 lies outside the metric's "
+            "range [0.0, 1.0], so the check could never pass",
+        ),
+        (
+            "    roc_auc: {min: 0.70}",
+            "    roc_auc: {min: 0.9, max: 0.8}",
+            "fairgate.yaml: gate.technical.roc_auc: Value error, min = 0.9 is above max = 0.8: no value could pass",
+        ),
+        (
+            "    demographic_parity_ratio: {min: 0.8}",
+            "    disparate_impact: {min: 0.8}",
+            "fairgate.yaml: gate.ethical.disparate_impact: no such metric; known: demographic_parity_difference, "
+            "demographic_parity_ratio, equal_opportunity_difference, equalized_odds_difference, "
+            "worst_group_accuracy",
+        ),
+        (
+            "    technical.roc_auc: 0.02",
+            "    technical.roc_auc: 1.5",
+            "fairgate.yaml: gate.non_regression.technical.roc_auc: a tolerance of 1.5 is wider than the metric's "
+            "whole range [0.0, 1.0]: no regression could fail it",
+        ),
+        (
+            "    technical.roc_auc: 0.02",
+            "    technical.roc_auk: 0.02",
+            "fairgate.yaml: gate.non_regression.technical.roc_auk: no such metric; known: ",
+        ),
+        (
+            "    roc_auc: {min: 0.70}\n",
+            "    roc_auc: {min: 0.70}\n    roc_auc: {min: 0.10}\n",
+            "is not valid YAML: key 'roc_auc' appears twice in one mapping (line 95 and line 96); keep one",
+        ),
+        (
+            ETHICAL_SECTION,
+            "  ethical: &weak\n    demographic_parity_ratio: {min: 0.1}\n",
+            "is not valid YAML: YAML anchors and aliases are refused (line 99): write the value out",
+        ),
+    ],
+    ids=[
+        "no-ethical-gate",
+        "no-technical-gate",
+        "min-under-range",
+        "max-over-range",
+        "min-over-range",
+        "min-above-max",
+        "unknown-metric",
+        "tolerance-wider-than-range",
+        "unknown-tolerance-key",
+        "duplicate-key",
+        "anchor",
+    ],
+)
+def test_the_file_cannot_remove_a_protection(tmp_path, old, new, message):
+    with pytest.raises(BadInputError) as caught:
+        load_config(_edited(tmp_path, old, new))
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    text = (REPO / "fairgate.yaml").read_text(encoding="utf-8")
+    layers = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    layers += [f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]" for i in range(8)]
+    path = tmp_path / "fairgate.yaml"
+    path.write_text(text + "\nbomb:\n" + "\n".join("  " + line for line in layers) + "\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="YAML anchors and aliases are refused"):
+        load_config(path)
+
+
+def test_edges_of_the_ranges_are_accepted(tmp_path):
+    """The check refuses what removes a protection, not a strict but legal policy."""
+    path = _edited(tmp_path, "    roc_auc: {min: 0.70}", "    roc_auc: {min: 0.0, max: 1.0}")
+    assert load_config(path).gate.technical["roc_auc"].min == 0.0
+    path = _edited(tmp_path, "    demographic_parity_ratio: {min: 0.8}", "    demographic_parity_ratio: {min: 1.0}")
+    assert load_config(path).gate.ethical["demographic_parity_ratio"].min == 1.0
+    path = _edited(tmp_path, "    technical.roc_auc: 0.02", "    technical.roc_auc: 1.0")
+    assert load_config(path).gate.non_regression["technical.roc_auc"] == 1.0
+
+
+def test_a_protection_is_refused_with_exit_2_and_one_line(tmp_path, monkeypatch, capsys):
+    from pipelines.core.errors import EXIT_BAD_INPUT
+    from pipelines.flows.cli import main
+
+    _edited(tmp_path, ETHICAL_SECTION, "  ethical: {}\n")
+    monkeypatch.delenv("FAIRGATE_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["status"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err == (
+        "fairgate: fairgate.yaml: gate.ethical: the ethical gate needs at least one check (every sensitive "
+        "attribute keeps at least one ethical check); removing it is not a configuration choice\n"
+    )
+
+
+def test_the_metric_ranges_name_every_gateable_metric():
+    """core's table of ranges and the metrics the evaluation computes are the same names."""
+    from pipelines.core.config import GATE_METRIC_RANGES
+    from pipelines.model.metrics import BUSINESS_METRICS, ETHICAL_METRICS, METRIC_DIRECTION, TECHNICAL_METRICS
+
+    assert set(GATE_METRIC_RANGES["technical"]) == set(TECHNICAL_METRICS)
+    assert set(GATE_METRIC_RANGES["business"]) == set(BUSINESS_METRICS)
+    assert set(GATE_METRIC_RANGES["ethical"]) == set(ETHICAL_METRICS)
+    assert {name for family in GATE_METRIC_RANGES.values() for name in family} == set(METRIC_DIRECTION)
