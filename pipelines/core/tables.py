@@ -3,7 +3,10 @@
 ``fairgate run`` (a ``file`` source), ``fairgate check`` and the benchmarks
 read CSV and Parquet files here, with the same refusals, each one clear line
 naming the file: missing, not a file, another format, empty, a header without
-rows, text that is not UTF-8, column names that repeat, or a file the parser
+rows, text that is not UTF-8, column names that repeat, a CSV field longer than
+the csv module's limit, a CSV row whose number of fields is not the header's
+(pandas refuses a row with more fields but fills a row with fewer with
+missing values, so every record is counted here first), or a file the parser
 cannot read.
 """
 
@@ -11,11 +14,16 @@ from __future__ import annotations
 
 import codecs
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.core.arrow_memory import use_system_allocator
+from pipelines.core.csv_scan import records_look_regular as _records_look_regular
 from pipelines.core.errors import BadInputError
 
 ERR_NOT_FOUND = "{path}: no such file"
@@ -28,6 +36,11 @@ ERR_NOT_UTF8 = (
 )
 ERR_UNREADABLE = "{path}: cannot be read as {kind}: {problem}"
 ERR_DUPLICATE_HEADER = "{path}: column names repeat in the header: {names}"
+ERR_FIELD_TOO_LARGE = "{path}: line {line} holds a field longer than the csv module's limit of {limit} characters"
+ERR_RAGGED_ROW = (
+    "{path}: line {line} has {found} field(s) where the header has {expected} ({count} such row(s) in the file)"
+)
+ERR_CSV_SYNTAX = "{path}: line {line}: {problem}"
 
 _UTF8_CHUNK = 1 << 20
 
@@ -104,6 +117,7 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
+        header = _checked_header(path)
         frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
     except UnicodeDecodeError as e:
         invalid = _first_invalid_utf8(path)
@@ -115,12 +129,65 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise BadInputError(ERR_EMPTY_FILE.format(path=path)) from e
     except (pd.errors.ParserError, ValueError, OSError) as e:
         raise BadInputError(ERR_UNREADABLE.format(path=path, kind="CSV", problem=first_line(e))) from e
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), [])
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise BadInputError(ERR_DUPLICATE_HEADER.format(path=path, names=repeated))
     return frame
+
+
+def _is_blank(record: list[str]) -> bool:
+    """A record pandas skips: an empty line, or a line of whitespace only."""
+    return not record or (len(record) == 1 and not record[0].strip())
+
+
+def _checked_header(path: Path) -> list[str]:
+    """Check every CSV record's number of fields and length; return the header ([] when there is none).
+
+    A byte scan (:func:`_records_look_regular`, numpy, about a quarter of
+    the pandas read) clears a regular file.  Anything it cannot clear (a
+    record of another width, a field that may be over the limit, a quote it
+    does not read the way the csv module does) is read again by the csv
+    module, which decides and names the line.
+    """
+    limit = csv.field_size_limit()
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        with _csv_errors(path, reader, limit):
+            header = next((record for record in reader if not _is_blank(record)), [])
+    if header and not _records_look_regular(path, limit, len(header)):
+        _refuse_irregular(path, len(header), limit)
+    return header
+
+
+@contextmanager
+def _csv_errors(path: Path, reader: Any, limit: int) -> Iterator[None]:
+    """Turn the csv module's errors into one line naming the file and the line."""
+    try:
+        yield
+    except csv.Error as e:
+        if "field larger than field limit" in str(e):
+            raise BadInputError(ERR_FIELD_TOO_LARGE.format(path=path, line=reader.line_num, limit=limit)) from e
+        raise BadInputError(ERR_CSV_SYNTAX.format(path=path, line=reader.line_num, problem=first_line(e))) from e
+
+
+def _refuse_irregular(path: Path, expected: int, limit: int) -> None:
+    """Read every record with the csv module; refuse the first of another width (1-based line of its start)."""
+    first: tuple[int, int] | None = None
+    count = 0
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        with _csv_errors(path, reader, limit):
+            next((record for record in reader if not _is_blank(record)), [])
+            start = reader.line_num + 1
+            for record in reader:
+                if len(record) != expected and not _is_blank(record):
+                    count += 1
+                    if first is None:
+                        first = (start, len(record))
+                start = reader.line_num + 1
+    if first is not None:
+        line, found = first
+        raise BadInputError(ERR_RAGGED_ROW.format(path=path, line=line, found=found, expected=expected, count=count))
 
 
 def first_line(error: BaseException) -> str:
