@@ -13,13 +13,13 @@ cannot read.
 from __future__ import annotations
 
 import codecs
+from collections import Counter
 import csv
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipelines.core.arrow_memory import use_system_allocator
@@ -129,7 +129,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise BadInputError(ERR_EMPTY_FILE.format(path=path)) from e
     except (pd.errors.ParserError, ValueError, OSError) as e:
         raise BadInputError(ERR_UNREADABLE.format(path=path, kind="CSV", problem=first_line(e))) from e
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted(name for name, times in Counter(header).items() if times > 1)
     if repeated:
         raise BadInputError(ERR_DUPLICATE_HEADER.format(path=path, names=repeated))
     return frame
@@ -194,4 +194,3 @@ def first_line(error: BaseException) -> str:
     """The first line of an error's message (its type's name when it has none)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-

@@ -60,6 +60,7 @@ from pipelines.data.audit_expectations import (
 
 # re-exported: tests/data/test_fast_checks.py checks it against numpy from here
 from pipelines.data.audit_expectations import _linear_quantile as _linear_quantile
+from pipelines.data.audit_measurable import infinite_counts
 from pipelines.data.audit_mixed_types import find_mixed_types
 from pipelines.data.audit_values import json_ready, native
 from pipelines.data.columns import EncodedFrame
@@ -74,6 +75,10 @@ ERR_COLUMN_NAMES = "column names must be strings, found {found}"
 ERR_MISSING_COLUMNS = "the {table} lacks configured columns {missing}; found columns {found}"
 ERR_SINGLE_CLASS = "target {target!r} must hold two classes, found a single class {value!r} in the batch"
 ERR_NOT_BINARY = "target {target!r} must hold two classes, found {count} in the {table}: {values}"
+ERR_REFERENCE_INFINITE = (
+    "the reference holds inf or -inf in {columns}: no range or median can be taken from it; "
+    "expected the finite, reviewed data the batch is compared with"
+)
 ERR_POSITIVE_LABEL = "positive_label {label!r} must be one of the classes of target {target!r}, found {values}"
 
 NOTE_NO_REFERENCE = (
@@ -173,7 +178,8 @@ def audit_dataset(
     BadInputError
         The batch is empty, lacks a configured column, or its target does
         not hold two classes including ``positive_label`` (also when the
-        reference is empty or lacks configured columns).
+        reference is empty or lacks configured columns); the reference
+        holds ``inf`` or ``-inf`` (an infinite batch is a blocking finding).
     """
     classes = _validate_inputs(batch, reference, dataset)
     inputs = _audit_inputs(batch, reference, dataset, settings, encoded, reference_encoded, reference_is_earlier)
@@ -338,6 +344,10 @@ def _validate_inputs(batch: pd.DataFrame, reference: pd.DataFrame | None, datase
         if missing:
             raise BadInputError(ERR_MISSING_COLUMNS.format(table=table, missing=missing, found=list(frame.columns)))
 
+    if reference is not None:
+        infinite, _ = infinite_counts(reference, audited_columns(reference, dataset))
+        if infinite:
+            raise BadInputError(ERR_REFERENCE_INFINITE.format(columns=sorted(infinite)))
     batch_classes = _classes(batch[dataset.target])
     if len(batch_classes) == 1:
         raise BadInputError(ERR_SINGLE_CLASS.format(target=dataset.target, value=batch_classes[0]))

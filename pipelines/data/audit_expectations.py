@@ -9,8 +9,10 @@ tables they validate:
 - **each column**: its null share; against the reference, its type, its numeric
   range and median (reference quantiles widened by a margin), or its
   categorical domain;
+- **numbers**: finite, no ``inf`` or ``-inf`` (:mod:`pipelines.data.audit_measurable`);
 - **label**: the two classes, and the positive rate within bounds;
-- **groups**: the size and share of every sensitive group;
+- **groups**: at least two groups per sensitive attribute
+  (:mod:`pipelines.data.audit_measurable`), the size and share of every group;
 - **ids and rows**: ids unique, ids not already in the reference, no repeated
   rows;
 - **freshness**: the time column later than the reference's latest decision.
@@ -32,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.core.config import AuditSettings, DatasetSettings
+from pipelines.data.audit_measurable import DERIVED_INFINITE, infinite_counts, plan_finite, plan_two_groups
 from pipelines.data.audit_values import SHOWN_VALUES, native, number_text, percent, shown_values
 from pipelines.data.columns import EncodedColumn, EncodedFrame, column_kind, naive_utc, values_in
 from pipelines.data.great_expectations_run import Asset, PlannedExpectation, great_expectations_view
@@ -205,7 +208,7 @@ def plan_expectations(
     -------
     planned : list of PlannedExpectation
         In the order of the report: schema, row count, each audited column,
-        label, sensitive groups, ids and rows, freshness.
+        finite numbers, label, sensitive groups, ids and rows, freshness.
     assets : dict
         The tables validated, by :data:`Asset` name: the batch view, the
         derived per-row flags and, for text columns compared with the
@@ -218,10 +221,14 @@ def plan_expectations(
     planned = _plan_schema(inputs)
     column_plans, type_columns = _plan_columns(inputs, audited, notes)
     planned.extend(column_plans)
+    infinite, derived_infinite = infinite_counts(inputs.batch, audited)
+    planned.append(plan_finite(infinite))
     planned.extend(_plan_label(inputs.dataset, inputs.settings, classes))
     for column in inputs.dataset.sensitive:
+        planned.append(plan_two_groups(column, inputs.encoded[column], len(inputs.batch)))
         planned.extend(_plan_groups(column, inputs))
     row_plans, derived = _plan_ids_and_rows(inputs, audited, notes)
+    derived[DERIVED_INFINITE] = derived_infinite
     planned.extend(row_plans)
     planned.extend(_plan_freshness(inputs, notes))
     return planned, _assets(inputs, audited, derived, type_columns), notes

@@ -7,12 +7,21 @@ derived per-row flags, or one value per Python type of each text column.  It
 returns ``(success, result)`` per planned expectation, in plan order; the
 planner's own reader turns each result into a finding.
 
+Column names reach Great Expectations HTML-escaped (:func:`great_expectations_name`):
+its Data Docs write column names into the page unescaped, so a column named
+``<img src=x onerror=...>`` would run as HTML in whoever opens them.  Given
+``&lt;img ...&gt;`` instead, the page shows the name as it is, as text.
+Escaping rather than renaming to aliases keeps the Data Docs readable, and a
+name without ``& < > " '`` reaches GX unchanged; the mapping is undone on
+the results, so findings and fairgate's own report name the real columns.
+
 Great Expectations takes about two seconds to import, so it is imported when an
 audit runs, never when this module is.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +178,12 @@ def run_great_expectations(
     context = _ge_context(data_docs_dir)
     source = context.data_sources.add_pandas(name="fairgate")
     outcome: dict[int, tuple[bool, dict[str, Any]]] = {}
+    names = {str(c): great_expectations_name(str(c)) for frame in assets.values() for c in frame.columns}
+    names = {name: escaped for name, escaped in names.items() if escaped != name}
+    for plan in planned:
+        _rename_columns(plan.expectation, names)
     for asset_name, frame in assets.items():
+        frame = frame.rename(columns=names) if names else frame
         keys = [i for i, plan in enumerate(planned) if plan.asset == asset_name]
         if not keys:
             continue
@@ -181,7 +195,63 @@ def run_great_expectations(
         run = checkpoint.run(batch_parameters={"dataframe": frame})
         results = [r for validation_result in run.run_results.values() for r in validation_result.results]
         outcome.update(_read_results(results, planned))
+    if names:
+        real = {escaped: name for name, escaped in names.items()}
+        outcome = {key: (success, _real_names(result, real)) for key, (success, result) in outcome.items()}
     return [outcome[i] for i in range(len(planned))]
+
+
+def great_expectations_name(column: str) -> str:
+    """The name a column has in Great Expectations: HTML-escaped (its Data Docs do not escape names).
+
+    Parameters
+    ----------
+    column : str
+        The column's name in the data.
+
+    Returns
+    -------
+    str
+        ``html.escape(column)``: the same name when it holds none of ``& < > " '``.
+    """
+    return html.escape(column, quote=True)
+
+
+_COLUMN_FIELDS = ("column", "column_A", "column_B")
+_COLUMN_LIST_FIELDS = ("column_list", "column_set")
+
+
+def _rename_columns(expectation: Any, names: dict[str, str]) -> None:
+    """Point an expectation at the escaped names of its columns (and of its row condition's column)."""
+    # lazy: great_expectations takes about 2 s to import; only an audit that runs pays for it
+    from great_expectations.expectations.row_conditions import Column, ComparisonCondition
+
+    if not names:
+        return
+    for field_name in _COLUMN_FIELDS:
+        value = getattr(expectation, field_name, None)
+        if isinstance(value, str) and value in names:
+            setattr(expectation, field_name, names[value])
+    for field_name in _COLUMN_LIST_FIELDS:
+        value = getattr(expectation, field_name, None)
+        if isinstance(value, list | set | tuple):
+            setattr(expectation, field_name, type(value)(names.get(c, c) for c in value))
+    condition = getattr(expectation, "row_condition", None)
+    if isinstance(condition, ComparisonCondition) and condition.column.name in names:
+        expectation.row_condition = ComparisonCondition(
+            column=Column(names[condition.column.name]), operator=condition.operator, parameter=condition.parameter
+        )
+    elif condition is not None and not isinstance(condition, ComparisonCondition):
+        raise RuntimeError(f"fairgate does not rename the columns of a {type(condition).__name__} row condition")
+
+
+def _real_names(result: dict[str, Any], real: dict[str, str]) -> dict[str, Any]:
+    """A result with the escaped names in its examples (compound-column rows) mapped back to the real ones."""
+    examples = result.get("partial_unexpected_list")
+    if not examples or not isinstance(examples[0], dict):
+        return result
+    renamed = [{real.get(k, k): v for k, v in row.items()} if isinstance(row, dict) else row for row in examples]
+    return {**result, "partial_unexpected_list": renamed}
 
 
 def _checkpoint(context: Any, definition: Any, asset_name: str, expectations: list[Any], data_docs: bool) -> Any:
