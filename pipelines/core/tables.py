@@ -13,8 +13,8 @@ cannot read.
 from __future__ import annotations
 
 import codecs
-from collections import Counter
 import csv
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path

@@ -9,6 +9,7 @@ the thresholds are the built-in defaults (the notes say so).
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -379,3 +380,78 @@ def test_human_output_and_no_sensitive_column(in_tmp: Path, capsys: pytest.Captu
     assert out.startswith(f"fairgate check {path}: PASS  300 rows, 4 columns, 0 blocking finding(s), 0 warning(s)\n")
     assert f"  note: {check.NOTE_NO_SENSITIVE}\n" in out
     assert "  note: freshness: no reference, and fairgate reads no clock" in out
+
+
+# ---------------------------------------- bad input the checks once missed (issue 14)
+
+
+def test_a_ragged_row_and_a_field_over_the_csv_limit_exit_2_in_one_line(tmp_path: Path) -> None:
+    """Through the console script: one line naming the file and the line, nothing on stdout, no traceback."""
+    lines = GERMAN_CREDIT.read_text(encoding="utf-8").splitlines(keepends=True)
+    ragged, long = tmp_path / "ragged.csv", tmp_path / "long.csv"
+    ragged.write_text("".join(lines[:42] + [lines[42].replace(",male,", ",", 1)] + lines[43:]), encoding="utf-8")
+    long.write_text(lines[0].replace("purpose", "p" * 200_000) + "".join(lines[1:]), encoding="utf-8")
+    for path, message in (
+        (ragged, tables.ERR_RAGGED_ROW.format(path=ragged, line=43, found=21, expected=22, count=1)),
+        (long, tables.ERR_FIELD_TOO_LARGE.format(path=long, line=1, limit=csv.field_size_limit())),
+    ):
+        completed = run_cli(str(path), "--target", "bad_credit", "--sensitive", "sex", cwd=tmp_path)
+        assert (completed.returncode, completed.stdout) == (2, ""), completed.stderr
+        assert completed.stderr == f"fairgate: {message}\n"
+
+
+def test_inf_and_a_single_group_block_through_the_command(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], german: pd.DataFrame
+) -> None:
+    from pipelines.data import audit_measurable
+
+    frame = german.astype({"credit_amount": "float64"})
+    frame.loc[[4, 9], "credit_amount"] = [np.inf, -np.inf]
+    path = _csv(in_tmp, frame.assign(sex="male"))
+    assert ",inf," in path.read_text(encoding="utf-8")
+    code, out, err = run_main(capsys, str(path), "--target", "bad_credit", "--sensitive", "sex", "--json")
+    assert (code, err) == (1, "")
+    blocking = {f["check"]: f for f in json.loads(out)["findings"] if f["severity"] == "block"}
+    assert set(blocking) == {"infinite_values", "sensitive_groups"}
+    assert blocking["infinite_values"]["message"].endswith(
+        audit_measurable.FOUND_INFINITE.format(column="credit_amount", rows=2, positive=1, negative=1)
+    )
+    assert blocking["sensitive_groups"]["message"].endswith(
+        audit_measurable.FOUND_ONE_GROUP.format(group="male", rows=1000, missing="")
+    )
+
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+HOSTILE_SENSITIVE = '<b onmouseover="alert(2)">sex</b>'
+
+
+def test_html_in_column_names_never_reaches_a_page_raw(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A column named like a tag: the Data Docs and fairgate's page show it as text, findings name it as it is.
+
+    The hostile names are a feature, the sensitive attribute (fewer rows than min_group_rows: its group sizes
+    are counted under a row condition) and one of two id columns (compound uniqueness: GX returns the
+    repeated rows keyed by column name).
+    """
+    frame = _applications(rows=24).rename(columns={"income": HOSTILE, "sex": HOSTILE_SENSITIVE})
+    frame[HOSTILE + "id"] = np.arange(24)
+    frame["branch"] = 7
+    frame.loc[1, HOSTILE + "id"] = 0  # rows 0 and 1 share the id pair (0, 7)
+    path = _csv(in_tmp, frame)
+    report = in_tmp / "report"
+    code, out, err = run_main(
+        capsys, str(path), "--target", "y", "--sensitive", HOSTILE_SENSITIVE,
+        "--id-column", HOSTILE + "id", "--id-column", "branch", "--json", "--report", str(report),
+    )  # fmt: skip
+    assert code == 1, err
+    findings = json.loads(out)["findings"]
+    duplicate = next(f for f in findings if f["check"] == "duplicate_ids")
+    assert duplicate["columns"] == [HOSTILE + "id", "branch"]
+    assert duplicate["evidence"]["examples"] == [{HOSTILE + "id": 0, "branch": 7}] * 2
+    assert any(f["check"] == "group_size" and f["columns"] == [HOSTILE_SENSITIVE] for f in findings)
+    pages = sorted(report.rglob("*.html"))
+    assert any("data_docs" in p.parts for p in pages) and report / "index.html" in pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<img src=x" not in text and "<b onmouseover" not in text, page
+    docs = "".join(p.read_text(encoding="utf-8") for p in pages if "data_docs" in p.parts)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in docs  # shown, as text
