@@ -7,13 +7,15 @@ derived per-row flags, or one value per Python type of each text column.  It
 returns ``(success, result)`` per planned expectation, in plan order; the
 planner's own reader turns each result into a finding.
 
-Column names reach Great Expectations HTML-escaped (:func:`great_expectations_name`):
-its Data Docs write column names into the page unescaped, so a column named
-``<img src=x onerror=...>`` would run as HTML in whoever opens them.  Given
-``&lt;img ...&gt;`` instead, the page shows the name as it is, as text.
-Escaping rather than renaming to aliases keeps the Data Docs readable, and a
-name without ``& < > " '`` reaches GX unchanged; the mapping is undone on
-the results, so findings and fairgate's own report name the real columns.
+Column names and text values reach Great Expectations HTML-escaped
+(:func:`great_expectations_name`, ``html.escape``): its Data Docs write both
+into the page unescaped, so a column named ``<img src=x onerror=...>`` (or a
+category ``<b>...</b>``) would run as HTML in whoever opens them.  Given
+``&lt;img ...&gt;`` instead, the page shows the text as it is.  Escaping
+rather than renaming to aliases keeps the Data Docs readable, and text
+without ``& < > " '`` reaches GX unchanged; the escaping is undone on the
+results, so findings and fairgate's own report name the real columns and
+values.
 
 Great Expectations takes about two seconds to import, so it is imported when an
 audit runs, never when this module is.
@@ -182,8 +184,9 @@ def run_great_expectations(
     names = {name: escaped for name, escaped in names.items() if escaped != name}
     for plan in planned:
         _rename_columns(plan.expectation, names)
+        _escape_values(plan.expectation)
     for asset_name, frame in assets.items():
-        frame = frame.rename(columns=names) if names else frame
+        frame = _escaped_frame(frame.rename(columns=names) if names else frame, objects=asset_name == "types")
         keys = [i for i, plan in enumerate(planned) if plan.asset == asset_name]
         if not keys:
             continue
@@ -195,9 +198,8 @@ def run_great_expectations(
         run = checkpoint.run(batch_parameters={"dataframe": frame})
         results = [r for validation_result in run.run_results.values() for r in validation_result.results]
         outcome.update(_read_results(results, planned))
-    if names:
-        real = {escaped: name for name, escaped in names.items()}
-        outcome = {key: (success, _real_names(result, real)) for key, (success, result) in outcome.items()}
+    real = {escaped: name for name, escaped in names.items()}
+    outcome = {key: (success, _real_names(result, real)) for key, (success, result) in outcome.items()}
     return [outcome[i] for i in range(len(planned))]
 
 
@@ -245,13 +247,62 @@ def _rename_columns(expectation: Any, names: dict[str, str]) -> None:
         raise RuntimeError(f"fairgate does not rename the columns of a {type(condition).__name__} row condition")
 
 
+def _escape_value(value: Any) -> Any:
+    return html.escape(value, quote=True) if isinstance(value, str) else value
+
+
+def _escape_values(expectation: Any) -> None:
+    """Escape the text values an expectation names (its value set, its row condition's parameter)."""
+    # lazy: great_expectations takes about 2 s to import; only an audit that runs pays for it
+    from great_expectations.expectations.row_conditions import ComparisonCondition
+
+    value_set = getattr(expectation, "value_set", None)
+    if isinstance(value_set, list):
+        expectation.value_set = [_escape_value(v) for v in value_set]
+    condition = getattr(expectation, "row_condition", None)
+    if isinstance(condition, ComparisonCondition) and isinstance(condition.parameter, str):
+        expectation.row_condition = ComparisonCondition(
+            column=condition.column, operator=condition.operator, parameter=_escape_value(condition.parameter)
+        )
+
+
+def _escaped_frame(frame: pd.DataFrame, objects: bool) -> pd.DataFrame:
+    """The frame with the text values GX can show (categories, the one-per-type values) HTML-escaped.
+
+    Text columns of the batch view are categoricals (only their categories are
+    escaped); the ``types`` table (``objects``) holds a few objects, all
+    escaped; excluded columns pass as they are, and GX only checks that they
+    exist.
+    """
+    columns: dict[str, Any] = {}
+    for name in frame.columns:
+        series = frame[name]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            categories = series.dtype.categories
+            if any(isinstance(v, str) and _escape_value(v) != v for v in categories):
+                series = series.cat.rename_categories([_escape_value(v) for v in categories])
+        elif objects and pd.api.types.is_object_dtype(series.dtype):
+            series = series.map(_escape_value)
+        columns[name] = series
+    return pd.DataFrame(columns, index=frame.index, copy=False)
+
+
+def _real_value(value: Any, real: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {real.get(k, k): _real_value(v, real) for k, v in value.items()}
+    return html.unescape(value) if isinstance(value, str) else value
+
+
 def _real_names(result: dict[str, Any], real: dict[str, str]) -> dict[str, Any]:
-    """A result with the escaped names in its examples (compound-column rows) mapped back to the real ones."""
+    """A result whose examples hold the real values and column names, not the escaped ones GX saw.
+
+    Every text value GX saw was escaped (:func:`_escaped_frame`), so
+    ``html.unescape`` gives each back exactly.
+    """
     examples = result.get("partial_unexpected_list")
-    if not examples or not isinstance(examples[0], dict):
+    if not examples:
         return result
-    renamed = [{real.get(k, k): v for k, v in row.items()} if isinstance(row, dict) else row for row in examples]
-    return {**result, "partial_unexpected_list": renamed}
+    return {**result, "partial_unexpected_list": [_real_value(v, real) for v in examples]}
 
 
 def _checkpoint(context: Any, definition: Any, asset_name: str, expectations: list[Any], data_docs: bool) -> Any:

@@ -423,6 +423,7 @@ def test_inf_and_a_single_group_block_through_the_command(
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_SENSITIVE = '<b onmouseover="alert(2)">sex</b>'
+HOSTILE_VALUE = "<i onclick=alert(3)>male</i>"
 
 
 def test_html_in_column_names_never_reaches_a_page_raw(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -433,6 +434,7 @@ def test_html_in_column_names_never_reaches_a_page_raw(in_tmp: Path, capsys: pyt
     repeated rows keyed by column name).
     """
     frame = _applications(rows=24).rename(columns={"income": HOSTILE, "sex": HOSTILE_SENSITIVE})
+    frame[HOSTILE_SENSITIVE] = frame[HOSTILE_SENSITIVE].replace({"male": HOSTILE_VALUE})
     frame[HOSTILE + "id"] = np.arange(24)
     frame["branch"] = 7
     frame.loc[1, HOSTILE + "id"] = 0  # rows 0 and 1 share the id pair (0, 7)
@@ -452,6 +454,29 @@ def test_html_in_column_names_never_reaches_a_page_raw(in_tmp: Path, capsys: pyt
     assert any("data_docs" in p.parts for p in pages) and report / "index.html" in pages
     for page in pages:
         text = page.read_text(encoding="utf-8")
-        assert "<img src=x" not in text and "<b onmouseover" not in text, page
+        assert "<img src=x" not in text and "<b onmouseover" not in text and "<i onclick" not in text, page
     docs = "".join(p.read_text(encoding="utf-8") for p in pages if "data_docs" in p.parts)
-    assert "&lt;img src=x onerror=alert(1)&gt;" in docs  # shown, as text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in docs and "&lt;i onclick=alert(3)&gt;" in docs  # shown, as text
+
+
+def test_html_in_values_never_reaches_the_data_docs_raw_and_findings_name_the_real_value(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A category new against the reference: GX lists it among unexpected values; the page shows it as text."""
+    reference = _applications(seed=2).assign(region=lambda f: np.where(np.arange(300) % 2, "north", "south"))
+    batch = reference.assign(region=lambda f: f["region"].where(np.arange(300) % 10 != 0, "<script>x()</script>"))
+    ref_path, path = _csv(in_tmp, reference, "reference.csv"), _csv(in_tmp, batch)
+    report = in_tmp / "report"
+    code, out, err = run_main(
+        capsys, str(path), "--target", "y", "--reference", str(ref_path), "--json", "--report", str(report)
+    )
+    assert code == 1, err
+    domain = next(f for f in json.loads(out)["findings"] if f["check"] == "categorical_domain")
+    assert domain["evidence"]["new_values"] == ["<script>x()</script>"]
+    pages = sorted(report.rglob("*.html"))
+    assert any("data_docs" in p.parts for p in pages)
+    for page in pages:
+        assert "<script>x()" not in page.read_text(encoding="utf-8"), page
+    assert any(
+        "&lt;script&gt;x()&lt;/script&gt;" in p.read_text(encoding="utf-8") for p in pages if "data_docs" in p.parts
+    )
