@@ -282,7 +282,8 @@ def _escaped_frame(frame: pd.DataFrame, objects: bool) -> pd.DataFrame:
             if any(isinstance(v, str) and _escape_value(v) != v for v in categories):
                 series = series.cat.rename_categories([_escape_value(v) for v in categories])
         elif objects and pd.api.types.is_object_dtype(series.dtype):
-            series = series.map(_escape_value)
+            # built as objects: Series.map would infer a string dtype, and the type check reads the values' types
+            series = pd.Series([_escape_value(v) for v in series], index=series.index, dtype=object, name=name)
         columns[name] = series
     return pd.DataFrame(columns, index=frame.index, copy=False)
 

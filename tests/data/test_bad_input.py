@@ -247,6 +247,25 @@ def test_a_sensitive_attribute_without_two_groups_blocks_with_the_reason(german:
 # ---------------------------------------------------------------- fairgate run on a file-source project
 
 
+@pytest.fixture(scope="module")
+def file_project(session_root: Path) -> Path:
+    """One file-source project for both runs (each fails before anything is registered)."""
+    from tests.conftest import make_project
+
+    return make_project(
+        session_root / "bad-input-file",
+        **{
+            "dataset.source": "file",
+            "dataset.path": "german_credit.csv",
+            "dataset.target": "bad_credit",
+            "dataset.time_column": None,
+            "dataset.id_columns": [],
+            "dataset.sensitive": ["sex"],
+            "dataset.exclude_columns": {"status_sex": "encodes sex, the sensitive attribute"},
+        },
+    )
+
+
 @pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.parametrize(
@@ -267,29 +286,15 @@ def test_a_sensitive_attribute_without_two_groups_blocks_with_the_reason(german:
     ],
 )
 def test_fairgate_run_on_a_file_source_refuses_and_blocks_the_same(
-    session_root: Path, mutate, code: int, expected
+    file_project: Path, mutate, code: int, expected
 ) -> None:
-    from tests.conftest import make_project
     from tests.projects import MODEL, client_for, fairgate
 
-    name = "ragged" if code == 2 else "inf"
-    root = make_project(
-        session_root / f"bad-input-{name}",
-        **{
-            "dataset.source": "file",
-            "dataset.path": "german_credit.csv",
-            "dataset.target": "bad_credit",
-            "dataset.time_column": None,
-            "dataset.id_columns": [],
-            "dataset.sensitive": ["sex"],
-            "dataset.exclude_columns": {"status_sex": "encodes sex, the sensitive attribute"},
-        },
-    )
-    source = root / "german_credit.csv"
+    source = file_project / "german_credit.csv"
     source.write_text("".join(mutate(_lines(GERMAN_CREDIT))), encoding="utf-8")
-    result = fairgate(root, "run", "--interval", "2026-05")
+    result = fairgate(file_project, "run", "--interval", "2026-05")
     assert result.returncode == code, result.stdout + result.stderr
     assert expected(source) in result.stdout
     if code == 1:
         assert "\naudit      blocked" in result.stdout, result.stdout
-    assert client_for(root).search_model_versions(f"name = '{MODEL}'") == []
+    assert client_for(file_project).search_model_versions(f"name = '{MODEL}'") == []
