@@ -9,6 +9,18 @@ from pathlib import Path
 
 MODEL = "fairgate-credit-default"
 
+# fairgate.yaml changes of a project whose dataset is the German Credit file (german_credit.csv in the project)
+GERMAN_FILE_PROJECT: dict[str, object] = {
+    "dataset.source": "file",
+    "dataset.path": "german_credit.csv",
+    "dataset.target": "bad_credit",
+    "dataset.time_column": None,
+    "dataset.id_columns": [],
+    "dataset.sensitive": ["sex"],
+    # sex was decoded from status_sex: keeping it would hand the model the attribute
+    "dataset.exclude_columns": {"status_sex": "encodes sex, the sensitive attribute"},
+}
+
 
 def fairgate(project: Path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``fairgate ARGS`` in ``project`` and capture its output."""

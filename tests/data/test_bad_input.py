@@ -251,19 +251,9 @@ def test_a_sensitive_attribute_without_two_groups_blocks_with_the_reason(german:
 def file_project(session_root: Path) -> Path:
     """One file-source project for both runs (each fails before anything is registered)."""
     from tests.conftest import make_project
+    from tests.projects import GERMAN_FILE_PROJECT
 
-    return make_project(
-        session_root / "bad-input-file",
-        **{
-            "dataset.source": "file",
-            "dataset.path": "german_credit.csv",
-            "dataset.target": "bad_credit",
-            "dataset.time_column": None,
-            "dataset.id_columns": [],
-            "dataset.sensitive": ["sex"],
-            "dataset.exclude_columns": {"status_sex": "encodes sex, the sensitive attribute"},
-        },
-    )
+    return make_project(session_root / "bad-input-file", **GERMAN_FILE_PROJECT)
 
 
 @pytest.mark.e2e

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import make_project
-from tests.projects import MODEL, champion_version, client_for, fairgate, versions
+from tests.projects import GERMAN_FILE_PROJECT, MODEL, champion_version, client_for, fairgate, versions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -234,19 +234,7 @@ def test_bad_usage_is_one_line_and_exit_2(project, args, message):
 
 @pytest.fixture(scope="module")
 def file_project(session_root: Path, german_credit_path: Path) -> Path:
-    root = make_project(
-        session_root / "e2e-german",
-        **{
-            "dataset.source": "file",
-            "dataset.path": "german_credit.csv",
-            "dataset.target": "bad_credit",
-            "dataset.time_column": None,
-            "dataset.id_columns": [],
-            "dataset.sensitive": ["sex"],
-            # sex was decoded from status_sex: keeping it would hand the model the attribute
-            "dataset.exclude_columns": {"status_sex": "encodes sex, the sensitive attribute"},
-        },
-    )
+    root = make_project(session_root / "e2e-german", **GERMAN_FILE_PROJECT)
     (root / "german_credit.csv").write_bytes(german_credit_path.read_bytes())
     return root
 
