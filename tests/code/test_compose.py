@@ -226,6 +226,7 @@ def test_mlflow_runs_its_basic_auth_app_on_its_own_database_with_no_secret_in_a_
     assert config["default_permission"] == "READ"  # people read; writes need a grant
     assert config["authorization_function"] == "mlflow.server.auth:authenticate_request_basic_auth"
     assert config["grant_default_workspace_access"] == "false"
+    assert config.getint("auth_cache_ttl_seconds") == 60  # one password check a minute per user and worker
     # neither user nor password nor host in the file: libpq reads them from the PG* variables
     assert config["database_uri"] == "postgresql+psycopg2:///mlflow_auth"
     assert "admin_password" not in config and "admin_username" not in config
