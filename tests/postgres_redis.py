@@ -8,8 +8,8 @@ that path for real on this machine, with no Docker engine:
 - ``initdb`` creates a cluster in ``<session root>/services/postgres`` and
   ``postgres`` serves it on 127.0.0.1, on a free port, with its unix socket in
   the same folder and password authentication (SCRAM) for every connection;
-- the superuser creates the databases ``airflow``, ``mlflow`` and
-  ``fairgate_audit``, each owned by its own user with its own random password,
+- the superuser creates the databases ``airflow``, ``mlflow``,
+  ``mlflow_auth`` and ``fairgate_audit``, each owned by its own user with its own random password,
   as ``deploy/postgres-init.sh`` does in compose;
 - ``redis-server`` serves on 127.0.0.1, on a free port, with a password and no
   persistence (no RDB snapshot, no append-only file).
@@ -59,7 +59,12 @@ POSTGRES_SETTINGS = {
     "shared_buffers": "64MB",
 }
 # purpose -> (database, user): the same layout as deploy/postgres-init.sh
-DATABASES = {"airflow": ("airflow", "airflow"), "mlflow": ("mlflow", "mlflow"), "audit": ("fairgate_audit", "audit")}
+DATABASES = {
+    "airflow": ("airflow", "airflow"),
+    "mlflow": ("mlflow", "mlflow"),
+    "mlflow_auth": ("mlflow_auth", "mlflow_auth"),  # the MLflow server's users and permissions (basic-auth app)
+    "audit": ("fairgate_audit", "audit"),
+}
 ERR_MISSING = (
     "{what} is not installed ({looked_for}): the production-path tests need Debian's packages "
     "`postgresql` and `redis-server` (apt-get install postgresql redis-server); they never skip"
@@ -153,7 +158,7 @@ class PostgresRedis:
     redis: RedisServer
 
     def account(self, purpose: str) -> DatabaseAccount:
-        """The database account for ``airflow``, ``mlflow`` or ``audit``."""
+        """The database account for ``airflow``, ``mlflow``, ``mlflow_auth`` or ``audit``."""
         return self.postgres.accounts[purpose]
 
     @property

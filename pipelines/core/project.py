@@ -169,12 +169,23 @@ def audit_log_url(paths: ProjectPaths, config: FairgateConfig) -> str:
     return raw
 
 
+# Airflow 3 has no setting for the address of its log servers (8793, 8794: every interface); the
+# embedded default binds them to loopback through Airflow's local-settings hook in this folder
+EMBEDDED_AIRFLOW_SETTINGS = CODE_ROOT / "deploy" / "embedded"
+LOG_SERVER_HOST_ENV, EMBEDDED_LOG_SERVER_HOST = "FAIRGATE_LOG_SERVER_HOST", "127.0.0.1"
+
+
 def airflow_environment(paths: ProjectPaths) -> dict[str, str]:
     """Environment variables that point Airflow at the project (embedded default).
 
     The project's own AIRFLOW_HOME, dags and plugins always apply, so a user's
     other Airflow installation is never touched; the metadata database and the
     executor pass through from the environment when set (the production path).
+    The log servers that ``airflow standalone``'s scheduler and triggerer start
+    listen on 127.0.0.1 only (``deploy/embedded/airflow_local_settings.py``,
+    put first on ``PYTHONPATH``). MLflow's credentials
+    (``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``) are not
+    touched: they pass through with the rest of the caller's environment.
     """
     defaults = {
         "FAIRGATE_HOME": str(paths.root),
@@ -185,6 +196,8 @@ def airflow_environment(paths: ProjectPaths) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{paths.airflow_home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        LOG_SERVER_HOST_ENV: EMBEDDED_LOG_SERVER_HOST,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(EMBEDDED_AIRFLOW_SETTINGS), os.environ.get("PYTHONPATH")])),
     }
     passthrough = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTOR")
     return {key: os.environ.get(key, value) if key in passthrough else value for key, value in defaults.items()}

@@ -6,7 +6,9 @@ pinned; every ``${VAR}`` is required (``:?``) and listed in ``.env.example``,
 which holds no value; long-running services have health checks and start in
 order of health, one-shot jobs in order of completion; the Airflow services
 mount ``dags/``, ``plugins/``, ``pipelines/`` and ``fairgate.yaml``; clients
-reach MLflow through its proxy without storage credentials; the workers scale.
+reach MLflow through its proxy without storage credentials; MLflow runs its
+basic-auth app on its own database, and only the workers hold fairgate's
+service account; the workers scale.
 The Dockerfile installs what ``make`` installs. The one script that talks to a
 database, ``deploy/postgres-init.sh``, runs against the session's real
 Postgres. The same path runs for real in ``tests/e2e/test_production_path.py``.
@@ -14,7 +16,9 @@ Postgres. The same path runs for real in ``tests/e2e/test_production_path.py``.
 
 from __future__ import annotations
 
+import configparser
 import os
+import py_compile
 import re
 import subprocess
 from pathlib import Path
@@ -40,7 +44,7 @@ AIRFLOW_COMPONENTS = {
     "airflow-triggerer": "triggerer",
     "airflow-worker": "celery",
 }
-ONE_SHOT_JOBS = {"minio-buckets", "airflow-init"}
+ONE_SHOT_JOBS = {"minio-buckets", "mlflow-init", "airflow-init"}
 NEEDED = {"postgres", "redis", "minio", "mlflow", *AIRFLOW_COMPONENTS, *ONE_SHOT_JOBS}
 PINNED_TAG = re.compile(r"^[^:@\s]+:(\d+\.\d+[\w.\-]*|RELEASE\.[\w\-]+)$")
 CODE_MOUNTS = {
@@ -128,10 +132,12 @@ def test_services_start_in_order_of_health_and_completion():
 
     assert needs("minio-buckets") == {"minio"}
     assert needs("mlflow") == {"postgres", "minio-buckets"}
+    assert needs("mlflow-init") == {"mlflow"}
     assert needs("airflow-init") == {"postgres", "minio-buckets"}
     for service in AIRFLOW_COMPONENTS:
         assert {"postgres", "redis", "airflow-init"} <= needs(service), service
     assert {"mlflow", "airflow-api-server"} <= needs("airflow-worker")  # tasks log to MLflow, report to the API
+    assert "mlflow-init" in needs("airflow-worker")  # the service account exists before a task signs in
 
 
 def test_airflow_services_mount_the_code_and_the_config():
@@ -167,6 +173,9 @@ def test_each_store_has_its_own_database_and_user():
     assert users == {"airflow": "AIRFLOW_DB_USER", "mlflow": "MLFLOW_DB_USER", "fairgate_audit": "AUDIT_DB_USER"}
     for database, url in urls.items():
         assert url.endswith(f"@postgres:5432/{database}"), url
+    # the MLflow server's users and permissions: a fourth database, its user given to libpq (PGUSER)
+    assert environment("mlflow")["PGUSER"].startswith("${MLFLOW_AUTH_DB_USER:?")
+    assert auth_config()["database_uri"].endswith("/mlflow_auth")
     assert urls["fairgate_audit"].startswith("postgresql+psycopg://")  # the audit log's driver: psycopg 3
     assert mounts("postgres")["/docker-entrypoint-initdb.d/10-fairgate.sh"] == "./deploy/postgres-init.sh"
 
@@ -189,7 +198,10 @@ def test_mlflow_serves_the_artifacts_so_clients_need_no_storage_credentials():
 
 
 def test_only_the_workers_hold_the_stores_credentials():
-    runtime = {"FAIRGATE_AUDIT_LOG_URL", "MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    runtime = {
+        "FAIRGATE_AUDIT_LOG_URL", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    }  # fmt: skip
     for name in AIRFLOW_COMPONENTS:
         held = runtime & set(environment(name))
         assert held == (runtime if name == "airflow-worker" else set()), name
@@ -197,6 +209,69 @@ def test_only_the_workers_hold_the_stores_credentials():
     with_passwords_file = {name for name in SERVICES if "/opt/airflow/auth" in mounts(name)}
     assert with_passwords_file == {"airflow-init", "airflow-api-server"}
     assert not [name for name in SERVICES if name != "airflow-init" and "AIRFLOW_ADMIN_PASSWORD" in environment(name)]
+
+
+def auth_config() -> configparser.SectionProxy:
+    """``deploy/mlflow-auth.ini``, the MLflow server's basic-auth configuration, as MLflow reads it."""
+    parser = configparser.ConfigParser()
+    assert parser.read(REPO / "deploy" / "mlflow-auth.ini", encoding="utf-8")
+    return parser["mlflow"]
+
+
+def test_mlflow_runs_its_basic_auth_app_on_its_own_database_with_no_secret_in_a_file():
+    assert "--app-name=basic-auth" in command("mlflow").split()
+    env = environment("mlflow")
+    assert mounts("mlflow")[env["MLFLOW_AUTH_CONFIG_PATH"]] == "./deploy/mlflow-auth.ini"
+    config = auth_config()
+    assert config["default_permission"] == "READ"  # people read; writes need a grant
+    assert config["authorization_function"] == "mlflow.server.auth:authenticate_request_basic_auth"
+    assert config["grant_default_workspace_access"] == "false"
+    assert config.getint("auth_cache_ttl_seconds") == 60  # one password check a minute per user and worker
+    # neither user nor password nor host in the file: libpq reads them from the PG* variables
+    assert config["database_uri"] == "postgresql+psycopg2:///mlflow_auth"
+    assert "admin_password" not in config and "admin_username" not in config
+    assert (env["PGHOST"], env["PGPORT"]) == ("postgres", "5432")
+    assert env["PGUSER"] == "${MLFLOW_AUTH_DB_USER:?set MLFLOW_AUTH_DB_USER in .env}"
+    assert env["PGPASSWORD"] == "${MLFLOW_AUTH_DB_PASSWORD:?set MLFLOW_AUTH_DB_PASSWORD in .env}"
+    assert env["MLFLOW_AUTH_ADMIN_USERNAME"] == "${MLFLOW_ADMIN_USER:?set MLFLOW_ADMIN_USER in .env}"
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] == "${MLFLOW_ADMIN_PASSWORD:?set MLFLOW_ADMIN_PASSWORD in .env}"
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"].startswith("${MLFLOW_SERVER_SECRET_KEY:?")
+    init = (REPO / "deploy" / "postgres-init.sh").read_text(encoding="utf-8")
+    assert 'create_store "${MLFLOW_AUTH_DB_USER:?}" "${MLFLOW_AUTH_DB_PASSWORD:?}" mlflow_auth' in init
+    postgres = environment("postgres")
+    assert {"MLFLOW_AUTH_DB_USER", "MLFLOW_AUTH_DB_PASSWORD"} <= set(postgres)
+
+
+def test_mlflow_init_creates_the_service_account_and_the_reviewer_from_env():
+    script = "deploy/mlflow_accounts.py"
+    assert command("mlflow-init") == f"python /opt/fairgate/{script} /opt/fairgate/project/fairgate.yaml"
+    mounted = mounts("mlflow-init")
+    assert mounted["/opt/fairgate/deploy"] == "./deploy"
+    assert mounted["/opt/fairgate/project/fairgate.yaml"] == "./fairgate.yaml"  # the model's name, from config
+    env = environment("mlflow-init")
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    for role in ("ADMIN", "SERVICE", "REVIEWER"):
+        assert env[f"MLFLOW_{role}_USER"] == f"${{MLFLOW_{role}_USER:?set MLFLOW_{role}_USER in .env}}"
+        assert env[f"MLFLOW_{role}_PASSWORD"] == f"${{MLFLOW_{role}_PASSWORD:?set MLFLOW_{role}_PASSWORD in .env}}"
+    py_compile.compile(str(REPO / script), doraise=True)
+    text = (REPO / script).read_text(encoding="utf-8")
+    assert 'SERVICE_PERMISSION, REVIEWER_PERMISSION = "MANAGE", "READ"' in text
+    assert "print(" not in text and "set -x" not in text
+
+
+def test_only_the_workers_sign_in_to_mlflow_and_only_as_the_service_account():
+    worker = environment("airflow-worker")
+    assert worker["MLFLOW_TRACKING_USERNAME"] == "${MLFLOW_SERVICE_USER:?set MLFLOW_SERVICE_USER in .env}"
+    assert worker["MLFLOW_TRACKING_PASSWORD"] == "${MLFLOW_SERVICE_PASSWORD:?set MLFLOW_SERVICE_PASSWORD in .env}"
+
+    def holders(variable: str) -> set[str]:
+        return {name for name in SERVICES if any(f"${{{variable}:" in value for value in environment(name).values())}
+
+    assert holders("MLFLOW_ADMIN_PASSWORD") == {"mlflow", "mlflow-init"}
+    assert holders("MLFLOW_SERVICE_PASSWORD") == {"mlflow-init", "airflow-worker"}
+    assert holders("MLFLOW_REVIEWER_PASSWORD") == {"mlflow-init"}
+    assert holders("MLFLOW_AUTH_DB_PASSWORD") == {"postgres", "mlflow"}
+    assert holders("MLFLOW_SERVER_SECRET_KEY") == {"mlflow"}
 
 
 def test_workers_scale_and_preload_the_pipeline():
@@ -246,22 +321,23 @@ def test_the_image_installs_what_make_installs():
 
 
 def test_the_pinned_set_reaches_the_object_store():
-    """The MLflow server writes artifacts to S3 (boto3); the workers push data versions to S3 (dvc-s3)."""
+    """The MLflow server writes artifacts to S3 (boto3) and runs its basic-auth app (flask-wtf); DVC uses dvc-s3."""
     pinned = {
         line.split("==")[0].lower() for line in (REPO / "requirements.lock").read_text(encoding="utf-8").splitlines()
         if "==" in line and not line.startswith((" ", "#"))
     }  # fmt: skip
-    missing = {"boto3", "dvc-s3", "psycopg2-binary", "psycopg", "apache-airflow-providers-celery", "redis"} - pinned
+    needed = {"boto3", "dvc-s3", "psycopg2-binary", "psycopg", "apache-airflow-providers-celery", "redis", "flask-wtf"}
+    missing = needed - pinned
     assert not missing, f"requirements.lock does not pin {sorted(missing)}: add them to requirements.in, make lock"
 
 
 def test_postgres_init_creates_one_database_per_store_each_closed_to_the_others(session_root):
-    """deploy/postgres-init.sh, unchanged, as the postgres image runs it, on a fresh real Postgres."""
+    """deploy/postgres-init.sh, unchanged, as the postgres image runs it, on a fresh real Postgres (four stores)."""
     import psycopg
 
-    users = {"AIRFLOW": "airflow_owner", "MLFLOW": "mlflow_owner", "AUDIT": "audit_owner"}
+    users = {"AIRFLOW": "airflow_owner", "MLFLOW": "mlflow_owner", "MLFLOW_AUTH": "auth_owner", "AUDIT": "audit_owner"}
     passwords = {key: f"pw'with\"quotes-{key}-{os.urandom(4).hex()}" for key in users}
-    databases = {"AIRFLOW": "airflow", "MLFLOW": "mlflow", "AUDIT": "fairgate_audit"}
+    databases = {"AIRFLOW": "airflow", "MLFLOW": "mlflow", "MLFLOW_AUTH": "mlflow_auth", "AUDIT": "fairgate_audit"}
     with scratch_postgres(session_root, f"postgres-init-{os.urandom(3).hex()}") as postgres:
         env = {
             **os.environ,

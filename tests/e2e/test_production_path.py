@@ -7,10 +7,16 @@ compose and the Helm chart configure them:
 - Postgres and Redis from Debian's packages (``tests.postgres_redis``): the
   ``airflow``, ``mlflow`` and ``fairgate_audit`` databases, each with its own
   user and password;
-- ``mlflow server`` on the ``mlflow`` database (its URL in
-  ``MLFLOW_BACKEND_STORE_URI``) with ``--serve-artifacts``: the Airflow tasks
+- ``mlflow server --app-name basic-auth`` on the ``mlflow`` database (its URL
+  in ``MLFLOW_BACKEND_STORE_URI``) with ``--serve-artifacts``: the Airflow tasks
   and this test reach it through ``MLFLOW_TRACKING_URI`` only and never touch
-  the artifact folder behind it;
+  the artifact folder behind it. Its users and permissions live in the
+  ``mlflow_auth`` database, configured by compose's ``deploy/mlflow-auth.ini``
+  unchanged; ``deploy/mlflow_accounts.py``, compose's mlflow-init job, creates
+  fairgate's service account (MANAGE on the registered model) and a reviewer
+  (READ). The worker signs in as the service account
+  (``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``); this test reads
+  as the reviewer;
 - ``deploy/airflow-init.sh``, compose's init job (``airflow db migrate``, the
   admin's password from the environment, the project's git and DVC), then
   ``airflow api-server``, ``airflow scheduler``, ``airflow dag-processor`` and
@@ -27,7 +33,10 @@ champion; a backfill created through the API is run by the scheduler on its
 own, processes the month asked for and makes version 2 the champion; a
 rollback through the API, with a reason, moves ``champion`` back to version 1
 and freezes deployments, and the audit log on Postgres holds every event in
-order and verifies; no password of the services appears in any log, any file
+order and verifies; the reviewer reads the registry but its move of
+``champion`` is refused (403) and changes nothing, an anonymous client is
+refused (401), and ``fairgate`` with a wrong or missing password says so in
+one line (exit 2); no password of the services appears in any log, any file
 Airflow or the pipeline wrote, or MLflow. Every process the module starts is
 stopped by its process group at the end.
 
@@ -44,8 +53,11 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +67,15 @@ import pytest
 from tests.conftest import REPO, make_project
 from tests.postgres_redis import PostgresRedis, postgres_redis  # noqa: F401  (the session fixture)
 from tests.projects import MODEL
-from tests.servers import MlflowServer, ServerProcess, free_port, start_process, tail, wait_for_http
+from tests.servers import (
+    MLFLOW_SERVER_ENVIRONMENT,
+    MlflowServer,
+    ServerProcess,
+    free_port,
+    start_process,
+    tail,
+    wait_for_http,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -68,7 +88,7 @@ COMMANDS = {
     "celery-worker": ["celery", "worker", "--concurrency", "2", "--without-mingle", "--without-gossip"],
 }
 STARTUP_TIMEOUT = 180.0
-RUN_TIMEOUT = 300.0
+RUN_TIMEOUT = 600.0  # a bound on failure only: on a loaded 2-core machine a retrain took over 300 s
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 FIRST_INTERVAL, BACKFILLED_INTERVAL = "2026-01", "2026-02"
 # retrain is @monthly on a cron trigger: the one run in this window fires on 2026-03-01 and processes
@@ -76,6 +96,53 @@ FIRST_INTERVAL, BACKFILLED_INTERVAL = "2026-01", "2026-02"
 BACKFILL_WINDOW = ("2026-02-15T00:00:00Z", "2026-03-15T00:00:00Z")
 BACKFILLED_LOGICAL_DATE = "2026-03-01T00:00:00Z"
 ROLLBACK_REASON = "production path: champion misbehaves on live traffic"
+MLFLOW_AUTH_CONFIG = REPO / "deploy" / "mlflow-auth.ini"
+CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+
+
+@dataclass(frozen=True)
+class MlflowAccounts:
+    """The MLflow server's accounts, as .env gives them in compose: random passwords, none in a file."""
+
+    admin: str = "mlflow-admin"
+    service: str = "fairgate-service"
+    reviewer: str = "risk-reviewer"
+    admin_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    service_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    reviewer_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    @property
+    def passwords(self) -> list[str]:
+        return [self.admin_password, self.service_password, self.reviewer_password, self.secret_key]
+
+    def init_environment(self, tracking_uri: str) -> dict[str, str]:
+        """What compose's mlflow-init job gets."""
+        return {
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "MLFLOW_ADMIN_USER": self.admin, "MLFLOW_ADMIN_PASSWORD": self.admin_password,
+            "MLFLOW_SERVICE_USER": self.service, "MLFLOW_SERVICE_PASSWORD": self.service_password,
+            "MLFLOW_REVIEWER_USER": self.reviewer, "MLFLOW_REVIEWER_PASSWORD": self.reviewer_password,
+        }  # fmt: skip
+
+
+@contextmanager
+def signed_in(username: str | None, password: str | None) -> Iterator[None]:
+    """MLflow's client reads its credentials from the environment at every request: set them for a block."""
+    before = {key: os.environ.get(key) for key in CREDENTIALS}
+    for key, value in zip(CREDENTIALS, (username, password), strict=True):
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @dataclass
@@ -86,6 +153,7 @@ class Airflow:
     project: Path
     services: PostgresRedis
     tracking_uri: str
+    accounts: MlflowAccounts
     port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_hex(12))
     secret: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -133,6 +201,8 @@ class Airflow:
             env["DVC_REMOTE_URL"] = str(self.project.parent / f"{self.project.name}-remote")  # make_project's
         if component == "celery-worker":  # as compose's airflow-worker: the stores, the pipeline preloaded
             env["MLFLOW_TRACKING_URI"] = self.tracking_uri
+            env["MLFLOW_TRACKING_USERNAME"] = self.accounts.service  # fairgate's service account
+            env["MLFLOW_TRACKING_PASSWORD"] = self.accounts.service_password
             env["FAIRGATE_AUDIT_LOG_URL"] = self.services.account("audit").url("psycopg")
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "deploy"), os.environ.get("PYTHONPATH")]))
             env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = "fairgate_celery.CELERY_CONFIG"
@@ -268,9 +338,13 @@ class Deployment:
     mlflow: MlflowServer
     services: PostgresRedis
     artifacts: Path
+    accounts: MlflowAccounts
 
     def client(self):
-        """An MLflow client that knows only the server's URL (no store, no artifact folder)."""
+        """An MLflow client that knows only the server's URL (no store, no artifact folder).
+
+        It signs in as whoever the environment names: the reviewer for this module (see the fixture).
+        """
         from mlflow.tracking import MlflowClient
 
         return MlflowClient(tracking_uri=self.mlflow.base_url, registry_uri=self.mlflow.base_url)
@@ -309,18 +383,46 @@ class Deployment:
             return log.verify()
 
 
-def start_mlflow_server(port: int, backend_store_uri: str, artifacts: Path, log_dir: Path) -> ServerProcess:
-    """Start ``mlflow server`` on the Postgres store (its URL in the environment, as in compose).
+def start_mlflow_server(
+    port: int, services: PostgresRedis, accounts: MlflowAccounts, artifacts: Path, log_dir: Path
+) -> ServerProcess:
+    """Start ``mlflow server --app-name basic-auth`` on the Postgres stores, configured as compose configures it.
 
-    It serves the artifacts it proxies from ``artifacts``; nobody else is told where that is.
+    The tracking store's URL in ``MLFLOW_BACKEND_STORE_URI``; the basic-auth app's configuration is
+    ``deploy/mlflow-auth.ini`` itself, its database ``mlflow_auth`` reached through libpq's ``PG*``
+    variables; the admin from ``MLFLOW_AUTH_ADMIN_*``. It serves the artifacts it proxies from
+    ``artifacts``; nobody else is told where that is.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update({"MLFLOW_BACKEND_STORE_URI": backend_store_uri, "MLFLOW_ARTIFACTS_DESTINATION": artifacts.as_uri()})
+    auth_db = services.account("mlflow_auth")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PG"))}
+    env.update(MLFLOW_SERVER_ENVIRONMENT)
+    env.update({
+        "MLFLOW_BACKEND_STORE_URI": services.account("mlflow").url("psycopg2"),
+        "MLFLOW_ARTIFACTS_DESTINATION": artifacts.as_uri(),
+        "MLFLOW_AUTH_CONFIG_PATH": str(MLFLOW_AUTH_CONFIG),
+        "PGHOST": "127.0.0.1", "PGPORT": str(auth_db.port), "PGUSER": auth_db.user, "PGPASSWORD": auth_db.password,
+        "MLFLOW_AUTH_ADMIN_USERNAME": accounts.admin, "MLFLOW_AUTH_ADMIN_PASSWORD": accounts.admin_password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": accounts.secret_key,
+    })  # fmt: skip
     command = [
-        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--serve-artifacts",
+        sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--serve-artifacts",
     ]  # fmt: skip
     return start_process("mlflow-server", command, log_dir, env=env)
+
+
+def create_mlflow_accounts(tracking_uri: str, accounts: MlflowAccounts, project: Path, log_dir: Path) -> None:
+    """Run ``deploy/mlflow_accounts.py`` as compose's mlflow-init job runs it; fail the test with its log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(accounts.init_environment(tracking_uri))
+    log = log_dir / "mlflow-init.log"
+    with log.open("w", encoding="utf-8") as handle:
+        ran = subprocess.run(
+            [sys.executable, str(REPO / "deploy" / "mlflow_accounts.py"), str(project / "fairgate.yaml")],
+            env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=120,
+        )  # fmt: skip
+    if ran.returncode != 0:
+        pytest.fail(f"deploy/mlflow_accounts.py failed (exit {ran.returncode}):\n{tail(log)}")
 
 
 @pytest.fixture(scope="module")
@@ -330,18 +432,25 @@ def deployment(session_root: Path, postgres_redis: PostgresRedis):  # noqa: F811
     artifacts.mkdir()
     mlflow_port = free_port()
     tracking_uri = f"http://127.0.0.1:{mlflow_port}"
-    mlflow_process = start_mlflow_server(
-        mlflow_port, postgres_redis.account("mlflow").url("psycopg2"), artifacts, session_root / "prod-mlflow"
+    accounts = MlflowAccounts()
+    mlflow_logs = session_root / "prod-mlflow"
+    mlflow_process = start_mlflow_server(mlflow_port, postgres_redis, accounts, artifacts, mlflow_logs)
+    airflow = Airflow(
+        session_root / "prod-airflow", session_root / "prod-project", postgres_redis, tracking_uri, accounts
     )
-    airflow = Airflow(session_root / "prod-airflow", session_root / "prod-project", postgres_redis, tracking_uri)
     try:
         make_project(airflow.project, **{"generator.rows_per_month": 600})
         airflow.initialise()  # MLflow and Airflow migrate their databases side by side
         airflow.start()
         wait_for_http(f"{tracking_uri}/health", mlflow_process, STARTUP_TIMEOUT)
+        create_mlflow_accounts(tracking_uri, accounts, airflow.project, mlflow_logs)  # before any task signs in
         airflow.wait_until_ready(("retrain", "rollback"))
         print(f"\nproduction deployment ready after {time.monotonic() - started:.1f} s")
-        yield Deployment(airflow.project, airflow, MlflowServer(mlflow_port, mlflow_process), postgres_redis, artifacts)
+        with signed_in(accounts.reviewer, accounts.reviewer_password):  # this module reads as a person would
+            yield Deployment(
+                airflow.project, airflow, MlflowServer(mlflow_port, mlflow_process), postgres_redis, artifacts,
+                accounts,
+            )  # fmt: skip
     finally:
         airflow.stop()
         mlflow_process.stop()
@@ -419,6 +528,91 @@ def test_a_rollback_through_the_api_moves_champion_back_and_is_audited_on_postgr
     assert verified.ok and verified.checked == len(entries), verified
 
 
+def test_the_reviewer_reads_the_registry_but_its_move_of_champion_is_refused(deployment):
+    from mlflow.exceptions import MlflowException
+
+    client = deployment.client()  # the reviewer, READ
+    assert client.get_registered_model(MODEL).aliases["champion"] == "1"
+    assert client.get_model_version(MODEL, "2").tags["fairgate.gate.decision"] == "passed"
+    assert {artifact.path for artifact in client.list_artifacts(client.get_model_version(MODEL, "2").run_id)}
+    with pytest.raises(MlflowException) as refused:
+        client.set_registered_model_alias(MODEL, "champion", "2")
+    assert (refused.value.error_code, refused.value.get_http_status_code()) == ("PERMISSION_DENIED", 403)
+    with pytest.raises(MlflowException) as untagged:
+        client.set_model_version_tag(MODEL, "2", "fairgate.stable_fair", "false")
+    assert untagged.value.error_code == "PERMISSION_DENIED"
+    assert deployment.champion() == "1"
+    assert client.get_model_version(MODEL, "2").tags.get("fairgate.stable_fair") != "false"
+    # the same move over plain HTTP: refused for the reviewer (403), for nobody (401)
+    move = {"name": MODEL, "alias": "champion", "version": "2"}
+    url = f"{deployment.mlflow.base_url}/api/2.0/mlflow/registered-models/alias"
+    reviewer = (deployment.accounts.reviewer, deployment.accounts.reviewer_password)
+    assert httpx.post(url, json=move, auth=reviewer, timeout=30).status_code == 403
+    assert httpx.post(url, json=move, timeout=30).status_code == 401
+    assert deployment.champion() == "1"
+
+
+def test_the_grants_are_manage_for_the_service_account_and_read_for_the_reviewer(deployment):
+    from mlflow.exceptions import MlflowException
+    from mlflow.server.auth.client import AuthServiceClient
+
+    accounts, url = deployment.accounts, deployment.mlflow.base_url
+    with signed_in(accounts.admin, accounts.admin_password):
+        auth = AuthServiceClient(url)
+        granted = {
+            user: auth.get_user_permission(user, "registered_model", MODEL).permission
+            for user in (accounts.service, accounts.reviewer)
+        }
+        assert granted == {accounts.service: "MANAGE", accounts.reviewer: "READ"}
+        assert not auth.get_user(accounts.service).is_admin and not auth.get_user(accounts.reviewer).is_admin
+    with signed_in(accounts.service, accounts.service_password), pytest.raises(MlflowException) as refused:
+        AuthServiceClient(url).create_user("intruder", secrets.token_hex(16))  # MANAGE on one model, no admin
+    assert refused.value.error_code == "PERMISSION_DENIED"
+    # run again (a restart of compose's mlflow-init job): nothing changes, nothing fails
+    create_mlflow_accounts(url, accounts, deployment.project, deployment.mlflow.server.log.parent)
+    with signed_in(accounts.admin, accounts.admin_password):
+        assert AuthServiceClient(url).get_user_permission(accounts.service, "registered_model", MODEL).permission == (
+            "MANAGE"
+        )
+
+
+def test_an_anonymous_client_is_refused_everything(deployment):
+    from mlflow.exceptions import MlflowException
+
+    with signed_in(None, None), pytest.raises(MlflowException) as refused:
+        deployment.client().get_registered_model(MODEL)
+    assert (refused.value.error_code, refused.value.get_http_status_code()) == ("UNAUTHENTICATED", 401)
+    assert httpx.get(f"{deployment.mlflow.base_url}/api/2.0/mlflow/experiments/search", timeout=30).status_code == 401
+
+
+def fairgate_status(deployment: Deployment, username: str | None, password: str | None):
+    """``fairgate status`` as a worker runs fairgate: the project, the stores, these MLflow credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "FAIRGATE_"))}
+    env.update({
+        "FAIRGATE_HOME": str(deployment.project),
+        "MLFLOW_TRACKING_URI": deployment.mlflow.base_url,
+        "FAIRGATE_AUDIT_LOG_URL": deployment.services.account("audit").url("psycopg"),
+    })  # fmt: skip
+    env.update({key: value for key, value in zip(CREDENTIALS, (username, password), strict=True) if value is not None})
+    fairgate = Path(sys.executable).parent / "fairgate"
+    return subprocess.run([str(fairgate), "status"], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_fairgate_refuses_bad_mlflow_credentials_in_one_line_and_works_with_the_service_account(deployment):
+    accounts = deployment.accounts
+    wrong = fairgate_status(deployment, accounts.service, "not-" + accounts.service_password)
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert wrong.stderr.count("\n") == 1 and "Traceback" not in wrong.stderr, wrong.stderr
+    assert f"refused user '{accounts.service}' (HTTP 401" in wrong.stderr
+    assert accounts.service_password not in wrong.stdout + wrong.stderr
+    missing = fairgate_status(deployment, None, None)
+    assert missing.returncode == 2 and "without credentials" in missing.stderr, missing.stderr
+    assert missing.stderr.count("\n") == 1
+    right = fairgate_status(deployment, accounts.service, accounts.service_password)
+    assert right.returncode == 0, right.stderr
+    assert "champion: version 1" in right.stdout
+
+
 TEXT_SUFFIXES = {".log", ".json", ".md", ".txt", ".yaml", ".yml", ".html", ".csv", ".cfg", ".conf"}
 
 
@@ -436,7 +630,7 @@ def test_no_password_reaches_a_log_a_file_or_mlflow(deployment):
     passwords_file = airflow.home / "passwords.json"
     assert passwords_file.stat().st_mode & 0o777 == 0o600  # written by airflow-init for the api-server only
     assert json.loads(passwords_file.read_text(encoding="utf-8")) == {ADMIN: airflow.password}
-    hidden = [*deployment.services.passwords, airflow.password]
+    hidden = [*deployment.services.passwords, airflow.password, *deployment.accounts.passwords]
     assert airflow.task_logs(), "no task log was written"
     files = [
         *(path for path in airflow.home.rglob("*") if path.is_file() and path != passwords_file),
