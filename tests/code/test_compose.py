@@ -189,7 +189,10 @@ def test_mlflow_serves_the_artifacts_so_clients_need_no_storage_credentials():
 
 
 def test_only_the_workers_hold_the_stores_credentials():
-    runtime = {"FAIRGATE_AUDIT_LOG_URL", "MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    runtime = {
+        "FAIRGATE_AUDIT_LOG_URL", "FAIRGATE_AUDIT_KEY", "MLFLOW_TRACKING_URI",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    }
     for name in AIRFLOW_COMPONENTS:
         held = runtime & set(environment(name))
         assert held == (runtime if name == "airflow-worker" else set()), name

@@ -76,6 +76,8 @@ FIRST_INTERVAL, BACKFILLED_INTERVAL = "2026-01", "2026-02"
 BACKFILL_WINDOW = ("2026-02-15T00:00:00Z", "2026-03-15T00:00:00Z")
 BACKFILLED_LOGICAL_DATE = "2026-03-01T00:00:00Z"
 ROLLBACK_REASON = "production path: champion misbehaves on live traffic"
+# the audit log's key, as compose passes FAIRGATE_AUDIT_KEY to the worker (a Postgres log refuses to open without it)
+AUDIT_KEY = secrets.token_hex(32)
 
 
 @dataclass
@@ -134,6 +136,7 @@ class Airflow:
         if component == "celery-worker":  # as compose's airflow-worker: the stores, the pipeline preloaded
             env["MLFLOW_TRACKING_URI"] = self.tracking_uri
             env["FAIRGATE_AUDIT_LOG_URL"] = self.services.account("audit").url("psycopg")
+            env["FAIRGATE_AUDIT_KEY"] = AUDIT_KEY
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "deploy"), os.environ.get("PYTHONPATH")]))
             env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = "fairgate_celery.CELERY_CONFIG"
         return env
@@ -297,16 +300,26 @@ class Deployment:
             return connection.execute(query, params).fetchall()
 
     def audit_entries(self) -> list:
-        from pipelines.governance.audit_log import open_log
-
-        with open_log(self.services.account("audit").url("psycopg")) as log:
+        with self.open_audit_log() as log:
             return log.entries()
 
     def verify_audit_log(self):
+        with self.open_audit_log() as log:
+            return log.verify()
+
+    def open_audit_log(self):
+        """The worker's audit log on Postgres, opened with the worker's key."""
         from pipelines.governance.audit_log import open_log
 
-        with open_log(self.services.account("audit").url("psycopg")) as log:
-            return log.verify()
+        previous = os.environ.get("FAIRGATE_AUDIT_KEY")
+        os.environ["FAIRGATE_AUDIT_KEY"] = AUDIT_KEY
+        try:
+            return open_log(self.services.account("audit").url("psycopg"))
+        finally:
+            if previous is None:
+                del os.environ["FAIRGATE_AUDIT_KEY"]
+            else:
+                os.environ["FAIRGATE_AUDIT_KEY"] = previous
 
 
 def start_mlflow_server(port: int, backend_store_uri: str, artifacts: Path, log_dir: Path) -> ServerProcess:
