@@ -390,7 +390,8 @@ def command_airflow(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ audit log
 
-ERR_AUDIT_SUBCOMMAND = "fairgate audit needs a subcommand: verify or log"
+ERR_AUDIT_SUBCOMMAND = "fairgate audit needs a subcommand: verify, log or rekey"
+AUDIT_REKEYED = "re-keyed {count} entries written before keyed hashing; now: {verdict}"
 ERR_AUDIT_MODEL_VERSION = "--model-version expects a positive integer, found {found!r}"
 AUDIT_SUMMARY_WIDTH = 72
 
@@ -453,6 +454,14 @@ def command_audit_log(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
+def command_audit_rekey(args: argparse.Namespace) -> int:
+    """Re-hash a log written before keyed hashing under the key, after checking its old chain (docs/audit-log.md)."""
+    with _open_audit_log() as log:
+        count = log.rekey_legacy()
+        _out(AUDIT_REKEYED.format(count=count, verdict=log.verify().describe()))
+    return EXIT_PASSED
+
+
 def _audit_needs_subcommand(args: argparse.Namespace) -> int:
     raise BadInputError(ERR_AUDIT_SUBCOMMAND)
 
@@ -468,6 +477,8 @@ def _add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     history.add_argument("--model-version", metavar="N", help="only the events about this model version")
     history.add_argument("--json", action="store_true", help="print a JSON list, not one line per entry")
     history.set_defaults(handler=command_audit_log)
+    rekey = actions.add_parser("rekey", help="key a log written before keyed hashing (checked first; never anchored)")
+    rekey.set_defaults(handler=command_audit_rekey)
 
 
 # ------------------------------------------------------------------ check

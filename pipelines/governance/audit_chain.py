@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ DETAIL_UNKEYED = (
     "its hash is a plain SHA-256 without the key: a log written before keyed hashing, or a chain "
     "recomputed without the key (see 'Migration' in docs/audit-log.md)"
 )
+DETAIL_LEGACY_EDITED = "its content no longer matches its SHA-256 (a field edited after it was written)"
 DETAIL_GAP = "it is missing: the sequence jumps from {before} to {after} (entry deleted)"
 DETAIL_BAD_SEQUENCE = "sequence number {seq} where {expected} was expected (row inserted)"
 DETAIL_REORDERED = "it names {owner} as its predecessor, not {expected} (entries reordered)"
@@ -217,8 +218,19 @@ def hash_problem(key: bytes, entry: Entry) -> tuple[str, str] | None:
     return PROBLEM_EDITED, DETAIL_EDITED
 
 
-def verify_chain(key: bytes, entries: Sequence[Entry], head: tuple[int, str] | None) -> VerifyResult:
-    """Walk the entries in sequence order; stop at the first broken one."""
+def legacy_problem(entry: Entry) -> tuple[str, str] | None:
+    """Why ``entry``'s hash is not its legacy SHA-256, or None (only to check a log before re-keying it)."""
+    return None if entry.entry_hash == legacy_hash(entry) else (PROBLEM_EDITED, DETAIL_LEGACY_EDITED)
+
+
+def verify_chain(
+    problem_of: Callable[[Entry], tuple[str, str] | None], entries: Sequence[Entry], head: tuple[int, str] | None
+) -> VerifyResult:
+    """Walk the entries in sequence order; stop at the first broken one.
+
+    ``problem_of`` says what is wrong with an entry's own hash
+    (``lambda entry: hash_problem(key, entry)`` for a keyed log).
+    """
 
     def broken(seq: int | None, problem: str, detail: str) -> VerifyResult:
         checked = seq - 1 if seq is not None and seq >= 1 else expected - 1
@@ -244,12 +256,12 @@ def verify_chain(key: bytes, entries: Sequence[Entry], head: tuple[int, str] | N
                 # entries owner+1 .. seq-1 linked fine, so entry owner+1 names the same predecessor: a fork
                 detail = DETAIL_FORK.format(other=entry.seq, owner=_label(owner))
                 return broken(owner + 1, PROBLEM_INSERTED, detail)
-            if (problem := hash_problem(key, entry)) is not None:
+            if (problem := problem_of(entry)) is not None:
                 return broken(entry.seq, *problem)
             if entry.seq == 1:
                 return broken(1, PROBLEM_EDITED, DETAIL_FIRST_LINK)
             return broken(entry.seq - 1, PROBLEM_EDITED, DETAIL_REWRITTEN.format(next=entry.seq))
-        if (problem := hash_problem(key, entry)) is not None:
+        if (problem := problem_of(entry)) is not None:
             return broken(entry.seq, *problem)
         expected, prev_hash = expected + 1, entry.entry_hash
     last = expected - 1

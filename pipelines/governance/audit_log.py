@@ -112,6 +112,7 @@ from pipelines.governance.audit_chain import (
     chain_hash,
     hash_problem,
     legacy_hash,
+    legacy_problem,
     verify_chain,
 )
 from pipelines.governance.audit_key import ERR_KEY_REQUIRED, embedded_key, key_file_for, key_from_environment
@@ -170,6 +171,12 @@ ERR_HEAD_MISSING = (
 ERR_HEAD_MISMATCH = (
     "audit log {url}: the head records entry {head_seq} but the table ends at entry {last_seq}; "
     "refusing to append to a tampered log (run 'fairgate audit verify')"
+)
+ERR_REKEY_NOTHING = "audit log {url}: nothing to re-key: it is empty or already keyed"
+ERR_REKEY_BROKEN = "the legacy log cannot be re-keyed: its unkeyed chain is broken: {verdict}"
+ERR_REKEY_ANCHORED = (
+    "audit log {url}: refusing to re-key: {where} already holds a head, so this log was keyed before; "
+    "a chain recomputed without the key stays an alarm (run 'fairgate audit verify')"
 )
 ERR_TAIL_UNKEYED = (
     "audit log {url}: its last entry {seq} does not verify with the log's key; refusing to append to a "
@@ -280,7 +287,10 @@ class AuditLog:
                 raise BadInputError(ERR_KEY_REQUIRED.format(url=self._shown_url))
             with self._read_transaction() as connection:
                 entries = connection.execute(sa.select(sa.func.count()).select_from(ENTRIES)).scalar_one()
-            key = embedded_key(path, int(entries), self._shown_url)
+                first = connection.execute(sa.select(ENTRIES).where(ENTRIES.c.seq == 1)).first()
+            # a log written before keyed hashing never had a key: it gets one, to be re-keyed (rekey_legacy)
+            legacy = first is not None and _entry_from_row(first).entry_hash == legacy_hash(_entry_from_row(first))
+            key = embedded_key(path, 0 if legacy else int(entries), self._shown_url)
         self._key = key
 
     @property
@@ -465,6 +475,53 @@ class AuditLog:
         logger.info("audit log: entry %d %s by %s", entry.seq, entry.kind, entry.actor)
         return entry
 
+    def rekey_legacy(self) -> int:
+        """Re-hash, under the key, a log whose every entry carries the unkeyed SHA-256 of before.
+
+        The legacy chain is checked first, as it was verified then (its
+        SHA-256, its links, its head); the entries' content is not changed,
+        only ``prev_hash``, ``entry_hash`` and the head.  Refused for an empty
+        log, a log with any keyed entry, a broken legacy chain, or a log whose
+        anchor already holds a head (an anchored log was keyed: a chain
+        recomputed without the key must stay an alarm).
+
+        Returns
+        -------
+        int
+            The number of entries re-keyed.
+
+        Raises
+        ------
+        BadInputError
+            Nothing to re-key (empty, or already keyed).
+        BlockedError
+            The legacy chain is broken, or the log is anchored.
+        """
+        with self._write_transaction() as connection:
+            entries = [_entry_from_row(r) for r in connection.execute(sa.select(ENTRIES).order_by(ENTRIES.c.seq))]
+            head = connection.execute(sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == 1)).first()
+            keyed = [e.seq for e in entries if hash_problem(self._key, e) is None]
+            if not entries or keyed:
+                raise BadInputError(ERR_REKEY_NOTHING.format(url=self._shown_url))
+            head_state = (int(head.seq), str(head.entry_hash)) if head is not None else None
+            legacy = verify_chain(legacy_problem, entries, head_state)
+            if not legacy.ok:
+                raise BlockedError("audit_log", [ERR_REKEY_BROKEN.format(verdict=legacy.describe())])
+            reading = self._anchor.read() if self._anchor is not None else None
+            if reading is not None and (reading.anchor is not None or reading.unreadable is not None):
+                raise BlockedError("audit_log", [ERR_REKEY_ANCHORED.format(url=self._shown_url, where=reading.where)])
+            rekeyed = _rekeyed(self._key, entries)
+            for entry in rekeyed:
+                update = ENTRIES.update().where(ENTRIES.c.seq == entry.seq)
+                connection.execute(update.values(prev_hash=entry.prev_hash, entry_hash=entry.entry_hash))
+            last = rekeyed[-1]
+            connection.execute(HEAD.update().where(HEAD.c.id == 1).values(seq=last.seq, entry_hash=last.entry_hash))
+        if self._anchor is not None:
+            self._anchor.write(Anchor(last.seq, last.entry_hash))
+        logger.warning("audit log %s: %d legacy entries re-keyed (legacy head %s)", self._shown_url, len(rekeyed),
+                       entries[-1].entry_hash)
+        return len(rekeyed)
+
     def entries(self, model_version: int | str | None = None, model_name: str | None = None) -> list[Entry]:
         """Return the recorded entries in order, optionally for one model version and/or model.
 
@@ -518,10 +575,21 @@ class AuditLog:
             head = connection.execute(sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == 1)).first()
         head_state = (int(head.seq), str(head.entry_hash)) if head is not None else None
         entries = [_entry_from_row(row) for row in rows]
-        result = verify_chain(self._key, entries, head_state)
+        result = verify_chain(lambda entry: hash_problem(self._key, entry), entries, head_state)
         if self._anchor is None or (not result.ok and result.problem != PROBLEM_HEAD_MISSING):
             return result
         return _against_anchor(result, entries, self._anchor.read())
+
+
+def _rekeyed(key: bytes, entries: Sequence[Entry]) -> list[Entry]:
+    """The entries re-linked and re-hashed under ``key``, content unchanged."""
+    rekeyed: list[Entry] = []
+    prev_hash = GENESIS_HASH
+    for entry in entries:
+        linked = replace(entry, prev_hash=prev_hash, entry_hash="")
+        rekeyed.append(replace(linked, entry_hash=chain_hash(key, linked)))
+        prev_hash = rekeyed[-1].entry_hash
+    return rekeyed
 
 
 def _against_anchor(result: VerifyResult, entries: Sequence[Entry], reading: AnchorReading) -> VerifyResult:

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.core.config import load_config, parse_config
-from pipelines.core.errors import BadInputError
+from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths, audit_log_url
 from pipelines.flows.cli import main
-from pipelines.governance import audit_chain, audit_log
+from pipelines.governance import audit_chain, audit_key, audit_log
 from pipelines.governance.audit_log import (
     DETAIL_BEYOND_HEAD,
     DETAIL_EDITED,
@@ -37,6 +37,7 @@ from pipelines.governance.audit_log import (
     DETAIL_REORDERED,
     DETAIL_REWRITTEN,
     DETAIL_TAIL_DELETED,
+    DETAIL_UNKEYED,
     EVENT_KINDS,
     GENESIS_HASH,
     PROBLEM_DELETED,
@@ -44,6 +45,7 @@ from pipelines.governance.audit_log import (
     PROBLEM_HEAD_MISSING,
     PROBLEM_INSERTED,
     PROBLEM_REORDERED,
+    PROBLEM_UNKEYED,
     open_log,
 )
 from tests.audit_log_race import race_two_appends
@@ -797,7 +799,7 @@ def test_cli_log_warns_when_the_chain_is_broken(cli_log, capsys):
 @pytest.mark.parametrize(
     ("argv", "error"),
     [
-        (["audit"], "fairgate: fairgate audit needs a subcommand: verify or log\n"),
+        (["audit"], "fairgate: fairgate audit needs a subcommand: verify, log or rekey\n"),
         (
             ["audit", "log", "--model-version", "two"],
             "fairgate: --model-version expects a positive integer, found 'two'\n",
@@ -820,3 +822,147 @@ def test_cli_unreachable_database_exits_2_without_the_password(cli_log, monkeypa
     assert main(["audit", "verify"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "s3cret-pw" not in err and "fairgate:***@127.0.0.1:1" in err
+
+
+# ------------------------------------------------------------------ the key
+
+
+def test_the_embedded_key_is_made_once_private_and_git_ignored(tmp_path):
+    db = tmp_path / "var" / "audit" / "audit.db"
+    with open_log(url_of(db)) as opened:
+        entry = opened.append("freeze", "cli:alice", {"reason": "C07"}, idempotency_key="k1")
+    key_file = db.with_suffix(".key")
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    made = key_file.read_bytes()
+    with open_log(url_of(db)) as reopened:  # another process: the same key, the chain verifies
+        assert reopened.verify().ok and reopened.entries() == [entry]
+    assert key_file.read_bytes() == made
+    assert not list(key_file.parent.glob(".*.tmp"))  # nothing half-written left behind
+    ignored = subprocess.run(["git", "check-ignore", "-q", "var/audit/audit.key"], cwd=REPO)
+    assert ignored.returncode == 0  # the repository never commits it
+
+
+def test_a_log_whose_key_file_is_gone_is_an_alarm_not_a_fresh_start(history_db):
+    history_db.with_suffix(".key").unlink()
+    with pytest.raises(BlockedError) as caught:
+        open_log(url_of(history_db))
+    assert caught.value.reasons == [
+        audit_key.ERR_KEY_FILE_MISSING.format(url=url_of(history_db), entries=5, path=history_db.with_suffix(".key"))
+    ]
+    assert not history_db.with_suffix(".key").exists()  # no new key was made for it
+
+
+def test_a_key_file_others_can_read_is_refused(history_db):
+    history_db.with_suffix(".key").chmod(0o644)
+    with pytest.raises(BadInputError) as caught:
+        open_log(url_of(history_db))
+    assert str(caught.value) == audit_key.ERR_KEY_FILE_SHARED.format(path=history_db.with_suffix(".key"), mode=0o644)
+
+
+def test_the_environment_key_takes_precedence_and_only_it_verifies(tmp_path, monkeypatch):
+    db = tmp_path / "audit.db"
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", "a" * 40)
+    with open_log(url_of(db)) as opened:
+        record_history(opened)
+        assert opened.verify().ok
+    assert not db.with_suffix(".key").exists()
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", "b" * 40)
+    result = verify_file(db)
+    assert (result.ok, result.broken_seq, result.problem, result.detail) == (False, 1, PROBLEM_EDITED, DETAIL_EDITED)
+
+
+@pytest.mark.parametrize("length", [0, 1, 31])
+def test_a_short_key_is_refused_with_one_line(tmp_path, monkeypatch, length):
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", "k" * length if length else "")
+    if length == 0:  # an empty variable is an unset one: the embedded key file is used
+        assert verify_file(tmp_path / "audit.db").ok
+        return
+    with pytest.raises(BadInputError) as caught:
+        open_log(url_of(tmp_path / "audit.db"))
+    assert str(caught.value) == audit_key.ERR_KEY_SHORT.format(source="FAIRGATE_AUDIT_KEY", found=length)
+    assert not (tmp_path / "audit.db").exists()  # nothing half-written
+
+
+def test_a_postgres_log_without_the_key_exits_2_before_connecting(cli_log, monkeypatch, capsys):
+    monkeypatch.setenv("FAIRGATE_AUDIT_LOG_URL", "postgresql://fairgate:s3cret-pw@127.0.0.1:1/audit")
+    assert main(["audit", "verify"]) == 2
+    assert capsys.readouterr().err == (
+        "fairgate: " + audit_key.ERR_KEY_REQUIRED.format(url="postgresql://fairgate:***@127.0.0.1:1/audit") + "\n"
+    )
+
+
+# ------------------------------------------------------------------ logs written before keyed hashing
+
+
+def write_legacy_log(db: Path) -> list[dict]:
+    """A log as the previous release wrote it: plain SHA-256 of the fields, no idempotency key, no key file."""
+    with open_log(url_of(db)) as opened:
+        record_history(opened)
+    db.with_suffix(".key").unlink()
+    prev, statements, legacy = GENESIS_HASH, [], []
+    for seq in range(1, 6):
+        values = {**row(db, seq), "prev_hash": prev}
+        material = json.dumps(
+            [seq, values["recorded_at"], values["actor"], values["kind"], values["model_name"],
+             values["model_version"], values["payload"], prev],
+            separators=(",", ":"), ensure_ascii=False,
+        )  # fmt: skip
+        values["entry_hash"] = prev = hashlib.sha256(material.encode("utf-8")).hexdigest()
+        statements.append(("UPDATE audit_entries SET prev_hash = ?, entry_hash = ? WHERE seq = ?",
+                           (values["prev_hash"], prev, seq)))  # fmt: skip
+        legacy.append(values)
+    statements.append(("UPDATE audit_head SET entry_hash = ?", (prev,)))
+    execute(db, *statements)
+    return legacy
+
+
+def test_a_legacy_log_never_verifies_as_keyed_and_is_not_appended_to(db):
+    write_legacy_log(db)
+    result = verify_file(db)
+    assert (result.ok, result.broken_seq, result.problem, result.detail) == (False, 1, PROBLEM_UNKEYED, DETAIL_UNKEYED)
+    with open_log(url_of(db)) as opened, pytest.raises(BlockedError) as caught:
+        opened.append("unfreeze", "cli:alice", {"reason": "over"}, idempotency_key="cli-8:unfreeze")
+    assert caught.value.reasons == [audit_log.ERR_TAIL_UNKEYED.format(url=url_of(db), seq=5)]
+
+
+def test_a_legacy_log_is_rekeyed_once_its_old_chain_checks(db, tmp_path):
+    legacy = write_legacy_log(db)
+    broken_copy = tmp_path / "broken.db"
+    shutil.copyfile(db, broken_copy)
+    _edit_actor(broken_copy)
+    with open_log(url_of(broken_copy)) as opened, pytest.raises(BlockedError) as caught:
+        opened.rekey_legacy()
+    assert caught.value.reasons == [audit_log.ERR_REKEY_BROKEN.format(
+        verdict=f"audit log BROKEN at entry 2 (edited): {audit_chain.DETAIL_LEGACY_EDITED}"
+    )]
+    with open_log(url_of(db)) as opened:
+        assert opened.rekey_legacy() == 5
+        assert opened.verify().ok
+        assert [(e.actor, e.payload_json, e.idempotency_key) for e in opened.entries()] == [
+            (values["actor"], values["payload"], values["idempotency_key"]) for values in legacy
+        ]
+        with pytest.raises(BadInputError) as again:
+            opened.rekey_legacy()
+    assert str(again.value) == audit_log.ERR_REKEY_NOTHING.format(url=url_of(db))
+
+
+# ------------------------------------------------------------------ every append is anchored
+
+
+def test_only_the_records_helpers_append_to_the_log():
+    """Every append in pipelines/ goes through records.open_audit_log, which anchors the head."""
+    import ast
+
+    appenders = []
+    for path in (REPO / "pipelines").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("append", "rekey_legacy")
+                and any(k.arg == "idempotency_key" for k in node.keywords) | (node.func.attr == "rekey_legacy")
+            ):
+                appenders.append(path.relative_to(REPO).as_posix())
+    assert sorted(set(appenders)) == ["pipelines/flows/cli.py", "pipelines/governance/records.py"]
+    cli = (REPO / "pipelines" / "flows" / "cli.py").read_text(encoding="utf-8")
+    assert "open_log(" not in cli  # the CLI opens the log through records, anchored
