@@ -31,7 +31,13 @@ from pipelines.governance.audit_anchor import (
     DETAIL_UNANCHORED_EMPTY,
     ERR_APPEND_AGAINST_ANCHOR,
 )
-from pipelines.governance.audit_log import DETAIL_EDITED, DETAIL_GAP, DETAIL_TAIL_DELETED, DETAIL_UNKEYED
+from pipelines.governance.audit_log import (
+    DETAIL_EDITED,
+    DETAIL_GAP,
+    DETAIL_TAIL_DELETED,
+    DETAIL_UNKEYED,
+    ERR_REKEY_ANCHORED,
+)
 from pipelines.governance.records import ERR_LOG_NOT_INTACT
 from tests.conftest import make_project
 from tests.projects import MODEL, client_for, fairgate
@@ -312,3 +318,12 @@ def test_every_append_moves_the_anchor_to_the_new_head(project):
     after = json.loads(client_for(project).get_registered_model(MODEL).tags[tags.AUDIT_HEAD])
     assert after == {"seq": ENTRIES + 1, "entry_hash": rows(project)[-1]["entry_hash"]}
     assert verify(project)[0] == 0
+
+
+def test_a_chain_recomputed_without_the_key_cannot_be_passed_off_as_a_legacy_log(project, verify_here, capsys):
+    _rechain_sha256(project)
+    assert verify_here(project) == (1, broken(1, "unkeyed", DETAIL_UNKEYED, project))
+    assert main(["audit", "rekey"]) == 1  # the registry holds this log's anchor: it was keyed
+    refused = ERR_REKEY_ANCHORED.format(url=url_of(project), where=WHERE)
+    assert capsys.readouterr().err == f"fairgate: blocked at audit_log: {refused}\n"
+    assert verify_here(project)[0] == 1
