@@ -327,3 +327,38 @@ def test_a_chain_recomputed_without_the_key_cannot_be_passed_off_as_a_legacy_log
     refused = ERR_REKEY_ANCHORED.format(url=url_of(project), where=WHERE)
     assert capsys.readouterr().err == f"fairgate: blocked at audit_log: {refused}\n"
     assert verify_here(project)[0] == 1
+
+
+def test_the_model_card_records_the_head_and_its_anchor(project):
+    from pipelines.reports import model_card
+
+    paths = ProjectPaths(project)
+    config = load_config(paths.config_file)
+    last = rows(project)[-1]
+    facts = model_card.gather_facts(client_for(project), paths, config, "2")
+    assert facts["audit_log"]["head"] == {
+        "seq": ENTRIES, "entry_hash": last["entry_hash"], "anchored_seq": ENTRIES, "anchor": WHERE,
+    }
+    markdown = model_card.render_markdown(facts)
+    assert f"entry {ENTRIES}, hash `{last['entry_hash']}`; anchored at entry {ENTRIES} in `{WHERE}`." in markdown
+    _delete_file(project)  # a card written while the log is gone says so, and anchors nothing
+    facts = model_card.gather_facts(client_for(project), paths, config, "2")
+    assert facts["audit_log"]["head"] == {"seq": 0, "entry_hash": None, "anchored_seq": None, "anchor": None}
+    assert not facts["audit_log"]["verify"]["ok"]
+    assert "not anchored outside the database" in model_card.render_markdown(facts)
+
+
+def test_approval_and_unfreezing_are_refused_while_the_log_is_gone(project, monkeypatch):
+    from pipelines.core.errors import BlockedError
+    from pipelines.flows import champion
+
+    monkeypatch.setenv("FAIRGATE_HOME", str(project))
+    _delete_file(project)
+    alarm = "audit log BROKEN at entry 1 (deleted): " + DETAIL_BEHIND_ANCHOR.format(where=WHERE, anchor=ENTRIES, last=0)
+    with pytest.raises(BlockedError) as approval:
+        champion.approve_version("manual__approve-1", "2", "technical", "alice", "manual")
+    with pytest.raises(BlockedError) as unfreeze:
+        champion.sign_unfreeze("manual__unfreeze-1", "ethical", "bob", "manual")
+    for refused in (approval.value, unfreeze.value):
+        assert (refused.stage, refused.reasons) == ("audit_log", [ERR_LOG_NOT_INTACT.format(verdict=alarm)])
+    assert rows(project) == []  # no sign-off was recorded on the replacement log
