@@ -1,12 +1,17 @@
-"""The tamper-evident audit log: every governance event, in order, chained by hashes.
+"""The tamper-evident audit log: every governance event, in order, chained by keyed hashes.
 
 Every gate decision, registration, promotion, approval, freeze, unfreeze,
 refusal and rollback appends one entry.  Entries are never updated or deleted
-by fairgate; ``fairgate audit verify`` checks the whole chain and names the
-first broken entry.
+by fairgate (one exception, :meth:`AuditLog.rekey_legacy`, re-hashes a log
+written before keyed hashing once its old chain checks); ``fairgate audit
+verify`` checks the whole chain and names the first broken entry.
 
 Public API: :func:`open_log`, :class:`AuditLog` (``append``, ``entries``,
-``verify``), :class:`Entry`, :class:`VerifyResult` and :data:`EVENT_KINDS`.
+``verify``, ``rekey_legacy``), :class:`Entry`, :class:`VerifyResult` and
+:data:`EVENT_KINDS`.  The entries and the walk are in
+:mod:`pipelines.governance.audit_chain`, the key in
+:mod:`pipelines.governance.audit_key`, the anchor's rules in
+:mod:`pipelines.governance.audit_anchor`.
 
 The chain
 ---------
