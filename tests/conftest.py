@@ -25,7 +25,9 @@ _SESSION_ROOT = Path(tempfile.mkdtemp(prefix="fairgate-tests-"))
 
 def _clean_environment() -> None:
     for key in list(os.environ):
-        if key.startswith(("AIRFLOW", "MLFLOW_", "DVC_")) or key in ("FAIRGATE_HOME", "FAIRGATE_AUDIT_LOG_URL"):
+        if key.startswith(("AIRFLOW", "MLFLOW_", "DVC_")) or key in (
+            "FAIRGATE_HOME", "FAIRGATE_AUDIT_LOG_URL", "FAIRGATE_AUDIT_KEY"
+        ):
             del os.environ[key]
     os.environ["AIRFLOW_HOME"] = str(_SESSION_ROOT / "airflow-home-unit")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"

@@ -67,6 +67,7 @@ def promote(state: RunState) -> RunState:
     with stage_record(ctx, "promote") as record:
         if gated["decision"] != "passed":
             raise BlockedError("gate", gated["reasons"] or ["the gate did not pass"])
+        records.require_intact_log(ctx.paths, ctx.config)
         client = registry.connect(ctx.paths)
         name = ctx.config.registry.model_name
         version = str(registered["version"])
@@ -148,6 +149,7 @@ def rollback(
     if not isinstance(reason, str) or not reason.strip():
         raise BadInputError("rollback needs a reason: a non-empty sentence saying why")
     paths, config = open_project()
+    records.require_intact_log(paths, config)
     client = registry.connect(paths)
     name, alias = config.registry.model_name, config.registry.champion_alias
     for earlier in registry.alias_history(client, name):
@@ -408,6 +410,7 @@ def _approve_version(
     version = approvals.check_version(model_version)
     note = approvals.check_comment(comment)
     paths, config = open_project()
+    records.require_intact_log(paths, config)
     name, alias = config.registry.model_name, config.registry.champion_alias
     client = registry.connect(paths)
     target = registry.get_version(client, name, version)
@@ -520,6 +523,7 @@ def sign_unfreeze(
     kind = approvals.check_sign_off(sign_off)
     note = approvals.check_comment(comment)
     paths, config = open_project()
+    records.require_intact_log(paths, config)
     name = config.registry.model_name
     with records.open_audit_log(paths, config) as log:
         entries = records.model_entries(log, config)

@@ -310,8 +310,12 @@ def command_status(args: argparse.Namespace) -> int:
     """Show the freeze state, the champion, the versions with their gate decisions and sign-offs, the alias moves."""
     from pipelines.governance import registry
     from pipelines.governance.approvals import approval_status
+    from pipelines.governance.records import verify_log
 
     paths, config = open_project()
+    verdict, _ = verify_log(paths, config)
+    if not verdict.ok:
+        return _status_alarm(paths, config, verdict.describe())
     client = registry.connect(paths)
     name = config.registry.model_name
     current = registry.champion(client, name, config.registry.champion_alias)
@@ -346,6 +350,26 @@ def command_status(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
+STATUS_ALARM = "audit log: INTEGRITY ALARM: {verdict}"
+STATUS_ALARM_FROZEN = (
+    "deployments: frozen by the alarm: promotion, approval, unfreezing and rollback are refused until "
+    "'fairgate audit verify' passes; the freeze state and sign-offs the log shows cannot be trusted"
+)
+
+
+def _status_alarm(paths: ProjectPaths, config: FairgateConfig, verdict: str) -> int:
+    """Status of a project whose audit log does not verify: the alarm, the champion, exit 1."""
+    from pipelines.governance import registry
+
+    client = registry.connect(paths)
+    current = registry.champion(client, config.registry.model_name, config.registry.champion_alias)
+    _out(f"model {config.registry.model_name}  (MLflow: {tracking_uri(paths)})")
+    _out(STATUS_ALARM.format(verdict=verdict))
+    _out(STATUS_ALARM_FROZEN)
+    _out(f"champion: {'version ' + str(current.version) if current is not None else 'none'}")
+    return EXIT_BLOCKED
+
+
 def command_init(args: argparse.Namespace) -> int:
     """Prepare the embedded default stores."""
     paths, _ = open_project()
@@ -366,18 +390,18 @@ def command_airflow(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ audit log
 
-ERR_AUDIT_SUBCOMMAND = "fairgate audit needs a subcommand: verify or log"
+ERR_AUDIT_SUBCOMMAND = "fairgate audit needs a subcommand: verify, log or rekey"
+AUDIT_REKEYED = "re-keyed {count} entries written before keyed hashing; now: {verdict}"
 ERR_AUDIT_MODEL_VERSION = "--model-version expects a positive integer, found {found!r}"
 AUDIT_SUMMARY_WIDTH = 72
 
 
 def _open_audit_log() -> Any:
-    """Open the project's audit log (``FAIRGATE_AUDIT_LOG_URL`` overrides ``audit_log.url``)."""
-    from pipelines.core.project import audit_log_url
-    from pipelines.governance.audit_log import open_log
+    """Open the project's audit log (``FAIRGATE_AUDIT_LOG_URL`` overrides ``audit_log.url``), anchored."""
+    from pipelines.governance.records import open_audit_log
 
     paths, config = open_project()
-    return open_log(audit_log_url(paths, config))
+    return open_audit_log(paths, config)
 
 
 def _payload_summary(payload: dict[str, Any]) -> str:
@@ -430,6 +454,14 @@ def command_audit_log(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
+def command_audit_rekey(args: argparse.Namespace) -> int:
+    """Re-hash a log written before keyed hashing under the key, after checking its old chain (docs/audit-log.md)."""
+    with _open_audit_log() as log:
+        count = log.rekey_legacy()
+        _out(AUDIT_REKEYED.format(count=count, verdict=log.verify().describe()))
+    return EXIT_PASSED
+
+
 def _audit_needs_subcommand(args: argparse.Namespace) -> int:
     raise BadInputError(ERR_AUDIT_SUBCOMMAND)
 
@@ -445,6 +477,8 @@ def _add_audit_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     history.add_argument("--model-version", metavar="N", help="only the events about this model version")
     history.add_argument("--json", action="store_true", help="print a JSON list, not one line per entry")
     history.set_defaults(handler=command_audit_log)
+    rekey = actions.add_parser("rekey", help="key a log written before keyed hashing (checked first; never anchored)")
+    rekey.set_defaults(handler=command_audit_rekey)
 
 
 # ------------------------------------------------------------------ check

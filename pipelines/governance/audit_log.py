@@ -1,31 +1,42 @@
-"""The tamper-evident audit log: every governance event, in order, chained by hashes.
+"""The tamper-evident audit log: every governance event, in order, chained by keyed hashes.
 
 Every gate decision, registration, promotion, approval, freeze, unfreeze,
 refusal and rollback appends one entry.  Entries are never updated or deleted
-by fairgate; ``fairgate audit verify`` checks the whole chain and names the
-first broken entry.
+by fairgate (one exception, :meth:`AuditLog.rekey_legacy`, re-hashes a log
+written before keyed hashing once its old chain checks); ``fairgate audit
+verify`` checks the whole chain and names the first broken entry.
 
 Public API: :func:`open_log`, :class:`AuditLog` (``append``, ``entries``,
-``verify``), :class:`Entry`, :class:`VerifyResult` and :data:`EVENT_KINDS`.
+``verify``, ``rekey_legacy``), :class:`Entry`, :class:`VerifyResult` and
+:data:`EVENT_KINDS`.  The entries and the walk are in
+:mod:`pipelines.governance.audit_chain`, the key in
+:mod:`pipelines.governance.audit_key`, the anchor's rules in
+:mod:`pipelines.governance.audit_anchor`.
 
 The chain
 ---------
 An entry holds its sequence number (1, 2, ...), the UTC time it was recorded
 (ISO-8601; a fact about the event, never used to order, deduplicate or decide
 anything), the actor, the event kind, the model name and version when
-relevant, the payload as canonical JSON, the previous entry's hash (64 zeros
-for entry 1) and its own hash::
+relevant, the payload as canonical JSON, the idempotency key, the previous
+entry's hash (64 zeros for entry 1) and its own hash, an HMAC-SHA256 under the
+log's secret key (:mod:`pipelines.governance.audit_key`) of every other stored
+field::
 
-    entry_hash = sha256(json.dumps(
-        [seq, recorded_at, actor, kind, model_name, model_version, payload, prev_hash],
+    entry_hash = hmac.new(key, json.dumps(
+        [CHAIN_SCHEME, seq, recorded_at, actor, kind, model_name, model_version, payload,
+         idempotency_key, prev_hash],
         separators=(",", ":"), ensure_ascii=False,
-    ).encode("utf-8")).hexdigest()
+    ).encode("utf-8"), "sha256").hexdigest()
 
 where ``payload`` is the stored canonical JSON *text* of the payload
 (``sort_keys=True``, compact separators, ``ensure_ascii=False``, floats written
 with ``repr`` so they read back exactly; NaN and infinities are refused).
-Hashing the stored text, not a re-encoding of it, lets any language check the
-chain with nothing but a JSON encoder and SHA-256.
+Hashing the stored text, not a re-encoding of it, lets any language holding
+the key check the chain with a JSON encoder and HMAC-SHA256.  Without the key
+nobody can recompute a chain that verifies: an entry re-hashed with plain
+SHA-256 (the format before keyed hashing, :func:`legacy_hash`) or with another
+key is reported.
 
 The head
 --------
@@ -34,9 +45,11 @@ chain alone cannot reveal it.  Each append therefore also updates a one-row
 table, ``audit_head`` (the sequence number and hash of the last entry), in the
 same transaction; ``verify`` compares the table's tail with the head, so a
 deleted last entry, or a row added without going through :meth:`AuditLog.append`,
-is caught.  Someone who can rewrite both tables consistently can rewrite
-history: keep the ``head_hash`` that :meth:`AuditLog.verify` returns somewhere
-else (a ticket, a release note) to detect that too.
+is caught.  Someone who rewrites both tables (or deletes the database) is
+caught by the head's copy outside the database: a log opened with a
+:class:`pipelines.governance.audit_anchor.HeadAnchor` (the project's log is,
+see :mod:`pipelines.governance.records`) writes the head there after every
+append, and ``verify`` fails when the log ends before that anchor.
 
 Concurrent writers
 ------------------
@@ -61,13 +74,12 @@ overrides ``audit_log.url`` of ``fairgate.yaml``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -76,7 +88,39 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, Row
 from sqlalchemy.exc import OperationalError
 
-from pipelines.core.errors import BadInputError
+from pipelines.core.errors import BadInputError, BlockedError
+from pipelines.governance.audit_anchor import Anchor, AnchorReading, HeadAnchor, anchor_problem, refuse_append_against
+from pipelines.governance.audit_chain import (
+    CHAIN_SCHEME,
+    DETAIL_BAD_SEQUENCE,
+    DETAIL_BEYOND_HEAD,
+    DETAIL_EDITED,
+    DETAIL_FIRST_LINK,
+    DETAIL_FORK,
+    DETAIL_GAP,
+    DETAIL_HEAD_HASH,
+    DETAIL_HEAD_MISSING,
+    DETAIL_REORDERED,
+    DETAIL_REWRITTEN,
+    DETAIL_TAIL_DELETED,
+    DETAIL_UNKEYED,
+    ERR_STORED_PAYLOAD,
+    GENESIS_HASH,
+    PROBLEM_DELETED,
+    PROBLEM_EDITED,
+    PROBLEM_HEAD_MISSING,
+    PROBLEM_INSERTED,
+    PROBLEM_REORDERED,
+    PROBLEM_UNKEYED,
+    Entry,
+    VerifyResult,
+    chain_hash,
+    hash_problem,
+    legacy_hash,
+    legacy_problem,
+    verify_chain,
+)
+from pipelines.governance.audit_key import ERR_KEY_REQUIRED, embedded_key, key_file_for, key_from_environment
 from pipelines.governance.audit_store import (
     BEGIN_IMMEDIATE_OPTION,
     ENTRIES,
@@ -92,6 +136,15 @@ from pipelines.governance.audit_store import (
 
 logger = logging.getLogger(__name__)
 
+# the chain's names, public here too (the log's one import for its callers)
+__all__ = [
+    "CHAIN_SCHEME", "DETAIL_BAD_SEQUENCE", "DETAIL_BEYOND_HEAD", "DETAIL_EDITED", "DETAIL_FIRST_LINK", "DETAIL_FORK",
+    "DETAIL_GAP", "DETAIL_HEAD_HASH", "DETAIL_HEAD_MISSING", "DETAIL_REORDERED", "DETAIL_REWRITTEN",
+    "DETAIL_TAIL_DELETED", "DETAIL_UNKEYED", "ERR_STORED_PAYLOAD", "EVENT_KINDS", "GENESIS_HASH", "PROBLEM_DELETED",
+    "PROBLEM_EDITED", "PROBLEM_HEAD_MISSING", "PROBLEM_INSERTED", "PROBLEM_REORDERED", "PROBLEM_UNKEYED", "AuditLog",
+    "Entry", "VerifyResult", "legacy_hash", "open_log",
+]
+
 EVENT_KINDS = (
     "gate_decision",
     "registration",
@@ -102,15 +155,6 @@ EVENT_KINDS = (
     "refusal",
     "rollback",
 )
-GENESIS_HASH = "0" * 64
-
-# what verify() found wrong, in VerifyResult.problem
-PROBLEM_EDITED = "edited"
-PROBLEM_DELETED = "deleted"
-PROBLEM_REORDERED = "reordered"
-PROBLEM_INSERTED = "inserted"
-PROBLEM_HEAD_MISSING = "head missing"
-
 ERR_KIND = "audit log: unknown event kind {kind!r}; expected one of: " + ", ".join(EVENT_KINDS)
 ERR_ACTOR = "audit log: actor must be a non-empty string, found {found!r}"
 ERR_IDEMPOTENCY_KEY = "audit log: idempotency_key must be a non-empty string, found {found!r}"
@@ -133,127 +177,16 @@ ERR_HEAD_MISMATCH = (
     "audit log {url}: the head records entry {head_seq} but the table ends at entry {last_seq}; "
     "refusing to append to a tampered log (run 'fairgate audit verify')"
 )
-ERR_STORED_PAYLOAD = "audit log: entry {seq} holds a payload that is not JSON (run 'fairgate audit verify')"
-
-DETAIL_EDITED = "its content no longer matches its hash (payload, actor or another field edited, or the hash)"
-DETAIL_GAP = "it is missing: the sequence jumps from {before} to {after} (entry deleted)"
-DETAIL_BAD_SEQUENCE = "sequence number {seq} where {expected} was expected (row inserted)"
-DETAIL_REORDERED = "it names {owner} as its predecessor, not {expected} (entries reordered)"
-DETAIL_FORK = "it and entry {other} both name {owner} as their predecessor (row inserted, later entries renumbered)"
-DETAIL_REWRITTEN = "its hash is not the previous hash entry {next} recorded (entry rewritten and re-hashed)"
-DETAIL_FIRST_LINK = "it is the first entry but its previous hash is not 64 zeros (chain start forged)"
-DETAIL_BEYOND_HEAD = "the head records {head} entries: this row was not appended by the log (row inserted)"
-DETAIL_TAIL_DELETED = (
-    "it is missing: the head records {head} entries, the table ends at entry {last} (last entry deleted)"
+ERR_REKEY_NOTHING = "audit log {url}: nothing to re-key: it is empty or already keyed"
+ERR_REKEY_BROKEN = "the legacy log cannot be re-keyed: its unkeyed chain is broken: {verdict}"
+ERR_REKEY_ANCHORED = (
+    "audit log {url}: refusing to re-key: {where} already holds a head, so this log was keyed before; "
+    "a chain recomputed without the key stays an alarm (run 'fairgate audit verify')"
 )
-DETAIL_HEAD_HASH = "its hash differs from the one the head recorded (entry rewritten and re-hashed)"
-DETAIL_HEAD_MISSING = "the audit_head record is missing (deleted): a deleted last entry would go unnoticed"
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One recorded event, exactly as stored.
-
-    Attributes
-    ----------
-    seq : int
-        Position in the log, from 1, without gaps.
-    recorded_at : str
-        UTC time of the append, ISO-8601 (a fact about the event only).
-    actor : str
-        Who or what acted (``"airflow:retrain"``, ``"cli:alice"``).
-    kind : str
-        One of :data:`EVENT_KINDS`.
-    model_name : str or None
-        Registered model the event concerns, if any.
-    model_version : int or None
-        Model version the event concerns, if any.
-    payload_json : str
-        The payload as stored: canonical JSON text (see :attr:`payload`).
-    prev_hash : str
-        SHA-256 of the previous entry (64 zeros for entry 1).
-    entry_hash : str
-        SHA-256 of this entry (see the module docstring).
-    idempotency_key : str
-        The key the append was made with.
-    """
-
-    seq: int
-    recorded_at: str
-    actor: str
-    kind: str
-    model_name: str | None
-    model_version: int | None
-    payload_json: str
-    prev_hash: str
-    entry_hash: str
-    idempotency_key: str
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        """The payload as a fresh dictionary (floats exactly as appended)."""
-        try:
-            value = json.loads(self.payload_json)
-        except ValueError as e:
-            raise BadInputError(ERR_STORED_PAYLOAD.format(seq=self.seq)) from e
-        if not isinstance(value, dict):
-            raise BadInputError(ERR_STORED_PAYLOAD.format(seq=self.seq))
-        return value
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the entry as JSON-ready data, the payload as an object."""
-        return {
-            "seq": self.seq,
-            "recorded_at": self.recorded_at,
-            "actor": self.actor,
-            "kind": self.kind,
-            "model_name": self.model_name,
-            "model_version": self.model_version,
-            "payload": self.payload,
-            "prev_hash": self.prev_hash,
-            "entry_hash": self.entry_hash,
-            "idempotency_key": self.idempotency_key,
-        }
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """What :meth:`AuditLog.verify` found.
-
-    Attributes
-    ----------
-    ok : bool
-        True when every entry is intact, linked, gap-free and matches the head.
-    checked : int
-        Entries found intact (all of them when ``ok``; those before the first
-        broken one otherwise).
-    broken_seq : int or None
-        Sequence number of the first broken entry (a missing one when entries
-        were deleted); None when ``ok`` or when only the head record is gone.
-    problem : str or None
-        One of ``PROBLEM_EDITED``, ``PROBLEM_DELETED``, ``PROBLEM_REORDERED``,
-        ``PROBLEM_INSERTED``, ``PROBLEM_HEAD_MISSING``.
-    detail : str or None
-        One sentence saying what is wrong.
-    head_hash : str or None
-        Hash of the last entry when ``ok`` (64 zeros for an empty log): record
-        it outside the database to detect a rewrite of the whole log later.
-    """
-
-    ok: bool
-    checked: int
-    broken_seq: int | None = None
-    problem: str | None = None
-    detail: str | None = None
-    head_hash: str | None = None
-
-    def describe(self) -> str:
-        """Return one line: the verdict and, when broken, the first broken entry."""
-        if self.ok:
-            return f"audit log OK: {self.checked} entries, chain intact"
-        where = f"at entry {self.broken_seq} " if self.broken_seq is not None else ""
-        return f"audit log BROKEN {where}({self.problem}): {self.detail}"
-
+ERR_TAIL_UNKEYED = (
+    "audit log {url}: its last entry {seq} does not verify with the log's key; refusing to append to a "
+    "tampered or unkeyed log (run 'fairgate audit verify')"
+)
 
 # ------------------------------------------------------------------ canonical form and hash
 
@@ -287,38 +220,6 @@ def _canonical_payload(payload: Mapping[str, Any]) -> str:
     plain = _plain_json(payload, "")
     # json writes floats with float.__repr__: the shortest text that reads back as the same float
     return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def _chain_hash(
-    seq: int,
-    recorded_at: str,
-    actor: str,
-    kind: str,
-    model_name: str | None,
-    model_version: int | None,
-    payload_json: str,
-    prev_hash: str,
-) -> str:
-    """SHA-256 of the canonical serialisation of one entry (see the module docstring)."""
-    material = json.dumps(
-        [seq, recorded_at, actor, kind, model_name, model_version, payload_json, prev_hash],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def _recomputed_hash(entry: Entry) -> str:
-    return _chain_hash(
-        entry.seq,
-        entry.recorded_at,
-        entry.actor,
-        entry.kind,
-        entry.model_name,
-        entry.model_version,
-        entry.payload_json,
-        entry.prev_hash,
-    )
 
 
 # ------------------------------------------------------------------ input checks
@@ -373,11 +274,29 @@ class AuditLog:
     Usable as a context manager (closes its connections on exit).
     """
 
-    def __init__(self, engine: Engine, url: URL) -> None:
+    def __init__(self, engine: Engine, url: URL, anchor: HeadAnchor | None = None) -> None:
         self._engine = engine
+        self._url = url
         self._backend = url.get_backend_name()
         self._password = url.password if isinstance(url.password, str) else None
         self._shown_url = url.render_as_string(hide_password=True)
+        self._anchor = anchor
+        self._key = b""  # set by open_log once the schema exists (_load_key)
+
+    def _load_key(self) -> None:
+        """Take the key from ``FAIRGATE_AUDIT_KEY``, else the embedded key file (made for a new log)."""
+        key = key_from_environment()
+        if key is None:
+            path = key_file_for(self._url)
+            if path is None:
+                raise BadInputError(ERR_KEY_REQUIRED.format(url=self._shown_url))
+            with self._read_transaction() as connection:
+                entries = connection.execute(sa.select(sa.func.count()).select_from(ENTRIES)).scalar_one()
+                first = connection.execute(sa.select(ENTRIES).where(ENTRIES.c.seq == 1)).first()
+            # a log written before keyed hashing never had a key: it gets one, to be re-keyed (rekey_legacy)
+            legacy = first is not None and _entry_from_row(first).entry_hash == legacy_hash(_entry_from_row(first))
+            key = embedded_key(path, 0 if legacy else int(entries), self._shown_url)
+        self._key = key
 
     @property
     def url(self) -> str:
@@ -448,17 +367,39 @@ class AuditLog:
                 logger.info("audit log created at %s", self._shown_url)
 
     def _checked_tail(self, connection: Connection) -> tuple[int, str]:
-        """Return the sequence number and hash of the last entry, after checking the head records it."""
+        """Return the sequence number and hash of the last entry, after checking it may be appended to.
+
+        The head must record the last entry, that entry must verify with the
+        key, and the log must agree with its anchor (when it has one).
+        """
         head = connection.execute(sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == 1)).first()
-        last = connection.execute(
-            sa.select(ENTRIES.c.seq, ENTRIES.c.entry_hash).order_by(ENTRIES.c.seq.desc()).limit(1)
-        ).first()
+        last_row = connection.execute(sa.select(ENTRIES).order_by(ENTRIES.c.seq.desc()).limit(1)).first()
+        last = _entry_from_row(last_row) if last_row is not None else None
         last_seq, last_hash = (last.seq, last.entry_hash) if last is not None else (0, GENESIS_HASH)
         if head is None:
             raise BadInputError(ERR_HEAD_MISSING.format(url=self._shown_url))
         if (head.seq, head.entry_hash) != (last_seq, last_hash):
             raise BadInputError(ERR_HEAD_MISMATCH.format(url=self._shown_url, head_seq=head.seq, last_seq=last_seq))
+        if last is not None and hash_problem(self._key, last) is not None:
+            raise BlockedError("audit_log", [ERR_TAIL_UNKEYED.format(url=self._shown_url, seq=last_seq)])
+        if self._anchor is not None:
+            reading = self._anchor.read()
+            hash_at = {last_seq: last_hash}
+            if reading.anchor is not None and reading.anchor.seq < last_seq:
+                query = sa.select(ENTRIES.c.entry_hash).where(ENTRIES.c.seq == reading.anchor.seq)
+                anchored = connection.execute(query).scalar()
+                if anchored is not None:
+                    hash_at[reading.anchor.seq] = str(anchored)
+            refuse_append_against(reading, last_seq, hash_at, self._shown_url)
         return last_seq, last_hash
+
+    def _write_anchor(self, connection: Connection) -> None:
+        """Anchor the head the log holds now (a retry re-anchors what a crash left unanchored)."""
+        if self._anchor is None:
+            return
+        head = connection.execute(sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == 1)).first()
+        if head is not None and int(head.seq) > 0:
+            self._anchor.write(Anchor(int(head.seq), str(head.entry_hash)))
 
     # -------------------------------------------------------------- the API
 
@@ -516,6 +457,7 @@ class AuditLog:
                 entry = _entry_from_row(existing)
                 _check_same_event(entry, kind, actor, model_name, version, payload_json)
                 logger.info("audit log: key %s already recorded entry %d; nothing appended", key, entry.seq)
+                self._write_anchor(connection)
                 return entry
             last_seq, last_hash = self._checked_tail(connection)
             entry = Entry(
@@ -530,10 +472,60 @@ class AuditLog:
                 entry_hash="",
                 idempotency_key=key,
             )
-            entry = replace(entry, entry_hash=_recomputed_hash(entry))
+            entry = replace(entry, entry_hash=chain_hash(self._key, entry))
             _insert_entry(connection, entry)
+        # after the commit: the anchor never runs ahead of what the database holds
+        if self._anchor is not None:
+            self._anchor.write(Anchor(entry.seq, entry.entry_hash))
         logger.info("audit log: entry %d %s by %s", entry.seq, entry.kind, entry.actor)
         return entry
+
+    def rekey_legacy(self) -> int:
+        """Re-hash, under the key, a log whose every entry carries the unkeyed SHA-256 of before.
+
+        The legacy chain is checked first, as it was verified then (its
+        SHA-256, its links, its head); the entries' content is not changed,
+        only ``prev_hash``, ``entry_hash`` and the head.  Refused for an empty
+        log, a log with any keyed entry, a broken legacy chain, or a log whose
+        anchor already holds a head (an anchored log was keyed: a chain
+        recomputed without the key must stay an alarm).
+
+        Returns
+        -------
+        int
+            The number of entries re-keyed.
+
+        Raises
+        ------
+        BadInputError
+            Nothing to re-key (empty, or already keyed).
+        BlockedError
+            The legacy chain is broken, or the log is anchored.
+        """
+        with self._write_transaction() as connection:
+            entries = [_entry_from_row(r) for r in connection.execute(sa.select(ENTRIES).order_by(ENTRIES.c.seq))]
+            head = connection.execute(sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == 1)).first()
+            keyed = [e.seq for e in entries if hash_problem(self._key, e) is None]
+            if not entries or keyed:
+                raise BadInputError(ERR_REKEY_NOTHING.format(url=self._shown_url))
+            head_state = (int(head.seq), str(head.entry_hash)) if head is not None else None
+            legacy = verify_chain(legacy_problem, entries, head_state)
+            if not legacy.ok:
+                raise BlockedError("audit_log", [ERR_REKEY_BROKEN.format(verdict=legacy.describe())])
+            reading = self._anchor.read() if self._anchor is not None else None
+            if reading is not None and (reading.anchor is not None or reading.unreadable is not None):
+                raise BlockedError("audit_log", [ERR_REKEY_ANCHORED.format(url=self._shown_url, where=reading.where)])
+            rekeyed = _rekeyed(self._key, entries)
+            for entry in rekeyed:
+                update = ENTRIES.update().where(ENTRIES.c.seq == entry.seq)
+                connection.execute(update.values(prev_hash=entry.prev_hash, entry_hash=entry.entry_hash))
+            last = rekeyed[-1]
+            connection.execute(HEAD.update().where(HEAD.c.id == 1).values(seq=last.seq, entry_hash=last.entry_hash))
+        if self._anchor is not None:
+            self._anchor.write(Anchor(last.seq, last.entry_hash))
+        logger.warning("audit log %s: %d legacy entries re-keyed (legacy head %s)", self._shown_url, len(rekeyed),
+                       entries[-1].entry_hash)
+        return len(rekeyed)
 
     def entries(self, model_version: int | str | None = None, model_name: str | None = None) -> list[Entry]:
         """Return the recorded entries in order, optionally for one model version and/or model.
@@ -577,13 +569,46 @@ class AuditLog:
             (content or hash changed), deleted (a gap, or the head records more
             entries than the table holds), reordered (it names another entry as
             its predecessor), inserted (two entries claim the same predecessor,
-            or a row lies beyond the head).
+            or a row lies beyond the head), unkeyed (a plain SHA-256: written
+            before keyed hashing or recomputed without the key); and, for a log
+            opened with an anchor, deleted when the log ends before the anchor
+            (or is empty while the registry holds fairgate versions and no
+            anchor), edited when it holds another hash at the anchor's entry.
         """
         with self._read_transaction() as connection:
             rows = connection.execute(sa.select(ENTRIES).order_by(ENTRIES.c.seq)).all()
             head = connection.execute(sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == 1)).first()
         head_state = (int(head.seq), str(head.entry_hash)) if head is not None else None
-        return _verify_chain([_entry_from_row(row) for row in rows], head_state)
+        entries = [_entry_from_row(row) for row in rows]
+        result = verify_chain(lambda entry: hash_problem(self._key, entry), entries, head_state)
+        if self._anchor is None or (not result.ok and result.problem != PROBLEM_HEAD_MISSING):
+            return result
+        return _against_anchor(result, entries, self._anchor.read())
+
+
+def _rekeyed(key: bytes, entries: Sequence[Entry]) -> list[Entry]:
+    """The entries re-linked and re-hashed under ``key``, content unchanged."""
+    rekeyed: list[Entry] = []
+    prev_hash = GENESIS_HASH
+    for entry in entries:
+        linked = replace(entry, prev_hash=prev_hash, entry_hash="")
+        rekeyed.append(replace(linked, entry_hash=chain_hash(key, linked)))
+        prev_hash = rekeyed[-1].entry_hash
+    return rekeyed
+
+
+def _against_anchor(result: VerifyResult, entries: Sequence[Entry], reading: AnchorReading) -> VerifyResult:
+    """``result`` of an intact chain (or one whose head record is gone), checked against the anchor."""
+    last_seq = entries[-1].seq if entries else 0
+    problem = anchor_problem(reading, last_seq, {entry.seq: entry.entry_hash for entry in entries})
+    if problem is not None:
+        broken_seq, kind, detail = problem
+        checked = min(result.checked, broken_seq - 1) if broken_seq is not None else 0
+        return VerifyResult(ok=False, checked=max(checked, 0), broken_seq=broken_seq, problem=kind, detail=detail)
+    if not result.ok:
+        return result
+    anchored = reading.anchor.seq if reading.anchor is not None else None
+    return replace(result, anchored_seq=anchored, anchor_where=reading.where)
 
 
 def _entry_from_row(row: Row[Any]) -> Entry:
@@ -642,58 +667,8 @@ def _check_same_event(
         )
 
 
-def _label(seq: int) -> str:
-    return "the start of the chain" if seq == 0 else f"entry {seq}"
-
-
-def _verify_chain(entries: Sequence[Entry], head: tuple[int, str] | None) -> VerifyResult:
-    """Walk the entries in sequence order; stop at the first broken one."""
-
-    def broken(seq: int | None, problem: str, detail: str) -> VerifyResult:
-        checked = seq - 1 if seq is not None and seq >= 1 else expected - 1
-        return VerifyResult(ok=False, checked=max(checked, 0), broken_seq=seq, problem=problem, detail=detail)
-
-    owner_of = {entry.entry_hash: entry.seq for entry in entries}
-    owner_of[GENESIS_HASH] = 0
-    expected, prev_hash = 1, GENESIS_HASH
-    for entry in entries:
-        if entry.seq < expected:
-            detail = DETAIL_BAD_SEQUENCE.format(seq=entry.seq, expected=expected)
-            return broken(entry.seq, PROBLEM_INSERTED, detail)
-        if head is not None and entry.seq > head[0] and expected > head[0]:
-            return broken(entry.seq, PROBLEM_INSERTED, DETAIL_BEYOND_HEAD.format(head=head[0]))
-        if entry.seq > expected:
-            return broken(expected, PROBLEM_DELETED, DETAIL_GAP.format(before=expected - 1, after=entry.seq))
-        if entry.prev_hash != prev_hash:
-            owner = owner_of.get(entry.prev_hash)
-            if owner is not None and owner > entry.seq - 1:
-                detail = DETAIL_REORDERED.format(owner=_label(owner), expected=_label(entry.seq - 1))
-                return broken(entry.seq, PROBLEM_REORDERED, detail)
-            if owner is not None:
-                # entries owner+1 .. seq-1 linked fine, so entry owner+1 names the same predecessor: a fork
-                detail = DETAIL_FORK.format(other=entry.seq, owner=_label(owner))
-                return broken(owner + 1, PROBLEM_INSERTED, detail)
-            if _recomputed_hash(entry) != entry.entry_hash:
-                return broken(entry.seq, PROBLEM_EDITED, DETAIL_EDITED)
-            if entry.seq == 1:
-                return broken(1, PROBLEM_EDITED, DETAIL_FIRST_LINK)
-            return broken(entry.seq - 1, PROBLEM_EDITED, DETAIL_REWRITTEN.format(next=entry.seq))
-        if _recomputed_hash(entry) != entry.entry_hash:
-            return broken(entry.seq, PROBLEM_EDITED, DETAIL_EDITED)
-        expected, prev_hash = expected + 1, entry.entry_hash
-    last = expected - 1
-    if head is None:
-        return broken(None, PROBLEM_HEAD_MISSING, DETAIL_HEAD_MISSING)
-    head_seq, head_hash = head
-    if head_seq > last:
-        return broken(last + 1, PROBLEM_DELETED, DETAIL_TAIL_DELETED.format(head=head_seq, last=last))
-    if head_hash != prev_hash:
-        return broken(last, PROBLEM_EDITED, DETAIL_HEAD_HASH)
-    return VerifyResult(ok=True, checked=last, head_hash=prev_hash)
-
-
-def open_log(url: str) -> AuditLog:
-    """Open the audit log stored at ``url``, creating its tables if absent.
+def open_log(url: str, anchor: HeadAnchor | None = None) -> AuditLog:
+    """Open the audit log stored at ``url``, creating its tables (and the embedded key) if absent.
 
     Parameters
     ----------
@@ -703,6 +678,11 @@ def open_log(url: str) -> AuditLog:
         password comes from the environment, ``FAIRGATE_AUDIT_LOG_URL``, never
         from ``fairgate.yaml``).  :func:`pipelines.core.project.audit_log_url`
         resolves the project's URL.
+    anchor : HeadAnchor, optional
+        Where the head is written after every append and checked by
+        :meth:`AuditLog.verify` (:func:`pipelines.governance.records.open_audit_log`
+        passes the registry's).  Without it, a log deleted or rewritten as a
+        whole is not detected.
 
     Returns
     -------
@@ -714,13 +694,20 @@ def open_log(url: str) -> AuditLog:
     BadInputError
         The URL is not a supported database URL, its driver is not installed,
         or the database cannot be reached or written (the message shows the
-        URL with its password masked).
+        URL with its password masked); ``FAIRGATE_AUDIT_KEY`` is shorter than
+        32 bytes, or unset for a log that is not an embedded SQLite file.
+    BlockedError
+        The log holds entries but its embedded key file is gone.
     """
     parsed = parse_url(url)
+    if key_from_environment() is None and key_file_for(parsed) is None:
+        # before any connection: nothing is created for a log that could not be keyed
+        raise BadInputError(ERR_KEY_REQUIRED.format(url=parsed.render_as_string(hide_password=True)))
     engine = create_log_engine(parsed)
-    log = AuditLog(engine, parsed)
+    log = AuditLog(engine, parsed, anchor)
     try:
         log._ensure_schema()
+        log._load_key()
     except BaseException:
         log.close()
         raise

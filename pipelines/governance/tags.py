@@ -64,6 +64,8 @@ APPROVED_BY = PREFIX + "approved_by"
 # ------------------------------------------------------------------ the registered model
 ALIAS_HISTORY = PREFIX + "alias_history"
 LAST_ALIAS_MOVE = PREFIX + "last_alias_move."
+# the audit log's head (seq and hash of its last entry), anchored outside its database after every append
+AUDIT_HEAD = PREFIX + "audit.head"
 
 # the lineage every registered version carries (the model card names any that is missing)
 EXPECTED_VERSION_TAGS = (

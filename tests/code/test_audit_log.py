@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -22,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.core.config import load_config, parse_config
-from pipelines.core.errors import BadInputError
+from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths, audit_log_url
 from pipelines.flows.cli import main
-from pipelines.governance import audit_log
+from pipelines.governance import audit_chain, audit_key, audit_log
 from pipelines.governance.audit_log import (
     DETAIL_BEYOND_HEAD,
     DETAIL_EDITED,
@@ -36,6 +37,7 @@ from pipelines.governance.audit_log import (
     DETAIL_REORDERED,
     DETAIL_REWRITTEN,
     DETAIL_TAIL_DELETED,
+    DETAIL_UNKEYED,
     EVENT_KINDS,
     GENESIS_HASH,
     PROBLEM_DELETED,
@@ -43,6 +45,7 @@ from pipelines.governance.audit_log import (
     PROBLEM_HEAD_MISSING,
     PROBLEM_INSERTED,
     PROBLEM_REORDERED,
+    PROBLEM_UNKEYED,
     open_log,
 )
 from tests.audit_log_race import race_two_appends
@@ -51,6 +54,7 @@ from tests.conftest import make_project
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "fairgate-credit-default"
 FAIRGATE = Path(sys.executable).parent / "fairgate"
+ANCHOR_WHERE = f"the registry tag fairgate.audit.head of {MODEL!r}"
 
 
 @pytest.fixture(autouse=True)
@@ -142,7 +146,35 @@ def row(path: Path, seq: int) -> dict:
     return found
 
 
-def forged_row(seq: int, prev_hash: str, key: str) -> dict:
+def key_of(path: Path) -> bytes:
+    """The embedded key the log at ``path`` made for itself, read as an insider would."""
+    return path.with_suffix(".key").read_text(encoding="ascii").strip().encode("ascii")
+
+
+def copy_log(source: Path, target: Path) -> None:
+    """Copy a log's database and its key file."""
+    shutil.copyfile(source, target)
+    shutil.copy2(source.with_suffix(".key"), target.with_suffix(".key"))
+
+
+def keyed_hash(path: Path, values: dict) -> str:
+    """The hash an insider holding the log's key computes for a row (the chain's own function)."""
+    entry = audit_log.Entry(
+        seq=values["seq"],
+        recorded_at=values["recorded_at"],
+        actor=values["actor"],
+        kind=values["kind"],
+        model_name=values["model_name"],
+        model_version=values["model_version"],
+        payload_json=values["payload"],
+        prev_hash=values["prev_hash"],
+        entry_hash="",
+        idempotency_key=values["idempotency_key"],
+    )
+    return audit_chain.chain_hash(key_of(path), entry)
+
+
+def forged_row(path: Path, seq: int, prev_hash: str, key: str) -> dict:
     values = {
         "seq": seq,
         "recorded_at": "2026-01-01T00:00:00.000000+00:00",
@@ -154,16 +186,7 @@ def forged_row(seq: int, prev_hash: str, key: str) -> dict:
         "prev_hash": prev_hash,
         "idempotency_key": key,
     }
-    values["entry_hash"] = audit_log._chain_hash(
-        values["seq"],
-        values["recorded_at"],
-        values["actor"],
-        values["kind"],
-        values["model_name"],
-        values["model_version"],
-        values["payload"],
-        values["prev_hash"],
-    )
+    values["entry_hash"] = keyed_hash(path, values)
     return values
 
 
@@ -205,7 +228,7 @@ def test_empty_log_verifies_and_its_folder_is_created(tmp_path):
     assert result.ok and result.checked == 0 and result.head_hash == GENESIS_HASH
 
 
-def test_hash_follows_the_documented_formula(log):
+def test_hash_follows_the_documented_formula(db, log):
     entry = log.append(
         "rollback",
         "cli:bob",
@@ -215,11 +238,17 @@ def test_hash_follows_the_documented_formula(log):
         idempotency_key="cli-1:rollback:3",
     )
     material = json.dumps(
-        [1, entry.recorded_at, "cli:bob", "rollback", MODEL, 3, '{"reason":"drift","to":1}', "0" * 64],
+        [
+            "fairgate.audit.hmac-sha256.v2", 1, entry.recorded_at, "cli:bob", "rollback", MODEL, 3,
+            '{"reason":"drift","to":1}', "cli-1:rollback:3", "0" * 64,
+        ],
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    assert entry.entry_hash == hashlib.sha256(material.encode("utf-8")).hexdigest()
+    key = key_of(db)
+    assert len(key) == 64  # 32 random bytes, as hexadecimal text
+    assert entry.entry_hash == hmac.new(key, material.encode("utf-8"), hashlib.sha256).hexdigest()
+    assert entry.entry_hash != hashlib.sha256(material.encode("utf-8")).hexdigest()
     assert entry.recorded_at.endswith("+00:00")
 
 
@@ -380,16 +409,7 @@ def _edit_actor(path):
 def _edit_and_rehash(path):
     entry = row(path, 3)
     payload = '{"reason":"manual override","to_version":1}'
-    new_hash = audit_log._chain_hash(
-        3,
-        entry["recorded_at"],
-        entry["actor"],
-        entry["kind"],
-        entry["model_name"],
-        entry["model_version"],
-        payload,
-        entry["prev_hash"],
-    )
+    new_hash = keyed_hash(path, {**entry, "payload": payload})
     execute(path, ("UPDATE audit_entries SET payload = ?, entry_hash = ? WHERE seq = 3", (payload, new_hash)))
 
 
@@ -414,7 +434,7 @@ def _swap_two(path):
 
 
 def _append_forged_row(path):
-    execute(path, insert(forged_row(6, row(path, 5)["entry_hash"], "forged")))
+    execute(path, insert(forged_row(path, 6, row(path, 5)["entry_hash"], "forged")))
 
 
 def _insert_forged_row_in_the_middle(path):
@@ -423,7 +443,7 @@ def _insert_forged_row_in_the_middle(path):
         path,
         "UPDATE audit_entries SET seq = -seq WHERE seq >= 3",
         "UPDATE audit_entries SET seq = 1 - seq WHERE seq < 0",  # 3..5 become 4..6
-        insert(forged_row(3, row(path, 2)["entry_hash"], "forged")),
+        insert(forged_row(path, 3, row(path, 2)["entry_hash"], "forged")),
         ("UPDATE audit_head SET seq = 6, entry_hash = ?", (last_hash,)),  # the forger fixes the head too
     )
 
@@ -471,7 +491,7 @@ TAMPERING = [
 @pytest.mark.parametrize(("tamper", "broken_seq", "problem", "detail"), TAMPERING)
 def test_tampering_is_caught_and_named(history_db, tmp_path, tamper, broken_seq, problem, detail):
     copy = tmp_path / "copy.db"
-    shutil.copyfile(history_db, copy)
+    copy_log(history_db, copy)
     assert verify_file(copy).ok  # the check finds nothing on an intact copy ...
     tamper(copy)
     result = verify_file(copy)  # ... and finds this
@@ -482,12 +502,16 @@ def test_tampering_is_caught_and_named(history_db, tmp_path, tamper, broken_seq,
     assert verify_file(history_db).ok
 
 
-def test_a_full_rewrite_is_only_caught_by_an_anchored_head_hash(history_db, tmp_path):
-    """The documented limit: rewriting the tail and the head together leaves a valid chain."""
+def test_a_key_holders_rewrite_of_tail_and_head_needs_the_anchor(history_db, tmp_path):
+    """The documented limit: with the key, rewriting the tail and the head together leaves a valid chain.
+
+    Without an anchor outside the database (a log opened with ``open_log(url)`` alone) nothing
+    inside it can tell; tests/c07/test_record_tampering.py shows the registry's anchor catching it.
+    """
     anchored = verify_file(history_db).head_hash
     copy = tmp_path / "copy.db"
-    shutil.copyfile(history_db, copy)
-    forged = forged_row(5, row(copy, 4)["entry_hash"], "forged")
+    copy_log(history_db, copy)
+    forged = forged_row(copy, 5, row(copy, 4)["entry_hash"], "forged")
     execute(
         copy,
         "DELETE FROM audit_entries WHERE seq = 5",
@@ -608,7 +632,8 @@ def test_a_folder_that_cannot_be_created_is_named(tmp_path):
         open_log(url_of(tmp_path / "file" / "sub" / "audit.db"))
 
 
-def test_an_unreachable_server_is_named_without_its_password():
+def test_an_unreachable_server_is_named_without_its_password(monkeypatch):
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", "k" * 32)
     url = "postgresql://fairgate:s3cret-pw@127.0.0.1:1/audit"
     with pytest.raises(BadInputError) as caught:
         open_log(url)
@@ -702,7 +727,9 @@ def test_cli_verify_passes_then_names_the_broken_entry(cli_log, capsys):
     with open_log(url_of(cli_log)) as opened:
         record_history(opened)
     assert main(["audit", "verify"]) == 0
-    assert capsys.readouterr().out == f"audit log OK: 5 entries, chain intact ({url_of(cli_log)})\n"
+    assert capsys.readouterr().out == (
+        f"audit log OK: 5 entries, chain intact, nothing anchored yet in {ANCHOR_WHERE} ({url_of(cli_log)})\n"
+    )
     _edit_actor(cli_log)
     assert main(["audit", "verify"]) == 1
     assert capsys.readouterr().out == (
@@ -718,7 +745,8 @@ def test_cli_verify_through_the_console_script_uses_the_project_default(project)
     )
     assert result.returncode == 0, result.stderr
     assert (
-        result.stdout == f"audit log OK: 0 entries, chain intact (sqlite:///{project}/var/audit/audit.db)\n"
+        result.stdout == f"audit log OK: 0 entries, chain intact, nothing anchored yet in {ANCHOR_WHERE} "
+        f"(sqlite:///{project}/var/audit/audit.db)\n"
     )
 
 
@@ -771,7 +799,7 @@ def test_cli_log_warns_when_the_chain_is_broken(cli_log, capsys):
 @pytest.mark.parametrize(
     ("argv", "error"),
     [
-        (["audit"], "fairgate: fairgate audit needs a subcommand: verify or log\n"),
+        (["audit"], "fairgate: fairgate audit needs a subcommand: verify, log or rekey\n"),
         (
             ["audit", "log", "--model-version", "two"],
             "fairgate: --model-version expects a positive integer, found 'two'\n",
@@ -789,7 +817,152 @@ def test_cli_bad_usage_exits_2_with_one_line(cli_log, capsys, argv, error):
 
 
 def test_cli_unreachable_database_exits_2_without_the_password(cli_log, monkeypatch, capsys):
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", "k" * 32)
     monkeypatch.setenv("FAIRGATE_AUDIT_LOG_URL", "postgresql://fairgate:s3cret-pw@127.0.0.1:1/audit")
     assert main(["audit", "verify"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "s3cret-pw" not in err and "fairgate:***@127.0.0.1:1" in err
+
+
+# ------------------------------------------------------------------ the key
+
+
+def test_the_embedded_key_is_made_once_private_and_git_ignored(tmp_path):
+    db = tmp_path / "var" / "audit" / "audit.db"
+    with open_log(url_of(db)) as opened:
+        entry = opened.append("freeze", "cli:alice", {"reason": "C07"}, idempotency_key="k1")
+    key_file = db.with_suffix(".key")
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    made = key_file.read_bytes()
+    with open_log(url_of(db)) as reopened:  # another process: the same key, the chain verifies
+        assert reopened.verify().ok and reopened.entries() == [entry]
+    assert key_file.read_bytes() == made
+    assert not list(key_file.parent.glob(".*.tmp"))  # nothing half-written left behind
+    ignored = subprocess.run(["git", "check-ignore", "-q", "var/audit/audit.key"], cwd=REPO)
+    assert ignored.returncode == 0  # the repository never commits it
+
+
+def test_a_log_whose_key_file_is_gone_is_an_alarm_not_a_fresh_start(history_db):
+    history_db.with_suffix(".key").unlink()
+    with pytest.raises(BlockedError) as caught:
+        open_log(url_of(history_db))
+    assert caught.value.reasons == [
+        audit_key.ERR_KEY_FILE_MISSING.format(url=url_of(history_db), entries=5, path=history_db.with_suffix(".key"))
+    ]
+    assert not history_db.with_suffix(".key").exists()  # no new key was made for it
+
+
+def test_a_key_file_others_can_read_is_refused(history_db):
+    history_db.with_suffix(".key").chmod(0o644)
+    with pytest.raises(BadInputError) as caught:
+        open_log(url_of(history_db))
+    assert str(caught.value) == audit_key.ERR_KEY_FILE_SHARED.format(path=history_db.with_suffix(".key"), mode=0o644)
+
+
+def test_the_environment_key_takes_precedence_and_only_it_verifies(tmp_path, monkeypatch):
+    db = tmp_path / "audit.db"
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", "a" * 40)
+    with open_log(url_of(db)) as opened:
+        record_history(opened)
+        assert opened.verify().ok
+    assert not db.with_suffix(".key").exists()
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", "b" * 40)
+    result = verify_file(db)
+    assert (result.ok, result.broken_seq, result.problem, result.detail) == (False, 1, PROBLEM_EDITED, DETAIL_EDITED)
+
+
+@pytest.mark.parametrize("length", [0, 1, 31])
+def test_a_short_key_is_refused_with_one_line(tmp_path, monkeypatch, length):
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", "k" * length if length else "")
+    if length == 0:  # an empty variable is an unset one: the embedded key file is used
+        assert verify_file(tmp_path / "audit.db").ok
+        return
+    with pytest.raises(BadInputError) as caught:
+        open_log(url_of(tmp_path / "audit.db"))
+    assert str(caught.value) == audit_key.ERR_KEY_SHORT.format(source="FAIRGATE_AUDIT_KEY", found=length)
+    assert not (tmp_path / "audit.db").exists()  # nothing half-written
+
+
+def test_a_postgres_log_without_the_key_exits_2_before_connecting(cli_log, monkeypatch, capsys):
+    monkeypatch.setenv("FAIRGATE_AUDIT_LOG_URL", "postgresql://fairgate:s3cret-pw@127.0.0.1:1/audit")
+    assert main(["audit", "verify"]) == 2
+    assert capsys.readouterr().err == (
+        "fairgate: " + audit_key.ERR_KEY_REQUIRED.format(url="postgresql://fairgate:***@127.0.0.1:1/audit") + "\n"
+    )
+
+
+# ------------------------------------------------------------------ logs written before keyed hashing
+
+
+def write_legacy_log(db: Path) -> list[dict]:
+    """A log as the previous release wrote it: plain SHA-256 of the fields, no idempotency key, no key file."""
+    with open_log(url_of(db)) as opened:
+        record_history(opened)
+    db.with_suffix(".key").unlink()
+    prev, statements, legacy = GENESIS_HASH, [], []
+    for seq in range(1, 6):
+        values = {**row(db, seq), "prev_hash": prev}
+        material = json.dumps(
+            [seq, values["recorded_at"], values["actor"], values["kind"], values["model_name"],
+             values["model_version"], values["payload"], prev],
+            separators=(",", ":"), ensure_ascii=False,
+        )  # fmt: skip
+        values["entry_hash"] = prev = hashlib.sha256(material.encode("utf-8")).hexdigest()
+        statements.append(("UPDATE audit_entries SET prev_hash = ?, entry_hash = ? WHERE seq = ?",
+                           (values["prev_hash"], prev, seq)))  # fmt: skip
+        legacy.append(values)
+    statements.append(("UPDATE audit_head SET entry_hash = ?", (prev,)))
+    execute(db, *statements)
+    return legacy
+
+
+def test_a_legacy_log_never_verifies_as_keyed_and_is_not_appended_to(db):
+    write_legacy_log(db)
+    result = verify_file(db)
+    assert (result.ok, result.broken_seq, result.problem, result.detail) == (False, 1, PROBLEM_UNKEYED, DETAIL_UNKEYED)
+    with open_log(url_of(db)) as opened, pytest.raises(BlockedError) as caught:
+        opened.append("unfreeze", "cli:alice", {"reason": "over"}, idempotency_key="cli-8:unfreeze")
+    assert caught.value.reasons == [audit_log.ERR_TAIL_UNKEYED.format(url=url_of(db), seq=5)]
+
+
+def test_a_legacy_log_is_rekeyed_once_its_old_chain_checks(db, tmp_path):
+    legacy = write_legacy_log(db)
+    broken_copy = tmp_path / "broken.db"
+    shutil.copyfile(db, broken_copy)
+    _edit_actor(broken_copy)
+    with open_log(url_of(broken_copy)) as opened, pytest.raises(BlockedError) as caught:
+        opened.rekey_legacy()
+    assert caught.value.reasons == [audit_log.ERR_REKEY_BROKEN.format(
+        verdict=f"audit log BROKEN at entry 2 (edited): {audit_chain.DETAIL_LEGACY_EDITED}"
+    )]
+    with open_log(url_of(db)) as opened:
+        assert opened.rekey_legacy() == 5
+        assert opened.verify().ok
+        assert [(e.actor, e.payload_json, e.idempotency_key) for e in opened.entries()] == [
+            (values["actor"], values["payload"], values["idempotency_key"]) for values in legacy
+        ]
+        with pytest.raises(BadInputError) as again:
+            opened.rekey_legacy()
+    assert str(again.value) == audit_log.ERR_REKEY_NOTHING.format(url=url_of(db))
+
+
+# ------------------------------------------------------------------ every append is anchored
+
+
+def test_only_the_records_helpers_append_to_the_log():
+    """Every append in pipelines/ goes through records.open_audit_log, which anchors the head."""
+    import ast
+
+    appenders = []
+    for path in (REPO / "pipelines").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("append", "rekey_legacy")
+                and any(k.arg == "idempotency_key" for k in node.keywords) | (node.func.attr == "rekey_legacy")
+            ):
+                appenders.append(path.relative_to(REPO).as_posix())
+    assert sorted(set(appenders)) == ["pipelines/flows/cli.py", "pipelines/governance/records.py"]
+    cli = (REPO / "pipelines" / "flows" / "cli.py").read_text(encoding="utf-8")
+    assert "open_log(" not in cli  # the CLI opens the log through records, anchored

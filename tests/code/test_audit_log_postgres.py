@@ -21,13 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.core.errors import BadInputError
+from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.governance import audit_log
+from pipelines.governance.audit_key import ERR_KEY_REQUIRED, ERR_KEY_SHORT
 from pipelines.governance.audit_log import (
     DETAIL_EDITED,
     DETAIL_GAP,
     DETAIL_HEAD_MISSING,
     DETAIL_TAIL_DELETED,
+    ERR_TAIL_UNKEYED,
     POSTGRES_LOCK_KEY,
     PROBLEM_DELETED,
     PROBLEM_EDITED,
@@ -40,6 +42,13 @@ from tests.postgres_redis import DatabaseAccount, PostgresRedis, postgres_redis 
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "fairgate-credit-default"
+KEY = secrets.token_hex(32)
+
+
+@pytest.fixture(autouse=True)
+def _the_production_key(monkeypatch):
+    """Production passes FAIRGATE_AUDIT_KEY to every process that opens the log (writers inherit it)."""
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", KEY)
 
 
 @pytest.fixture
@@ -120,6 +129,33 @@ def test_tampering_on_postgres_is_caught_and_named(account, log, tamper, broken_
     sql(account, tamper)
     result = log.verify()  # ... and finds this
     assert (result.ok, result.broken_seq, result.problem, result.detail) == (False, broken_seq, problem, detail)
+
+
+def test_a_postgres_log_without_the_key_is_refused_before_anything_is_created(account, monkeypatch):
+    monkeypatch.delenv("FAIRGATE_AUDIT_KEY")
+    with pytest.raises(BadInputError) as caught:
+        open_log(account.url())
+    shown = account.url().replace(account.password, "***")
+    assert str(caught.value) == ERR_KEY_REQUIRED.format(url=shown)
+    assert sql(account, "SELECT tablename FROM pg_tables WHERE tablename IN ('audit_entries', 'audit_head')") == []
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", "k" * 31)
+    with pytest.raises(BadInputError) as caught:
+        open_log(account.url())
+    assert str(caught.value) == ERR_KEY_SHORT.format(source="FAIRGATE_AUDIT_KEY", found=31)
+
+
+def test_a_postgres_log_verifies_with_its_key_only(account, log, monkeypatch):
+    record_history(log)
+    assert log.verify().ok
+    monkeypatch.setenv("FAIRGATE_AUDIT_KEY", secrets.token_hex(32))
+    with open_log(account.url()) as other_key:
+        result = other_key.verify()
+        with pytest.raises(BlockedError) as caught:
+            other_key.append("unfreeze", "bob", {"reason": "over"}, idempotency_key="run-2:unfreeze")
+    assert (result.ok, result.broken_seq, result.problem, result.detail) == (False, 1, PROBLEM_EDITED, DETAIL_EDITED)
+    shown = account.url().replace(account.password, "***")
+    assert caught.value.reasons == [ERR_TAIL_UNKEYED.format(url=shown, seq=5)]
+    assert len(log.entries()) == 5
 
 
 def test_append_refuses_a_log_whose_tail_was_deleted(account, log):

@@ -199,8 +199,8 @@ def test_mlflow_serves_the_artifacts_so_clients_need_no_storage_credentials():
 
 def test_only_the_workers_hold_the_stores_credentials():
     runtime = {
-        "FAIRGATE_AUDIT_LOG_URL", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "FAIRGATE_AUDIT_LOG_URL", "FAIRGATE_AUDIT_KEY", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
     }  # fmt: skip
     for name in AIRFLOW_COMPONENTS:
         held = runtime & set(environment(name))

@@ -145,6 +145,10 @@ def signed_in(username: str | None, password: str | None) -> Iterator[None]:
                 os.environ[key] = value
 
 
+# the audit log's key, as compose passes FAIRGATE_AUDIT_KEY to the worker (a Postgres log refuses to open without it)
+AUDIT_KEY = secrets.token_hex(32)
+
+
 @dataclass
 class Airflow:
     """The Airflow deployment of this module: its environment, processes and the operator's token."""
@@ -204,6 +208,7 @@ class Airflow:
             env["MLFLOW_TRACKING_USERNAME"] = self.accounts.service  # fairgate's service account
             env["MLFLOW_TRACKING_PASSWORD"] = self.accounts.service_password
             env["FAIRGATE_AUDIT_LOG_URL"] = self.services.account("audit").url("psycopg")
+            env["FAIRGATE_AUDIT_KEY"] = AUDIT_KEY
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "deploy"), os.environ.get("PYTHONPATH")]))
             env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = "fairgate_celery.CELERY_CONFIG"
         return env
@@ -371,16 +376,26 @@ class Deployment:
             return connection.execute(query, params).fetchall()
 
     def audit_entries(self) -> list:
-        from pipelines.governance.audit_log import open_log
-
-        with open_log(self.services.account("audit").url("psycopg")) as log:
+        with self.open_audit_log() as log:
             return log.entries()
 
     def verify_audit_log(self):
+        with self.open_audit_log() as log:
+            return log.verify()
+
+    def open_audit_log(self):
+        """The worker's audit log on Postgres, opened with the worker's key."""
         from pipelines.governance.audit_log import open_log
 
-        with open_log(self.services.account("audit").url("psycopg")) as log:
-            return log.verify()
+        previous = os.environ.get("FAIRGATE_AUDIT_KEY")
+        os.environ["FAIRGATE_AUDIT_KEY"] = AUDIT_KEY
+        try:
+            return open_log(self.services.account("audit").url("psycopg"))
+        finally:
+            if previous is None:
+                del os.environ["FAIRGATE_AUDIT_KEY"]
+            else:
+                os.environ["FAIRGATE_AUDIT_KEY"] = previous
 
 
 def start_mlflow_server(

@@ -27,11 +27,12 @@ import pandas as pd
 
 from pipelines.core.config import DatasetSettings, FairgateConfig
 from pipelines.core.errors import BadInputError
-from pipelines.core.project import ProjectPaths, audit_log_url
+from pipelines.core.project import ProjectPaths
 from pipelines.governance import tags
 from pipelines.governance.approvals import decide as decide_approval
 from pipelines.governance.approvals import freeze_state, version_sign_offs
-from pipelines.governance.audit_log import Entry, open_log
+from pipelines.governance.audit_log import Entry
+from pipelines.governance.records import open_audit_log
 
 if TYPE_CHECKING:
     from mlflow.exceptions import MlflowException
@@ -298,7 +299,7 @@ def _concerns_version(entry: Entry, model_name: str, version: int, run_id: str |
 def _audit_facts(paths: ProjectPaths, config: FairgateConfig, version: int, run_id: str | None) -> dict[str, Any]:
     """The audit-log entries about the version, its sign-offs, the freeze state and the chain's verdict."""
     name = config.registry.model_name
-    with open_log(audit_log_url(paths, config)) as log:
+    with open_audit_log(paths, config) as log:
         entries = log.entries()
         verdict = log.verify()
         shown_url = log.url
@@ -314,6 +315,13 @@ def _audit_facts(paths: ProjectPaths, config: FairgateConfig, version: int, run_
             "problem": verdict.problem,
             "description": verdict.describe(),
             "head_hash": verdict.head_hash,
+        },
+        # the log's last entry when the card was written, and the entry the registry's anchor records
+        "head": {
+            "seq": entries[-1].seq if entries else 0,
+            "entry_hash": entries[-1].entry_hash if entries else None,
+            "anchored_seq": verdict.anchored_seq,
+            "anchor": verdict.anchor_where,
         },
         "entries_in_log": len(entries),
         "entries": [entry.as_dict() for entry in entries if _concerns_version(entry, name, version, run_id)],

@@ -301,7 +301,27 @@ def _rules_and_integrity(facts: Mapping[str, Any]) -> list[Block]:
                 ").",
             )
         ),
+        Paragraph(_head_line(audit)),
     ]
+
+
+def _head_line(audit: Mapping[str, Any]) -> tuple[Inline, ...]:
+    """The log's head when the card was written, and the entry anchored outside the database."""
+    head = audit.get("head")
+    if not isinstance(head, Mapping):
+        return (Missing("this card's facts hold no audit-log head (written before heads were recorded)"),)
+    anchored: tuple[Inline, ...] = (
+        (f"; anchored at entry {head['anchored_seq']} in ", Code(str(head["anchor"])))
+        if head.get("anchored_seq") is not None
+        else ("; not anchored outside the database",)
+    )
+    return (
+        Strong("Audit-log head"),
+        f": entry {head['seq']}, hash ",
+        Code(str(head["entry_hash"])),
+        *anchored,
+        ".",
+    )
 
 
 def _section_oversight(facts: Mapping[str, Any]) -> tuple[Block, ...]:
