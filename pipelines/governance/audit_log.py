@@ -101,6 +101,8 @@ EVENT_KINDS = (
     "unfreeze",
     "refusal",
     "rollback",
+    "integrity_alarm",
+    "repair",
 )
 GENESIS_HASH = "0" * 64
 

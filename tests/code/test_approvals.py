@@ -76,13 +76,31 @@ class Project:
         created = self.client.create_model_version(self.name, source.as_uri(), run_id=run.info.run_id, tags=tags)
         # what retrain.register records: the checksums every move of champion verifies the files against
         with self.log() as log:
+            # what retrain.gate records before the version exists: the decision, by the run it was made in
+            passed = {
+                "passed": tags["fairgate.gate.decision"] == "passed",
+                "technical_passed": tags["fairgate.gate.technical"] == "passed",
+                "ethical_passed": tags["fairgate.gate.ethical"] == "passed",
+            }
+            log.append("gate_decision", "test", {"decision": passed, "mlflow_run_id": run.info.run_id},
+                       idempotency_key=f"test:gate_decision:{run.info.run_id}")
             log.append("registration", "test", {"model_files_sha256": file_checksums(source)},
                        model_name=self.name, model_version=created.version,
                        idempotency_key=f"test:registration:{created.version}")
+            if awaiting:  # what champion.hold_for_approval records beside the waiting tags
+                log.append("approval", "test",
+                           {"subject": "promotion", "step": "awaiting", "gated_against": gated_against},
+                           model_name=self.name, model_version=created.version,
+                           idempotency_key=f"test:awaiting:{created.version}")
         return str(created.version)
 
     def make_champion(self, version: str) -> None:
+        """Put ``version`` in place as a recorded promotion would (the alias and its audit-log entry)."""
         self.client.set_registered_model_alias(self.name, "champion", version)
+        with self.log() as log:
+            log.append("promotion", "test", {"to_version": version, "moved": True, "summary": f"champion -> {version}"},
+                       model_name=self.name, model_version=version,
+                       idempotency_key=f"test:promotion:{uuid.uuid4().hex}")
 
 
 @pytest.fixture(scope="module")
