@@ -222,7 +222,7 @@ def detect(paths: ProjectPaths, config: FairgateConfig, client: Any) -> Entry | 
                 recorded_move=f"audit entry {seq}" if last_move is not None else "none yet",
                 recorded=f"version {recorded}" if recorded else "no champion",
             )
-            logger.error(reason)
+            logger.info("integrity alarm recorded: %s", reason)
             return log.append(
                 "integrity_alarm",
                 "fairgate:reconcile",

@@ -254,6 +254,7 @@ def test_an_unfrozen_pipeline_promotes_a_passed_candidate(project, tmp_path):
 def test_every_rollback_freezes_and_a_retry_freezes_once(project):
     first = project.register(stable=True)
     second = project.register(stable=True)
+    project.make_champion(first)  # served before: the record of it is what makes it a rollback target
     project.make_champion(second)
     for _ in range(2):
         champion.rollback("manual__rollback-1", "v2 misbehaves", None, actor="alice")
@@ -311,7 +312,8 @@ def test_two_distinct_approvers_promote_and_the_records_name_them(waiting):
     move = registry.alias_history(project.client, project.name)[-1]
     assert (move["action"], move["from_version"], move["to_version"], move["actor"]) == (
         "approval", before, candidate, "alice")
-    (promotion,) = project.entries("promotion")
+    recorded_first, promotion = project.entries("promotion")  # the champion in place, then this approval
+    assert recorded_first.payload["to_version"] == before
     assert promotion.payload["approved_by"] == {"technical": "alice", "ethical": "bob"}
     assert promotion.idempotency_key == f"manual__alice-technical:promotion:{candidate}"
     with project.log() as log:
