@@ -86,9 +86,11 @@ def promote(state: RunState) -> RunState:
         with champion_lock(audit_log_url(ctx.paths, ctx.config), name):
             champion_record.reconcile(ctx.paths, ctx.config, client)
             freeze = approvals.current_freeze(ctx.paths, ctx.config)
-            if freeze.frozen:
+            loosened = list(gated.get("policy_loosened") or [])
+            if freeze.frozen or loosened:
                 held = hold_for_approval(
-                    ctx.paths, ctx.config, client, version, gated_against, freeze, ctx.actor, ctx.airflow_run_id
+                    ctx.paths, ctx.config, client, version, gated_against, freeze, ctx.actor, ctx.airflow_run_id,
+                    loosened=loosened,
                 )
                 move = None
             else:
@@ -97,7 +99,8 @@ def promote(state: RunState) -> RunState:
             refresh_model_cards(ctx.paths, ctx.config, [version])
             record["verdict"] = "waiting"
             record["reasons"] = [
-                f"deployments {freeze.describe()}",
+                f"deployments {freeze.describe()}" if freeze.frozen else
+                "the gate policy is looser than the champion's: " + "; ".join(held["policy_loosened"]),
                 f"version {version} waits for a technical and an ethical sign-off from two "
                 "different people (the approve DAG); nothing was promoted",
             ]
@@ -321,13 +324,21 @@ def hold_for_approval(
     state: approvals.FreezeState,
     actor: str,
     airflow_run_id: str,
+    loosened: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Tag a candidate that passed both gates as waiting, and record it (no alias moves)."""
+    """Tag a candidate that passed both gates as waiting, and record it (no alias moves).
+
+    It waits while deployments are frozen, and when its gate policy is looser
+    than the one the champion passed under (``loosened`` names the thresholds).
+    """
     name = config.registry.model_name
     client.set_model_version_tag(name, version, tags.AWAITING_APPROVAL, "true")
     client.set_model_version_tag(name, version, tags.GATED_AGAINST, gated_against or "none")
+    why = f"deployments are frozen (audit entry {state.seq})" if state.frozen else (
+        "its gate policy is looser than the champion's (" + "; ".join(loosened or []) + ")"
+    )
     summary = (
-        f"version {version} passed both gates; deployments are frozen (audit entry {state.seq}), so it waits "
+        f"version {version} passed both gates; {why}, so it waits "
         "for a technical and an ethical sign-off from two different people"
     )
     with records.open_audit_log(paths, config) as log:
@@ -342,6 +353,7 @@ def hold_for_approval(
                 "summary": summary,
                 "gated_against": gated_against,
                 "freeze_seq": state.seq,
+                "policy_loosened": list(loosened or []),
                 "airflow_run_id": airflow_run_id,
             },
             f"{airflow_run_id}:approval:awaiting:{version}",
@@ -352,6 +364,7 @@ def hold_for_approval(
         "awaiting_approval": True,
         "gated_against": gated_against,
         "freeze": state.to_dict(),
+        "policy_loosened": list(loosened or []),
         "summary": summary,
     }
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.core.config import FairgateConfig
+from pipelines.core.config import FairgateConfig, GateSettings, loosened_thresholds
 from pipelines.core.errors import BlockedError
 from pipelines.core.project import ProjectPaths
 from pipelines.governance import registry, tags
@@ -58,6 +58,11 @@ ERR_TAG_DISAGREES = (
     "version {version} of {name!r}: MLflow tag {tag} says {tag_value!r} but the audit log's gate decision "
     "(entry {seq}) says {recorded!r}: the tag was changed outside fairgate, so nothing moves (the audit log decides)"
 )
+ERR_POLICY_UNRECORDED = (
+    "the gate policy champion version {version} passed under is not in the audit log: this candidate's policy "
+    "cannot be shown to be as strict"
+)
+ERR_POLICY_LOOSER = "{key}: {before} when champion version {version} passed, now {after}"
 ERR_NO_ROLLBACK_TARGET = (
     "no rollback target: no version of {name!r} other than the current champion {current} "
     "passed every gate and served before, according to the audit log"
@@ -269,3 +274,33 @@ def rollback_target(client: Any, entries: Sequence[Entry], model_name: str, alia
     if not candidates:
         raise BlockedError("rollback", [ERR_NO_ROLLBACK_TARGET.format(name=model_name, current=current_number)])
     return str(max(candidates, key=lambda v: int(v.version)).version)
+
+
+def loosened_since_champion(
+    paths: ProjectPaths, config: FairgateConfig, client: Any, champion_version: str | None
+) -> list[str]:
+    """Which thresholds of ``config.gate`` are looser than the policy the champion passed under.
+
+    The policy is the one recorded with the champion's gate decision.  Empty
+    when there is no champion or nothing was loosened; a champion whose policy
+    was not recorded counts as loosened (it cannot be shown otherwise).
+    """
+    if champion_version is None:
+        return []
+    name = config.registry.model_name
+    version = registry.get_version(client, name, champion_version)
+    with open_audit_log(paths, config) as log:
+        entries = log.entries()
+    recorded = None
+    for entry in entries:
+        if entry.kind == "gate_decision" and version.run_id and entry.payload.get("mlflow_run_id") == version.run_id:
+            recorded = entry.payload.get("policy")
+    if not isinstance(recorded, dict):
+        return [ERR_POLICY_UNRECORDED.format(version=champion_version)]
+    before = GateSettings.model_validate(recorded)
+    return [
+        ERR_POLICY_LOOSER.format(
+            key=key, before=old, version=champion_version, after="removed" if new is None else new
+        )
+        for key, old, new in loosened_thresholds(before, config.gate)
+    ]

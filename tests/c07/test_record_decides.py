@@ -131,3 +131,44 @@ def test_an_alias_moved_outside_fairgate_is_an_integrity_alarm_until_two_people_
     assert verify.returncode == 0 and "chain intact" in verify.stdout
     with pytest.raises(BadInputError, match="no integrity alarm is open"):
         sign_repair("manual__repair-carol", "technical", "carol", "manual")
+
+
+@pytest.mark.fairness
+def test_a_looser_fairgate_yaml_runs_but_its_candidate_waits_for_two_sign_offs(project, monkeypatch):
+    """Route 4's last step: loosening a threshold in the file is a policy change, never an automatic promotion."""
+    import yaml
+
+    from pipelines.flows.champion import approve_version
+
+    config_file = project / "fairgate.yaml"
+    original = config_file.read_text(encoding="utf-8")
+    raw = yaml.safe_load(original)
+    # a wider non-regression tolerance: on this data the candidate passes only because of it
+    raw["gate"]["non_regression"]["ethical.equalized_odds_difference"] = 0.05
+    config_file.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    try:
+        result = fairgate(project, "run", "--interval", "2026-03")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "outcome: WAITING FOR APPROVAL" in result.stdout, result.stdout
+        loosened = (
+            "gate.non_regression.ethical.equalized_odds_difference: 0.02 when champion version 1 passed, now 0.05"
+        )
+        assert f"the gate policy is looser than the champion's: {loosened}" in result.stdout
+        assert champion_version(project) == "1"
+        candidate = versions(project)[-1]
+        assert candidate.tags["fairgate.gate.decision"] == "passed"
+        assert candidate.tags["fairgate.awaiting_approval"] == "true"
+        report = client_for(project).download_artifacts(candidate.run_id, "gate/gate_report.md")
+        text = Path(report).read_text(encoding="utf-8")
+        assert "## Policy loosened since the champion passed" in text
+        assert f"- {loosened}" in text
+
+        monkeypatch.setenv("FAIRGATE_HOME", str(project))
+        approve_version("manual__loose-alice", candidate.version, "technical", "alice", "manual")
+        assert champion_version(project) == "1"
+        promoted = approve_version("manual__loose-bob", candidate.version, "ethical", "bob", "manual")
+        assert promoted["promoted"] and champion_version(project) == str(candidate.version)
+        promotion = [e for e in audit_entries(project) if e["kind"] == "promotion"][-1]
+        assert promotion["payload"]["approved_by"] == {"technical": "alice", "ethical": "bob"}
+    finally:
+        config_file.write_text(original, encoding="utf-8")
