@@ -9,12 +9,13 @@ seconds.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag
+from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
@@ -78,3 +79,44 @@ def comment_param() -> Any:
 def triggering_user(dag_run: Any) -> str | None:
     """The user Airflow authenticated for a manual trigger (None for scheduled runs)."""
     return getattr(dag_run, "triggering_user_name", None)
+
+
+def sign_off_dag(*, dag_id: str, description: str, doc_md: str | None, step: str, sign_off_help: str) -> Any:
+    """A manual DAG of one sign-off task: ``pipelines.flows.champion.<step>`` with the authenticated user.
+
+    The ``unfreeze`` and ``repair`` DAGs are this shape: a typed ``sign_off``
+    (technical or ethical) and an optional comment; who signs is the Airflow
+    user who triggered the run, never a field of the form.
+    """
+
+    @governed_dag(
+        dag_id=dag_id,
+        description=description,
+        doc_md=doc_md,
+        schedule=None,
+        tags=["approval", "governed"],
+        params={
+            "sign_off": Param(type="string", enum=["technical", "ethical"], title="Sign-off",
+                              description=sign_off_help),
+            "comment": comment_param(),
+        },
+    )
+    def one_sign_off() -> None:
+        @task(task_id=f"sign_off_{dag_id}")
+        def sign_off() -> dict[str, Any]:
+            # pipelines is imported when the task runs, never when the DAG file is parsed
+            champion = importlib.import_module("pipelines.flows.champion")
+            context = get_current_context()
+            dag_run = context["dag_run"]
+            return governed_call(
+                getattr(champion, step),
+                dag_run.run_id,
+                context["params"]["sign_off"],
+                actor=triggering_user(dag_run),
+                run_type=dag_run.run_type,
+                comment=context["params"].get("comment"),
+            )
+
+        sign_off()
+
+    return one_sign_off()

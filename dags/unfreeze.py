@@ -16,48 +16,13 @@ and so is a second kind of sign-off by the same person (recorded as a
 
 from __future__ import annotations
 
-from typing import Any
+from governed_dag import sign_off_dag
 
-from airflow.sdk import Param, get_current_context, task
-from governed_dag import comment_param, governed_call, governed_dag, triggering_user
-
-
-@governed_dag(
+unfreeze = sign_off_dag(
     dag_id="unfreeze",
     description="Technical or ethical sign-off for lifting the freeze on automatic promotion",
     doc_md=__doc__,
-    schedule=None,
-    tags=["approval", "governed"],
-    params={
-        "sign_off": Param(
-            type="string",
-            enum=["technical", "ethical"],
-            title="Sign-off",
-            description="technical or ethical: the side you vouch for when automatic promotion resumes. "
-            "Your Airflow user is recorded; one person cannot give both.",
-        ),
-        "comment": comment_param(),
-    },
+    step="sign_unfreeze",
+    sign_off_help="technical or ethical: the side you vouch for when automatic promotion resumes. "
+    "Your Airflow user is recorded; one person cannot give both.",
 )
-def unfreeze() -> None:
-    """Wire the one sign-off step; the work is in ``pipelines.flows.champion.sign_unfreeze``."""
-
-    @task
-    def sign_off_unfreeze() -> dict[str, Any]:
-        from pipelines.flows import champion
-
-        context = get_current_context()
-        dag_run = context["dag_run"]
-        return governed_call(
-            champion.sign_unfreeze,
-            dag_run.run_id,
-            context["params"]["sign_off"],
-            actor=triggering_user(dag_run),
-            run_type=dag_run.run_type,
-            comment=context["params"].get("comment"),
-        )
-
-    sign_off_unfreeze()
-
-
-unfreeze()

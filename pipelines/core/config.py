@@ -530,26 +530,35 @@ def override_refusals(base: FairgateConfig, overrides: dict[str, Any]) -> list[s
         if key.split(".")[0] in GOVERNED_SECTIONS
     ]
     effective = apply_overrides(base, overrides)
-    for family in ("technical", "business", "ethical"):
-        before_bounds: dict[str, Bound] = getattr(base.gate, family)
-        after_bounds: dict[str, Bound] = getattr(effective.gate, family)
-        for metric, before in before_bounds.items():
-            after = after_bounds.get(metric)
-            for side, looser in (("min", lambda a, b: a < b), ("max", lambda a, b: a > b)):
-                old, new = getattr(before, side), None if after is None else getattr(after, side)
-                if old is not None and (new is None or looser(new, old)):
-                    refusals.append(
-                        ERR_OVERRIDE_LOOSENS.format(key=f"gate.{family}.{metric}.{side}", before=old, after=new)
-                    )
-    for metric, old_tolerance in base.gate.non_regression.items():
-        new_tolerance = effective.gate.non_regression.get(metric)
-        if new_tolerance is None or new_tolerance > old_tolerance:
-            refusals.append(
-                ERR_OVERRIDE_LOOSENS.format(
-                    key=f"gate.non_regression.{metric}", before=old_tolerance, after=new_tolerance
-                )
-            )
+    refusals += [
+        ERR_OVERRIDE_LOOSENS.format(key=key, before=before, after=after)
+        for key, before, after in loosened_thresholds(base.gate, effective.gate)
+    ]
     return refusals
+
+
+def loosened_thresholds(before: GateSettings, after: GateSettings) -> list[tuple[str, float, float | None]]:
+    """Every threshold of ``before`` that ``after`` loosens: ``(dotted key, before, after)``, None when removed.
+
+    Looser is a lower ``min``, a higher ``max``, a larger non-regression
+    tolerance, or a bound or tolerance that is gone.  A new or tighter check is
+    not listed.
+    """
+    loosened: list[tuple[str, float, float | None]] = []
+    for family in ("technical", "business", "ethical"):
+        before_bounds: dict[str, Bound] = getattr(before, family)
+        after_bounds: dict[str, Bound] = getattr(after, family)
+        for metric, old_bound in before_bounds.items():
+            new_bound = after_bounds.get(metric)
+            for side, looser in (("min", lambda a, b: a < b), ("max", lambda a, b: a > b)):
+                old, new = getattr(old_bound, side), None if new_bound is None else getattr(new_bound, side)
+                if old is not None and (new is None or looser(new, old)):
+                    loosened.append((f"gate.{family}.{metric}.{side}", old, new))
+    for metric, old_tolerance in before.non_regression.items():
+        new_tolerance = after.non_regression.get(metric)
+        if new_tolerance is None or new_tolerance > old_tolerance:
+            loosened.append((f"gate.non_regression.{metric}", old_tolerance, new_tolerance))
+    return loosened
 
 
 def apply_overrides(config: FairgateConfig, overrides: dict[str, Any]) -> FairgateConfig:

@@ -17,6 +17,14 @@ decided the move:
   every rollback freezes.
 - :func:`freeze` and :func:`sign_unfreeze` (the ``freeze`` and ``unfreeze``
   DAGs): freezing needs one person, lifting it two.
+- :func:`sign_repair` (the ``repair`` DAG): after an integrity alarm (the
+  alias was moved outside fairgate), two sign-offs move it back to the
+  champion the audit log recorded.
+
+The audit log decides (:mod:`pipelines.governance.champion_record`): a move
+checks the target's recorded gate decision and registration, never the MLflow
+tags alone, and every move first reconciles the registry's champion with the
+last recorded move.
 
 What decides (freeze state, sign-offs, their rules) is
 :mod:`pipelines.governance.approvals`; every step is recorded in the
@@ -39,11 +47,11 @@ from pipelines.core.project import ProjectPaths, audit_log_url, open_project
 from pipelines.flows.model_cards import refresh_model_cards
 from pipelines.flows.retrain.context import StageContext, stage_input, stage_record
 from pipelines.flows.retrain.results import RunState
-from pipelines.governance import approvals, records, registry, tags
+from pipelines.governance import approvals, champion_record, records, registry, tags
 from pipelines.governance.audit_log import AuditLog
 from pipelines.governance.champion_lock import champion_lock
 from pipelines.governance.model_integrity import verify_registered_model
-from pipelines.governance.records import record_event, version_entries
+from pipelines.governance.records import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +85,13 @@ def promote(state: RunState) -> RunState:
         # the freeze, the champion gated against and the move are decided under one lock: a rollback or
         # another promotion cannot slip in between the checks and the move
         with champion_lock(audit_log_url(ctx.paths, ctx.config), name):
+            champion_record.reconcile(ctx.paths, ctx.config, client)
             freeze = approvals.current_freeze(ctx.paths, ctx.config)
-            if freeze.frozen:
+            loosened = list(gated.get("policy_loosened") or [])
+            if freeze.frozen or loosened:
                 held = hold_for_approval(
-                    ctx.paths, ctx.config, client, version, gated_against, freeze, ctx.actor, ctx.airflow_run_id
+                    ctx.paths, ctx.config, client, version, gated_against, freeze, ctx.actor, ctx.airflow_run_id,
+                    loosened=loosened,
                 )
                 move = None
             else:
@@ -89,7 +100,8 @@ def promote(state: RunState) -> RunState:
             refresh_model_cards(ctx.paths, ctx.config, [version])
             record["verdict"] = "waiting"
             record["reasons"] = [
-                f"deployments {freeze.describe()}",
+                f"deployments {freeze.describe()}" if freeze.frozen else
+                "the gate policy is looser than the champion's: " + "; ".join(held["policy_loosened"]),
                 f"version {version} waits for a technical and an ethical sign-off from two "
                 "different people (the approve DAG); nothing was promoted",
             ]
@@ -115,17 +127,27 @@ def _promote_under_lock(ctx: StageContext, client: Any, version: str, gated_agai
             [ERR_CHAMPION_CHANGED.format(version=version, gated=gated_against or "none",
                                          current=current_version or "none")],
         )
-    move = move_champion(
-        client,
-        name,
-        alias,
-        version,
-        action="promote",
-        actor=ctx.actor,
-        reason=f"passed both gates on data interval {ctx.interval}",
-        airflow_run_id=ctx.airflow_run_id,
-        audit_entries=version_entries(ctx.paths, ctx.config, version),
-    )
+    try:
+        move = move_champion(
+            client,
+            name,
+            alias,
+            version,
+            action="promote",
+            actor=ctx.actor,
+            reason=f"passed both gates on data interval {ctx.interval}",
+            airflow_run_id=ctx.airflow_run_id,
+            audit_entries=all_entries(ctx.paths, ctx.config),
+        )
+    except BlockedError as e:
+        record_event(
+            ctx.paths, ctx.config, "refusal", ctx.actor,
+            {"what": "promote", "requested_version": version, "reason": "; ".join(e.reasons),
+             "airflow_run_id": ctx.airflow_run_id},
+            f"{ctx.airflow_run_id}:refusal:promote",
+            model_version=version,
+        )
+        raise
     record_event(
         ctx.paths,
         ctx.config,
@@ -159,17 +181,18 @@ def rollback(
             return {**earlier, "already_done": True}
     requested = None if target_version in (None, "") else str(target_version)
     with champion_lock(audit_log_url(paths, config), name):
+        champion_record.reconcile(paths, config, client)
         current = registry.champion(client, name, alias)
         current_version = None if current is None else str(current.version)
         if requested is not None:
             registry.get_version(client, name, requested)  # an unknown version is bad input (exit 2)
-        entries = version_entries(paths, config)
+        entries = all_entries(paths, config)
         standing = None if requested is not None else standing_rollback(entries, name, current_version)
         if current_version is not None and (requested == current_version or standing is not None):
             return _unchanged_rollback(paths, config, current_version, requested, standing, reason, actor,
                                        airflow_run_id)
         try:
-            target = registry.rollback_target(client, name, alias, requested)
+            target = champion_record.rollback_target(client, entries, name, alias, requested)
             move = move_champion(
                 client,
                 name,
@@ -179,7 +202,7 @@ def rollback(
                 actor=actor,
                 reason=reason.strip(),
                 airflow_run_id=airflow_run_id,
-                audit_entries=[e for e in entries if str(e.model_version) == str(target)],
+                audit_entries=entries,
             )
         except BlockedError as e:
             record_event(
@@ -289,6 +312,8 @@ def freeze(airflow_run_id: str, reason: str, actor: str | None) -> dict[str, Any
     who = actor.strip() if isinstance(actor, str) and actor.strip() else approvals.UNKNOWN_ACTOR
     paths, config = open_project()
     state = approvals.freeze_deployments(paths, config, reason, who, f"{airflow_run_id}:freeze")
+    # freezing only tightens, so it is recorded first; an integrity alarm then fails the task, naming it
+    champion_record.reconcile(paths, config, registry.connect(paths))
     return state.to_dict()
 
 
@@ -301,13 +326,21 @@ def hold_for_approval(
     state: approvals.FreezeState,
     actor: str,
     airflow_run_id: str,
+    loosened: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Tag a candidate that passed both gates as waiting, and record it (no alias moves)."""
+    """Tag a candidate that passed both gates as waiting, and record it (no alias moves).
+
+    It waits while deployments are frozen, and when its gate policy is looser
+    than the one the champion passed under (``loosened`` names the thresholds).
+    """
     name = config.registry.model_name
     client.set_model_version_tag(name, version, tags.AWAITING_APPROVAL, "true")
     client.set_model_version_tag(name, version, tags.GATED_AGAINST, gated_against or "none")
+    why = f"deployments are frozen (audit entry {state.seq})" if state.frozen else (
+        "its gate policy is looser than the champion's (" + "; ".join(loosened or []) + ")"
+    )
     summary = (
-        f"version {version} passed both gates; deployments are frozen (audit entry {state.seq}), so it waits "
+        f"version {version} passed both gates; {why}, so it waits "
         "for a technical and an ethical sign-off from two different people"
     )
     with records.open_audit_log(paths, config) as log:
@@ -322,6 +355,7 @@ def hold_for_approval(
                 "summary": summary,
                 "gated_against": gated_against,
                 "freeze_seq": state.seq,
+                "policy_loosened": list(loosened or []),
                 "airflow_run_id": airflow_run_id,
             },
             f"{airflow_run_id}:approval:awaiting:{version}",
@@ -332,6 +366,7 @@ def hold_for_approval(
         "awaiting_approval": True,
         "gated_against": gated_against,
         "freeze": state.to_dict(),
+        "policy_loosened": list(loosened or []),
         "summary": summary,
     }
 
@@ -416,6 +451,7 @@ def _approve_version(
     target = registry.get_version(client, name, version)
     # every check that decides the move, and the move, under the champion lock (see pipelines.governance.champion_lock)
     with champion_lock(audit_log_url(paths, config), name), records.open_audit_log(paths, config) as log:
+        champion_record.reconcile(paths, config, client)
         # a retry of the run that already promoted: finish its records, move nothing
         for move in registry.alias_history(client, name):
             if move["airflow_run_id"] == airflow_run_id and move["action"] == approvals.ACTION_APPROVAL:
@@ -463,7 +499,7 @@ def _approve_version(
             reason=f"approved: technical sign-off by {decision.approved_by['technical']}, "
             f"ethical sign-off by {decision.approved_by['ethical']}",
             airflow_run_id=airflow_run_id,
-            audit_entries=log.entries(model_version=version, model_name=name),
+            audit_entries=log.entries(),
         )
         return _complete_promotion(log, config, client, version, moved.to_dict(), decision, airflow_run_id)
 
@@ -484,22 +520,26 @@ def _approval_problem(
     changed, a person who already gave the other kind of sign-off.
     """
     name, version, version_tags = config.registry.model_name, str(target.version), target.tags
-    if not registry.passed_every_gate(target):
+    entries = log.entries()
+    record = champion_record.recorded_gate(entries, name, target)
+    if isinstance(record, str):
+        return record
+    if not record.passed:
         return approvals.ERR_GATE_FAILED.format(
-            version=version,
-            name=name,
-            decision=version_tags.get(tags.GATE_DECISION, "none"),
-            technical=version_tags.get(tags.GATE_TECHNICAL, "none"),
-            ethical=version_tags.get(tags.GATE_ETHICAL, "none"),
+            version=version, name=name, decision=record.decision, technical=record.technical, ethical=record.ethical
         )
-    if version_tags.get(tags.AWAITING_APPROVAL) != "true":
+    disagreements = champion_record.target_problems(entries, name, target)
+    if disagreements:
+        return disagreements[0]
+    waiting = approvals.awaiting_entry(entries, name, version)
+    if waiting is None or version_tags.get(tags.AWAITING_APPROVAL) != "true":
         return approvals.ERR_NOT_AWAITING.format(
             version=version, name=name, tag=tags.AWAITING_APPROVAL,
-            found=version_tags.get(tags.AWAITING_APPROVAL, "absent"),
+            found=version_tags.get(tags.AWAITING_APPROVAL, "absent") if waiting is not None else "not recorded",
         )
     current = registry.champion(client, name, config.registry.champion_alias)
     current_version = str(current.version) if current is not None else "none"
-    gated_against = version_tags.get(tags.GATED_AGAINST, "none")
+    gated_against = str(waiting.payload.get("gated_against") or "none")
     if gated_against != current_version:
         return approvals.ERR_CHAMPION_MOVED.format(
             version=version, name=name, gated=gated_against, current=current_version
@@ -525,6 +565,7 @@ def sign_unfreeze(
     paths, config = open_project()
     records.require_intact_log(paths, config)
     name = config.registry.model_name
+    champion_record.reconcile(paths, config, registry.connect(paths))
     with records.open_audit_log(paths, config) as log:
         entries = records.model_entries(log, config)
         own = [e for e in entries if e.kind == "unfreeze" and e.idempotency_key.startswith(f"{airflow_run_id}:")]
@@ -585,6 +626,99 @@ def sign_unfreeze(
         return {"unfrozen": True, "seq": entry.seq, **entry.payload}
 
 
+ERR_NOTHING_TO_REPAIR = (
+    "no integrity alarm is open: the registry's champion is the one the audit log recorded; there is nothing "
+    "to repair"
+)
+
+
+def sign_repair(
+    airflow_run_id: str, sign_off: Any, actor: str | None, run_type: Any, comment: Any = None
+) -> dict[str, Any]:
+    """Record one sign-off for repairing an integrity alarm; with both, put back the recorded champion.
+
+    The same rule as an approval: a technical and an ethical sign-off from two
+    different authenticated people, given for the open alarm.  The run that
+    completes the pair moves the alias back to the champion the audit log
+    recorded (its recorded gate decision and files checked, its gate tags
+    written again from the record) and appends the ``repair`` entry, which
+    closes the alarm.  Idempotent on retry of the same Airflow run.
+    """
+    kind = approvals.check_sign_off(sign_off)
+    note = approvals.check_comment(comment)
+    paths, config = open_project()
+    name, alias = config.registry.model_name, config.registry.champion_alias
+    client = registry.connect(paths)
+    with champion_lock(audit_log_url(paths, config), name):
+        alarm = champion_record.detect(paths, config, client)
+        with records.open_audit_log(paths, config) as log:
+            mine = f"{airflow_run_id}:"
+            own = [e for e in log.entries() if e.kind == "repair" and e.idempotency_key.startswith(mine)]
+            if own:
+                return {"repaired": True, "already_done": True, "seq": own[0].seq, **own[0].payload}
+            if alarm is None:
+                raise BadInputError(ERR_NOTHING_TO_REPAIR)
+            details = {"sign_off": kind, "triggering_user": actor, "alarm_seq": alarm.seq}
+            problem = approvals.identity_problem(actor, run_type)
+            person = str(actor).strip()
+            held = approvals.repair_sign_offs(log.entries(), name, alarm.seq)
+            other = {s.sign_off for s in held if s.actor == person} - {kind}
+            if problem is None and other:
+                scope = f"to repair the integrity alarm of audit entry {alarm.seq}"
+                problem = approvals.ERR_BOTH_SIGN_OFFS.format(actor=person, given=other.pop(), scope=scope)
+            if problem:
+                raise approvals.record_refusal(log, config, "repair", problem, actor, airflow_run_id, details)
+            if not any(s.actor == person and s.sign_off == kind for s in held):
+                summary = f"{kind} sign-off to repair the integrity alarm of entry {alarm.seq} by {person}"
+                records.append_event(
+                    log, config, "approval", person,
+                    {"subject": approvals.SUBJECT_REPAIR, "step": approvals.STEP_SIGN_OFF, "sign_off": kind,
+                     "alarm_seq": alarm.seq, "comment": note, "airflow_run_id": airflow_run_id,
+                     "summary": summary + (f": {note}" if note else "")},
+                    f"{airflow_run_id}:approval:repair:{kind}",
+                )
+            decision = approvals.decide(approvals.repair_sign_offs(log.entries(), name, alarm.seq))
+            if not decision.enough:
+                return {"repaired": False, "alarm_seq": alarm.seq, "sign_offs": decision.to_dict(),
+                        "summary": decision.describe()}
+            move = _restore_recorded_champion(client, log.entries(), name, alias, person, airflow_run_id)
+            entry = records.append_event(
+                log, config, "repair", person,
+                {**move, "alarm_seq": alarm.seq, "approved_by": decision.approved_by,
+                 "summary": f"champion {move['from_version']} -> {move['to_version']}: integrity alarm of entry "
+                 f"{alarm.seq} repaired on two sign-offs (technical {decision.approved_by['technical']}, "
+                 f"ethical {decision.approved_by['ethical']})"},
+                f"{airflow_run_id}:repair:{alarm.seq}",
+                model_version=move["to_version"],
+            )
+    refresh_model_cards(paths, config, [move["to_version"], move["from_version"]])
+    return {"repaired": True, "seq": entry.seq, **entry.payload}
+
+
+def _restore_recorded_champion(
+    client: MlflowClient, entries: list[Any], name: str, alias: str, actor: str, airflow_run_id: str
+) -> dict[str, Any]:
+    """Point the alias at the champion the last recorded move left (or remove it); say what moved."""
+    current = registry.champion(client, name, alias)
+    found = None if current is None else str(current.version)
+    recorded, _ = champion_record.recorded_champion(entries, name)
+    if recorded is None:
+        if found is not None:
+            client.delete_registered_model_alias(name, alias)
+    else:
+        target = registry.get_version(client, name, recorded)
+        record = champion_record.recorded_gate(entries, name, target)
+        if isinstance(record, str) or not record.passed:
+            raise BlockedError("repair", [record if isinstance(record, str) else "the recorded champion did not pass"])
+        verify_registered_model(name, recorded, entries, "repair")
+        client.set_registered_model_alias(name, alias, recorded)
+        for tag, field in champion_record.GATE_TAGS:  # the mirror, written again from the record
+            client.set_model_version_tag(name, recorded, tag, record.value(field))
+    logger.warning("repair: %s moved from %s back to the recorded %s by %s", alias, found, recorded, actor)
+    return {"action": "repair", "moved": True, "from_version": found, "to_version": recorded, "actor": actor,
+            "reason": "integrity alarm repaired", "airflow_run_id": airflow_run_id}
+
+
 def move_champion(
     client: MlflowClient,
     model_name: str,
@@ -597,29 +731,23 @@ def move_champion(
     airflow_run_id: str,
     audit_entries: list[Any],
 ) -> registry.AliasMove:
-    """Point the alias at ``version`` after re-checking its gate tags and its files; record the move.
+    """Point the alias at ``version`` after re-checking its recorded gate decision and its files.
 
     Call it inside :func:`pipelines.governance.champion_lock.champion_lock`, with the
     checks that decided the move. ``audit_entries`` are the audit log's
-    entries of ``version``: its files must match the checksums its
-    ``registration`` entry recorded (see :mod:`pipelines.governance.model_integrity`).
+    entries (all of them): the version's recorded gate decision must say both
+    gates passed and its gate tags must agree with it
+    (:func:`pipelines.governance.champion_record.target_problems`), and its files
+    must match the checksums its ``registration`` entry recorded (see
+    :mod:`pipelines.governance.model_integrity`).
 
     Idempotent: when the move for this Airflow run was already made, it is
     reported as such and nothing changes.
     """
     target = registry.get_version(client, model_name, version)
-    if not registry.passed_every_gate(target):
-        raise BlockedError(
-            action,
-            [
-                registry.ERR_TARGET_NOT_PASSED.format(
-                    version=version,
-                    name=model_name,
-                    decision=target.tags.get(tags.GATE_DECISION, "none"),
-                    ethical=target.tags.get(tags.GATE_ETHICAL, "none"),
-                )
-            ],
-        )
+    problems = champion_record.target_problems(audit_entries, model_name, target)
+    if problems:
+        raise BlockedError(action, problems)
     current = registry.champion(client, model_name, alias)
     history = registry.alias_history(client, model_name)
     for earlier in history:
@@ -644,6 +772,12 @@ def move_champion(
     _append_alias_history(client, model_name, move)
     logger.info("%s: %s moved from %s to %s by %s", action, alias, from_version, version, actor)
     return move
+
+
+def all_entries(paths: ProjectPaths, config: FairgateConfig) -> list[Any]:
+    """Every entry of the project's audit log, oldest first (a move reads the gate and registration records)."""
+    with records.open_audit_log(paths, config) as log:
+        return log.entries()
 
 
 def _append_alias_history(client: MlflowClient, model_name: str, move: registry.AliasMove) -> None:

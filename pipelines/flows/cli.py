@@ -246,6 +246,10 @@ def command_run(args: argparse.Namespace) -> int:
              f"(run {done['airflow_run_id']}); nothing to do. Use --force to run it again.")
         return render_summary(paths, config, done["airflow_run_id"], None)
     env = prepare_embedded(paths)
+    from pipelines.governance import champion_record, registry  # lazy: MLflow, only for the commands that need it
+
+    # a champion moved outside fairgate stops the run before Airflow starts: nothing is gated against it
+    champion_record.reconcile(paths, config, registry.connect(paths))
     request_id = uuid.uuid4().hex
     conf = {"interval": interval, "overrides": overrides, "request_id": request_id}
     log_file = paths.root / "var" / "logs" / f"retrain-{interval}-{request_id[:8]}.log"
@@ -308,7 +312,7 @@ def command_freeze(args: argparse.Namespace) -> int:
 
 def command_status(args: argparse.Namespace) -> int:
     """Show the freeze state, the champion, the versions with their gate decisions and sign-offs, the alias moves."""
-    from pipelines.governance import registry
+    from pipelines.governance import champion_record, registry
     from pipelines.governance.approvals import approval_status
     from pipelines.governance.records import verify_log
 
@@ -318,11 +322,14 @@ def command_status(args: argparse.Namespace) -> int:
         return _status_alarm(paths, config, verdict.describe())
     client = registry.connect(paths)
     name = config.registry.model_name
+    alarm = champion_record.detect(paths, config, client)
     current = registry.champion(client, name, config.registry.champion_alias)
     versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
     waiting = [str(v.version) for v in versions if v.tags.get(tags.AWAITING_APPROVAL) == "true"]
     approvals = approval_status(paths, config, waiting)
     _out(f"model {name}  (MLflow: {tracking_uri(paths)})")
+    if alarm is not None:
+        _out(f"INTEGRITY ALARM (audit entry {alarm.seq}): {alarm.payload.get('summary', '')}")
     _out(f"deployments: {approvals['freeze'].describe()}")
     if approvals["unfreeze"] is not None:
         _out(f"  to unfreeze (unfreeze DAG): {approvals['unfreeze'].describe()}")
@@ -347,6 +354,7 @@ def command_status(args: argparse.Namespace) -> int:
                 f"  {move.get('at', '?')} {move['action']}: {move['from_version']} -> {move['to_version']} "
                 f"by {move['actor']}: {move['reason']}"
             )
+    champion_record.reconcile(paths, config, client)  # an open alarm: exit 1, its one line last
     return EXIT_PASSED
 
 
@@ -420,10 +428,16 @@ def _payload_summary(payload: dict[str, Any]) -> str:
 
 def command_audit_verify(args: argparse.Namespace) -> int:
     """Check the whole audit-log chain; exit 1 naming the first broken entry."""
+    from pipelines.governance import champion_record, registry
+
     with _open_audit_log() as log:
         result = log.verify()
         _out(f"{result.describe()} ({log.url})")
-    return EXIT_PASSED if result.ok else EXIT_BLOCKED
+    if not result.ok:
+        return EXIT_BLOCKED
+    paths, config = open_project()
+    champion_record.reconcile(paths, config, registry.connect(paths))  # the record against the registry
+    return EXIT_PASSED
 
 
 def command_audit_log(args: argparse.Namespace) -> int:
@@ -521,12 +535,16 @@ def command_data_restore(args: argparse.Namespace) -> int:
 
 def command_lineage(args: argparse.Namespace) -> int:
     """Print the chain of a registered version: data, audit, training run, gate, registry, alias moves."""
+    from pipelines.governance import champion_record, registry
     from pipelines.governance.provenance import lineage_chain, render_lineage
 
     paths, config = open_project()
     chain = lineage_chain(paths, config, str(args.model_version))
     _out(json.dumps(chain, indent=2, sort_keys=True) if args.json else render_lineage(chain))
-    return EXIT_PASSED if chain["audit_log_intact"] else EXIT_BLOCKED
+    if not chain["audit_log_intact"]:
+        return EXIT_BLOCKED
+    champion_record.reconcile(paths, config, registry.connect(paths))
+    return EXIT_PASSED
 
 
 def _positive_int(text: str) -> int:

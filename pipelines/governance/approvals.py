@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 SIGN_OFFS = ("technical", "ethical")
 SUBJECT_PROMOTION = "promotion"
 SUBJECT_UNFREEZE = "unfreeze"
+SUBJECT_REPAIR = "repair"
 STEP_AWAITING = "awaiting"
 STEP_SIGN_OFF = "sign_off"
 ACTION_APPROVAL = "approval"
@@ -217,6 +218,32 @@ def version_sign_offs(entries: Iterable[Entry], model_name: str, version: int | 
         lambda entry, payload: entry.model_name == model_name
         and entry.model_version == number
         and payload.get("subject") == SUBJECT_PROMOTION,
+    )
+
+
+def awaiting_entry(entries: Iterable[Entry], model_name: str, version: str) -> Entry | None:
+    """The latest recorded wait of ``version`` for sign-offs (the record behind its waiting tag), or None."""
+    found: Entry | None = None
+    for entry in sorted(entries, key=lambda e: e.seq):
+        payload = entry.payload
+        if (
+            entry.kind == "approval"
+            and entry.model_name == model_name
+            and str(entry.model_version) == str(version)
+            and payload.get("subject") == SUBJECT_PROMOTION
+            and payload.get("step") == STEP_AWAITING
+        ):
+            found = entry
+    return found
+
+
+def repair_sign_offs(entries: Iterable[Entry], model_name: str, alarm_seq: int) -> list[SignOff]:
+    """The sign-offs recorded for repairing one integrity alarm (the entry ``alarm_seq``), oldest first."""
+    return _sign_offs(
+        entries,
+        lambda entry, payload: entry.model_name == model_name
+        and payload.get("subject") == SUBJECT_REPAIR
+        and payload.get("alarm_seq") == alarm_seq,
     )
 
 

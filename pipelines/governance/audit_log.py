@@ -154,6 +154,8 @@ EVENT_KINDS = (
     "unfreeze",
     "refusal",
     "rollback",
+    "integrity_alarm",
+    "repair",
 )
 ERR_KIND = "audit log: unknown event kind {kind!r}; expected one of: " + ", ".join(EVENT_KINDS)
 ERR_ACTOR = "audit log: actor must be a non-empty string, found {found!r}"

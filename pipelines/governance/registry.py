@@ -22,7 +22,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from pipelines.core.errors import BadInputError, BlockedError
+from pipelines.core.errors import BadInputError
 from pipelines.core.project import ProjectPaths, tracking_uri
 from pipelines.governance import tags
 
@@ -30,15 +30,6 @@ logger = logging.getLogger(__name__)
 
 
 ERR_NO_VERSION = "model {name!r} has no version {version}"
-ERR_NO_ROLLBACK_TARGET = (
-    "no rollback target: no version of {name!r} other than the current champion {current} "
-    "passed every gate and served before"
-)
-ERR_TARGET_NOT_PASSED = (
-    "version {version} of {name!r} cannot be champion: it did not pass every gate "
-    "(gate.decision={decision}, ethical={ethical}); a model that failed a gate is never promoted"
-)
-ERR_TARGET_IS_CHAMPION = "version {version} of {name!r} is already the champion"
 
 
 @dataclass(frozen=True)
@@ -209,16 +200,6 @@ def register_candidate(
     return version
 
 
-def passed_every_gate(version: ModelVersion) -> bool:
-    """True only when the recorded gate decision says both gates passed."""
-    version_tags = version.tags
-    return (
-        version_tags.get(tags.GATE_DECISION) == "passed"
-        and version_tags.get(tags.GATE_TECHNICAL) == "passed"
-        and version_tags.get(tags.GATE_ETHICAL) == "passed"
-    )
-
-
 def alias_history(client: MlflowClient, model_name: str) -> list[dict[str, Any]]:
     """Every recorded move of the alias, oldest first (kept as a registered-model tag)."""
     try:
@@ -229,43 +210,3 @@ def alias_history(client: MlflowClient, model_name: str) -> list[dict[str, Any]]
         raise
     raw = model.tags.get(tags.ALIAS_HISTORY)
     return list(json.loads(raw)) if raw else []
-
-
-def rollback_target(client: MlflowClient, model_name: str, alias: str, requested: str | None) -> str:
-    """The version a rollback moves the alias to.
-
-    With ``requested``: that version, refused unless it passed every gate.
-    Without: the highest-numbered version below the current champion that
-    passed every gate and served (``stable_fair=true``).
-    """
-    current = champion(client, model_name, alias)
-    current_number = int(current.version) if current is not None else None
-    if requested is not None:
-        target = get_version(client, model_name, str(requested))
-        if current_number is not None and int(target.version) == current_number:
-            raise BlockedError("rollback", [ERR_TARGET_IS_CHAMPION.format(version=requested, name=model_name)])
-        if not passed_every_gate(target):
-            raise BlockedError(
-                "rollback",
-                [
-                    ERR_TARGET_NOT_PASSED.format(
-                        version=requested,
-                        name=model_name,
-                        decision=target.tags.get(tags.GATE_DECISION, "none"),
-                        ethical=target.tags.get(tags.GATE_ETHICAL, "none"),
-                    )
-                ],
-            )
-        return str(target.version)
-    candidates = [
-        v
-        for v in client.search_model_versions(f"name = '{model_name}'")
-        if passed_every_gate(v)
-        and v.tags.get(tags.STABLE_FAIR) == "true"
-        and (current_number is None or int(v.version) < current_number)
-    ]
-    if not candidates:
-        raise BlockedError(
-            "rollback", [ERR_NO_ROLLBACK_TARGET.format(name=model_name, current=current_number)]
-        )
-    return str(max(candidates, key=lambda v: int(v.version)).version)

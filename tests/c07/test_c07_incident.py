@@ -212,8 +212,20 @@ def test_step3_a_model_that_failed_the_fairness_gate_cannot_be_promoted_by_any_r
     assert verify.returncode == 0 and "chain intact" in verify.stdout
 
     # route 4: a direct call to the one function that moves the alias (what an approval uses)
+    from pipelines.core.config import load_config
+    from pipelines.core.project import ProjectPaths, audit_log_url
     from pipelines.flows.champion import move_champion
-    with pytest.raises(BlockedError, match="did not pass every gate"):
+    from pipelines.governance.audit_log import open_log
+
+    with open_log(audit_log_url(ProjectPaths(project), load_config(project / "fairgate.yaml"))) as log:
+        entries = log.entries()
+    with pytest.raises(BlockedError, match="did not pass every gate according to the audit log"):
+        move_champion(
+            client(project), MODEL, "champion", str(unfair.version),
+            action="approve", actor="c07-test", reason="override", airflow_run_id="c07-manual",
+            audit_entries=entries,
+        )
+    with pytest.raises(BlockedError, match="holds no registration entry"):  # nothing recorded: nothing moves
         move_champion(
             client(project), MODEL, "champion", str(unfair.version),
             action="approve", actor="c07-test", reason="override", airflow_run_id="c07-manual",

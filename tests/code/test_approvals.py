@@ -52,7 +52,8 @@ class Project:
         return None if current is None else str(current.version)
 
     def register(self, gate: str = "passed", *, technical: str | None = None, ethical: str | None = None,
-                 awaiting: bool = False, gated_against: str | None = None, stable: bool = False) -> str:
+                 awaiting: bool = False, gated_against: str | None = None, stable: bool = False,
+                 policy: dict | None = None) -> str:
         """Register a version with the gate tags `retrain.register` writes (and the waiting tags when asked)."""
         try:
             self.client.create_registered_model(self.name)
@@ -76,13 +77,34 @@ class Project:
         created = self.client.create_model_version(self.name, source.as_uri(), run_id=run.info.run_id, tags=tags)
         # what retrain.register records: the checksums every move of champion verifies the files against
         with self.log() as log:
+            # what retrain.gate records before the version exists: the decision, by the run it was made in
+            passed = {
+                "passed": tags["fairgate.gate.decision"] == "passed",
+                "technical_passed": tags["fairgate.gate.technical"] == "passed",
+                "ethical_passed": tags["fairgate.gate.ethical"] == "passed",
+            }
+            recorded = {"decision": passed, "mlflow_run_id": run.info.run_id}
+            if policy is not None:
+                recorded["policy"] = policy
+            log.append("gate_decision", "test", recorded,
+                       idempotency_key=f"test:gate_decision:{run.info.run_id}")
             log.append("registration", "test", {"model_files_sha256": file_checksums(source)},
                        model_name=self.name, model_version=created.version,
                        idempotency_key=f"test:registration:{created.version}")
+            if awaiting:  # what champion.hold_for_approval records beside the waiting tags
+                log.append("approval", "test",
+                           {"subject": "promotion", "step": "awaiting", "gated_against": gated_against},
+                           model_name=self.name, model_version=created.version,
+                           idempotency_key=f"test:awaiting:{created.version}")
         return str(created.version)
 
     def make_champion(self, version: str) -> None:
+        """Put ``version`` in place as a recorded promotion would (the alias and its audit-log entry)."""
         self.client.set_registered_model_alias(self.name, "champion", version)
+        with self.log() as log:
+            log.append("promotion", "test", {"to_version": version, "moved": True, "summary": f"champion -> {version}"},
+                       model_name=self.name, model_version=version,
+                       idempotency_key=f"test:promotion:{uuid.uuid4().hex}")
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +258,7 @@ def test_an_unfrozen_pipeline_promotes_a_passed_candidate(project, tmp_path):
 def test_every_rollback_freezes_and_a_retry_freezes_once(project):
     first = project.register(stable=True)
     second = project.register(stable=True)
+    project.make_champion(first)  # served before: the record of it is what makes it a rollback target
     project.make_champion(second)
     for _ in range(2):
         champion.rollback("manual__rollback-1", "v2 misbehaves", None, actor="alice")
@@ -293,7 +316,8 @@ def test_two_distinct_approvers_promote_and_the_records_name_them(waiting):
     move = registry.alias_history(project.client, project.name)[-1]
     assert (move["action"], move["from_version"], move["to_version"], move["actor"]) == (
         "approval", before, candidate, "alice")
-    (promotion,) = project.entries("promotion")
+    recorded_first, promotion = project.entries("promotion")  # the champion in place, then this approval
+    assert recorded_first.payload["to_version"] == before
     assert promotion.payload["approved_by"] == {"technical": "alice", "ethical": "bob"}
     assert promotion.idempotency_key == f"manual__alice-technical:promotion:{candidate}"
     with project.log() as log:
@@ -548,3 +572,60 @@ def test_the_cli_has_no_approval_unfreeze_or_override_route(project, command, ca
         main(command)
     assert stopped.value.code == 2
     assert project.entries() == []
+
+
+# ---------------------------------------------------------------- a policy looser than the champion's
+
+
+def _policy(project: Project, **changes: float) -> dict:
+    """The project's gate policy as recorded, with ``family.metric.side`` changes."""
+    policy = project.config.gate.model_dump(mode="json")
+    for dotted, value in changes.items():
+        family, metric, side = dotted.split(".")
+        policy[family][metric][side] = value
+    return policy
+
+
+def test_a_policy_looser_than_the_champions_is_named_threshold_by_threshold(project):
+    from pipelines.governance.champion_record import ERR_POLICY_UNRECORDED, loosened_since_champion
+
+    strict = _policy(project, **{"ethical.demographic_parity_ratio.min": 0.9})
+    first = project.register(policy=strict)
+    project.make_champion(first)
+    found = loosened_since_champion(project.paths, project.config, project.client, first)
+    assert found == ["gate.ethical.demographic_parity_ratio.min: 0.9 when champion version 1 passed, now 0.8"]
+    # the other direction: the same or a stricter policy loosens nothing
+    same = project.config.model_copy(update={"gate": project.config.gate.model_validate(strict)})
+    assert loosened_since_champion(project.paths, same, project.client, first) == []
+    assert loosened_since_champion(project.paths, project.config, project.client, None) == []
+    unrecorded = project.register()
+    assert loosened_since_champion(project.paths, project.config, project.client, unrecorded) == [
+        ERR_POLICY_UNRECORDED.format(version=unrecorded)
+    ]
+
+
+def test_a_candidate_gated_under_a_looser_policy_waits_for_two_sign_offs(project, tmp_path):
+    first = project.register(policy=_policy(project))
+    project.make_champion(first)
+    candidate = project.register()
+    decision_file = tmp_path / "gate_decision.json"
+    decision_file.write_text(json.dumps({"passed": True, "champion_version": first}))
+    state = promote_state("scheduled__2026-03", "2026-03", candidate, decision_file)
+    loosened = ["gate.ethical.demographic_parity_ratio.min: 0.8 when champion version 1 passed, now 0.7"]
+    state["gated"]["policy_loosened"] = loosened
+    assert not approvals.current_freeze(project.paths, project.config).frozen
+    held = champion.promote(state)["promoted"]
+    assert held["awaiting_approval"] and held["policy_loosened"] == loosened
+    assert project.champion() == first
+    (awaiting,) = [e for e in project.entries("approval") if e.payload["step"] == "awaiting"]
+    assert awaiting.payload["policy_loosened"] == loosened
+    record = json.loads((project.paths.run_dir("scheduled__2026-03") / "stages" / "08-promote.json").read_text())
+    assert record["verdict"] == "waiting"
+    assert record["reasons"][0] == "the gate policy is looser than the champion's: " + loosened[0]
+    sign(candidate, "technical", "alice")
+    with pytest.raises(BlockedError, match="the same person cannot give both"):
+        sign(candidate, "ethical", "alice")
+    assert project.champion() == first
+    promoted = sign(candidate, "ethical", "bob")
+    assert promoted["promoted"] and promoted["approved_by"] == {"technical": "alice", "ethical": "bob"}
+    assert project.champion() == candidate

@@ -21,10 +21,10 @@ def dag_bag():
 
 def test_every_dag_file_imports_without_error(dag_bag):
     assert dag_bag.import_errors == {}, dag_bag.import_errors
-    assert set(dag_bag.dag_ids) == {"retrain", "rollback", "approve", "unfreeze", "freeze"}
+    assert set(dag_bag.dag_ids) == {"retrain", "rollback", "approve", "unfreeze", "freeze", "repair"}
 
 
-@pytest.mark.parametrize("dag_id", ["retrain", "rollback", "approve", "unfreeze", "freeze"])
+@pytest.mark.parametrize("dag_id", ["retrain", "rollback", "approve", "unfreeze", "freeze", "repair"])
 def test_house_rules(dag_bag, dag_id):
     dag = dag_bag.dags[dag_id]
     assert dag.doc_md and len(dag.doc_md) > 200
@@ -79,6 +79,7 @@ def test_rollback_reason_is_required(dag_bag):
     [
         ("approve", "sign_off_and_promote", {"model_version", "sign_off", "comment"}),
         ("unfreeze", "sign_off_unfreeze", {"sign_off", "comment"}),
+        ("repair", "sign_off_repair", {"sign_off", "comment"}),
         ("freeze", "freeze_promotion", {"reason"}),
     ],
 )
@@ -137,6 +138,6 @@ def test_dag_files_share_one_definition_of_the_house_rules():
         source = path.read_text(encoding="utf-8")
         if path.name == "governed_dag.py":
             continue
-        assert "@governed_dag(" in source and "@dag(" not in source, path.name
+        assert ("@governed_dag(" in source or "= sign_off_dag(" in source) and "@dag(" not in source, path.name
         assert "AirflowFailException" not in source, f"{path.name}: use governed_call"
     assert "governed_dag.py" in (DAGS / ".airflowignore").read_text(encoding="utf-8").split()

@@ -25,7 +25,7 @@ from pipelines.core.errors import BadInputError, BlockedError, FairgateError
 from pipelines.core.files import write_json
 from pipelines.core.project import CODE_ROOT, ProjectPaths, open_project, safe_key
 from pipelines.flows.retrain.results import RunReference, RunState
-from pipelines.governance import registry, tags
+from pipelines.governance import champion_record, registry, tags
 from pipelines.governance.records import record_event
 
 logger = logging.getLogger(__name__)
@@ -123,6 +123,8 @@ def run_reference(
     if request_id:
         pointer = paths.root / "var" / "requests" / f"{safe_request(request_id)}.json"
         write_json(pointer, {"airflow_run_id": airflow_run_id})
+    # the first task of the DAG: a champion moved outside fairgate is an integrity alarm, never gated against
+    champion_record.reconcile(paths, config, registry.connect(paths))
     ref: RunReference = {
         "airflow_run_id": airflow_run_id,
         "dag_id": dag_id,

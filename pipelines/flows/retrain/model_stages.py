@@ -32,7 +32,7 @@ from pipelines.flows.retrain.context import (
     stage_record,
 )
 from pipelines.flows.retrain.results import Evaluated, Gated, Registered, RunState, Trained
-from pipelines.governance import registry, tags
+from pipelines.governance import champion_record, registry, tags
 from pipelines.governance.gate import decide
 from pipelines.governance.model_integrity import manifest_digest, model_checksums
 from pipelines.governance.records import record_event
@@ -385,6 +385,19 @@ def _key_differences(result: dict[str, Any], comparison: dict[str, Any] | None) 
 
 
 
+def _loosened_section(loosened: list[str]) -> str:
+    """The gate report's part on a policy looser than the champion's (empty when there is none)."""
+    if not loosened:
+        return ""
+    lines = "\n".join(f"- {item}" for item in loosened)
+    return (
+        "\n\n## Policy loosened since the champion passed\n\n"
+        f"{lines}\n\nThis candidate is not promoted automatically: it waits for a technical and an ethical "
+        "sign-off from two different people (the approve DAG). Who approved it is recorded in the audit log's "
+        "promotion entry and in the model card.\n"
+    )
+
+
 def gate(state: RunState) -> RunState:
     """Decide: technical gate and ethical gate, absolute and against the champion, with paired intervals."""
     ctx = stage_input(state, "gate", "ingested", "evaluated")
@@ -398,11 +411,14 @@ def gate(state: RunState) -> RunState:
             evaluation["champion_version"],
             comparison=evaluation["comparison"],
         )
+        client = registry.connect(ctx.paths)
+        loosened = champion_record.loosened_since_champion(
+            ctx.paths, ctx.config, client, evaluation["champion_version"]
+        )
         decision_file = write_json(ctx.run_dir / "gate" / "gate_decision.json", decision.to_dict())
         report_file = ctx.run_dir / "gate" / "gate_report.md"
-        report_file.write_text(decision.to_markdown(), encoding="utf-8")
+        report_file.write_text(decision.to_markdown() + _loosened_section(loosened), encoding="utf-8")
         log_artifact_files(ctx, ingested["mlflow_run_id"], [decision_file, report_file], "gate")
-        client = registry.connect(ctx.paths)
         for key, value in _gate_tags(decision).items():
             client.set_tag(ingested["mlflow_run_id"], key, value)
         gated: Gated = {
@@ -413,6 +429,7 @@ def gate(state: RunState) -> RunState:
             "reasons": decision.reasons(),
             "uncertain_checks": decision.uncertain_checks(),
             "notes": decision.notes,
+            "policy_loosened": loosened,
         }
         record["details"] = {key: value for key, value in gated.items() if key != "decision_file"}
         if not decision.passed:
@@ -432,6 +449,9 @@ def gate(state: RunState) -> RunState:
                 "mlflow_run_id": ingested["mlflow_run_id"],
                 "data_hash": ingested["data_hash"],
                 "config_hash": ctx.config.config_hash,
+                # the policy this decision was made under: a later, looser one needs two sign-offs to promote
+                "policy": ctx.config.gate.model_dump(mode="json"),
+                "policy_loosened": loosened,
             },
             f"{ctx.airflow_run_id}:gate_decision",
         )

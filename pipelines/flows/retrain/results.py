@@ -92,6 +92,7 @@ class Gated(TypedDict):
     reasons: list[str]
     uncertain_checks: list[str]
     notes: list[str]
+    policy_loosened: NotRequired[list[str]]  # thresholds looser than the champion's policy: promotion waits
 
 
 class Registered(TypedDict):
