@@ -305,17 +305,8 @@ def run_check(
         frame = _parse_time(frame, time_column, path)
     positive, classes = _positive_label(frame, target, path, settings.positive_label, notes)
     dataset = _checked_dataset(frame, path, settings, target, positive, time_column, sensitive, id_columns, notes)
-    reference = None
-    if reference_path is not None:
-        reference = read_table(reference_path)
-        if time_column and time_column in reference.columns:
-            reference = _parse_time(reference, time_column, reference_path)
-        notes.append(NOTE_REFERENCE.format(path=reference_path, rows=len(reference)))
-    counts = frame[target].value_counts()
-    for label in classes:
-        rows = int(counts.get(label, 0))
-        if rows < 2:
-            raise BadInputError(ERR_TOO_FEW_TO_SPLIT.format(target=target, path=path, rows=rows, label=label))
+    reference = None if reference_path is None else _read_reference(reference_path, time_column, notes)
+    _check_enough_to_split(frame, target, classes, path)
 
     # lazy: imported once the input is known to be good, so bad input is refused in about a second
     # (the split brings scikit-learn, the audit's drift statistics SciPy)
@@ -325,29 +316,36 @@ def run_check(
     from pipelines.data.split import holdout_mask, split_notes
 
     encoded = EncodedFrame(frame)
-    audit = audit_dataset(
-        frame,
-        reference,
-        dataset,
-        settings.audit,
-        encoded=encoded,
-        reference_encoded=None if reference is None else EncodedFrame(reference),
-        data_docs_dir=data_docs_dir,
-    )
+    reference_encoded = None if reference is None else EncodedFrame(reference)
+    audit = audit_dataset(frame, reference, dataset, settings.audit, encoded=encoded,
+                          reference_encoded=reference_encoded, data_docs_dir=data_docs_dir)
     try:
         is_test = holdout_mask(frame, dataset, settings.split)
     except ValueError as e:
         raise BadInputError(ERR_SPLIT.format(path=path, problem=first_line(e))) from e
     leakage = find_leakage(frame, dataset, settings.leakage, is_test, encoded=encoded)
     notes += audit.report.notes + split_notes(dataset) + leakage.notes
-    return CheckResult(
-        rows=len(frame),
-        columns=frame.shape[1],
-        findings=list(audit.report.findings) + list(leakage.findings),
-        notes=list(dict.fromkeys(notes)),
-        expectations=audit.expectations,
-        drift=audit.drift,
-    )
+    return CheckResult(rows=len(frame), columns=frame.shape[1],
+                       findings=list(audit.report.findings) + list(leakage.findings),
+                       notes=list(dict.fromkeys(notes)), expectations=audit.expectations, drift=audit.drift)
+
+
+def _check_enough_to_split(frame: pd.DataFrame, target: str, classes: list[Any], path: Path) -> None:
+    """Every class needs two rows at least, one for each side of the split."""
+    counts = frame[target].value_counts()
+    for label in classes:
+        rows = int(counts.get(label, 0))
+        if rows < 2:
+            raise BadInputError(ERR_TOO_FEW_TO_SPLIT.format(target=target, path=path, rows=rows, label=label))
+
+
+def _read_reference(path: Path, time_column: str | None, notes: list[str]) -> pd.DataFrame:
+    """The reference file, its time column parsed as the checked file's is; noted."""
+    reference = read_table(path)
+    if time_column and time_column in reference.columns:
+        reference = _parse_time(reference, time_column, path)
+    notes.append(NOTE_REFERENCE.format(path=path, rows=len(reference)))
+    return reference
 
 
 def _checked_dataset(
