@@ -25,10 +25,11 @@ import pyarrow.parquet as pq
 
 from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
-from pipelines.core.project import ProjectPaths, audit_log_url
+from pipelines.core.project import ProjectPaths
 from pipelines.governance import registry, tags
-from pipelines.governance.audit_log import Entry, open_log
+from pipelines.governance.audit_log import Entry
 from pipelines.governance.lineage import data_version_files
+from pipelines.governance.records import open_audit_log
 
 ERR_NO_HASH = (
     "version {version} of {name!r} has no {tag} tag: the data it trained on was never recorded (broken lineage); "
@@ -160,7 +161,7 @@ def lineage_chain(paths: ProjectPaths, config: FairgateConfig, version: str) -> 
     run = client.get_run(model_version.run_id) if model_version.run_id else None
     run_tags = dict(run.data.tags) if run is not None else {}
     inputs = _dataset_inputs(run)
-    with open_log(audit_log_url(paths, config)) as log:
+    with open_audit_log(paths, config) as log:  # anchored: verify() compares the head with the registry's
         everything = log.entries()
         verified = log.verify()
     entries = [e for e in everything if e.model_name == name]
