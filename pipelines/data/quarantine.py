@@ -37,9 +37,10 @@ logger = logging.getLogger(__name__)
 
 RECORD_NAME = "record.json"
 ERR_BATCH_CHANGED = (
-    "{batch} changed since it was ingested (md5 {found}, ingested {expected}): it cannot be quarantined as the "
-    "batch the checks refused"
+    "{batch} changed since it was ingested (ingested with md5 {md5}): it cannot be quarantined as the batch the "
+    "checks refused (see {folder})"
 )
+ERR_NO_REFUSAL = "run {run} refused no batch recorded in {record}"
 ERR_BATCH_LOST = "{batch} (md5 {md5}) is neither in data/ nor in {folder}: the refused batch cannot be found"
 ERR_NOT_RESTORED = (
     "data/ could not be put back to the accepted version {expected} after quarantining {batch}: {problem}"
@@ -135,8 +136,7 @@ def find_record(
     for record in records(paths, interval):
         if batch_md5 is not None and record["batch_md5"] == batch_md5:
             return record
-        runs = [record["airflow_run_id"], *(r["airflow_run_id"] for r in record.get("refused_again", []))]
-        if airflow_run_id is not None and airflow_run_id in runs:
+        if airflow_run_id is not None and refusal_of(record, airflow_run_id) is not None:
             return record
     return None
 
@@ -149,12 +149,13 @@ def refusal(record: dict[str, Any]) -> str:
     )
 
 
-def note(record: dict[str, Any], quarantine_hash: str) -> str:
-    """The summary's line about a quarantined batch (``quarantine_hash``: what ``quarantine.dvc`` records)."""
+def note(record: dict[str, Any], airflow_run_id: str, quarantine_hash: str) -> str:
+    """The summary's line about the batch ``airflow_run_id`` quarantined (``quarantine_hash``: ``quarantine.dvc``'s)."""
+    refusal = refusal_of(record, airflow_run_id) or record
     return (
-        f"batch {Path(record['batch']).stem} of interval {record['interval']} quarantined at {record['stage']}: "
+        f"batch {Path(record['batch']).stem} of interval {record['interval']} quarantined at {refusal['stage']}: "
         f"{record['file']} (md5 {record['batch_md5']}, quarantine.dvc {quarantine_hash}); "
-        f"data.dvc back to {record['accepted_data_hash'] or 'the data before it'}"
+        f"data.dvc back to {refusal['accepted_data_hash'] or 'the data before it'}"
     )
 
 
@@ -192,77 +193,82 @@ def quarantine_batch(
     """
     folder = paths.quarantine_dir / pending.interval / pending.batch_md5
     record_file = folder / RECORD_NAME
+    accepted = (
+        versioning.pointer_hash(paths.data_pointer, pending.previous_pointer)
+        if pending.previous_pointer is not None else None
+    )
+    refusal = {
+        "airflow_run_id": pending.airflow_run_id, "mlflow_run_id": mlflow_run_id, "stage": stage,
+        "findings": findings, "previous_pointer": pending.previous_pointer, "accepted_data_hash": accepted,
+    }
     if record_file.is_file():
         record: dict[str, Any] = json.loads(record_file.read_text(encoding="utf-8"))
-        again = list(record.get("refused_again", []))
-        if pending.airflow_run_id not in [record["airflow_run_id"], *(r["airflow_run_id"] for r in again)]:
-            again.append({"airflow_run_id": pending.airflow_run_id, "mlflow_run_id": mlflow_run_id,
-                          "stage": stage, "findings": findings})
-            record["refused_again"] = again
+        if refusal_of(record, pending.airflow_run_id) is None:
+            record["refused_again"] = [*record.get("refused_again", []), refusal]
             write_json(record_file, record)
     else:
-        accepted = (
-            versioning.pointer_hash(paths.data_pointer, pending.previous_pointer)
-            if pending.previous_pointer is not None else None
-        )
         record = {
-            **asdict(pending),
-            "stage": stage,
-            "findings": findings,
-            "mlflow_run_id": mlflow_run_id,
+            "interval": pending.interval,
+            "batch": pending.batch,
+            "batch_md5": pending.batch_md5,
             "folder": folder.relative_to(paths.root).as_posix(),
             "record": record_file.relative_to(paths.root).as_posix(),
             "file": (folder / Path(pending.batch).name).relative_to(paths.root).as_posix(),
-            "accepted_data_hash": accepted,
+            **refusal,
         }
         write_json(record_file, record)
-    quarantine_hash = finish_quarantine(paths, record)
-    clear_pending(paths, pending.airflow_run_id)
+    quarantine_hash = finish_quarantine(paths, record, pending.airflow_run_id)
     return record, quarantine_hash
 
 
-def finish_quarantine(paths: ProjectPaths, record: dict[str, Any]) -> str:
-    """Do what is left of a quarantine (idempotent): move, version, put ``data/`` back, clear the marker.
+def refusal_of(record: dict[str, Any], airflow_run_id: str) -> dict[str, Any] | None:
+    """The refusal of ``record`` made by ``airflow_run_id``: the first one (the record) or a later one."""
+    for refusal in (record, *record.get("refused_again", [])):
+        if refusal["airflow_run_id"] == airflow_run_id:
+            return refusal
+    return None
+
+
+def finish_quarantine(paths: ProjectPaths, record: dict[str, Any], airflow_run_id: str) -> str:
+    """Do what is left of the refusal by ``airflow_run_id`` (idempotent): move, version, put ``data/`` back.
 
     Returns the hash ``quarantine.dvc`` records.
     """
+    refusal = refusal_of(record, airflow_run_id)
+    if refusal is None:
+        raise BadInputError(ERR_NO_REFUSAL.format(run=airflow_run_id, record=record["record"]))
     source, target = paths.root / record["batch"], paths.root / record["file"]
-    if not (target.is_file() and versioning.file_md5(target) == record["batch_md5"]):
-        if not source.is_file():
-            raise BadInputError(ERR_BATCH_LOST.format(batch=record["batch"], md5=record["batch_md5"],
-                                                      folder=record["folder"]))
-        found = versioning.file_md5(source)
-        if found != record["batch_md5"]:
-            raise BadInputError(ERR_BATCH_CHANGED.format(batch=record["batch"], found=found,
-                                                         expected=record["batch_md5"]))
-        os.replace(source, target)
+    kept = target.is_file() and versioning.file_md5(target) == record["batch_md5"]
+    if source.is_file() and versioning.file_md5(source) == record["batch_md5"]:
+        if kept:
+            source.unlink()  # the same bytes are already in the quarantine: a re-ingest refused again
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+    elif not kept:
+        problem = ERR_BATCH_CHANGED if source.is_file() else ERR_BATCH_LOST
+        raise BadInputError(problem.format(batch=record["batch"], md5=record["batch_md5"], folder=record["folder"]))
     quarantine_hash = versioning.version_folder(paths, paths.quarantine_dir)
-    _restore_accepted(paths, record)
-    pending = pending_batch(paths)
-    if pending is not None and pending.batch_md5 == record["batch_md5"]:
-        clear_pending(paths, pending.airflow_run_id)
-    logger.info("quarantined %s at %s into %s", record["batch"], record["stage"], record["folder"])
+    _restore_accepted(paths, record["batch"], refusal)
+    clear_pending(paths, airflow_run_id)
+    logger.info("quarantined %s at %s into %s", record["batch"], refusal["stage"], record["folder"])
     return quarantine_hash
 
 
-def _restore_accepted(paths: ProjectPaths, record: dict[str, Any]) -> None:
-    """Put ``data.dvc`` and ``data/`` back to the accepted version recorded before the batch."""
-    previous = record["previous_pointer"]
+def _restore_accepted(paths: ProjectPaths, batch: str, refusal: dict[str, Any]) -> None:
+    """Put ``data.dvc`` and ``data/`` back to the accepted version recorded before the refused batch."""
+    previous = refusal["previous_pointer"]
     if previous is None:
         # the batch came with the first data version: what is left is the accepted data
         versioning.version_data(paths)
         return
-    source = paths.root / record["batch"]
-    if source.is_file() and versioning.file_md5(source) == record["batch_md5"]:
-        raise BadInputError(ERR_NOT_RESTORED.format(expected=record["accepted_data_hash"], batch=record["batch"],
-                                                    problem="the refused batch is still in data/"))
+    expected = refusal["accepted_data_hash"]
     tmp = paths.data_pointer.with_suffix(".dvc.tmp")
     tmp.write_text(previous, encoding="utf-8")
     tmp.replace(paths.data_pointer)
-    if not versioning.checkout_data(paths):
-        raise BadInputError(ERR_NOT_RESTORED.format(expected=record["accepted_data_hash"], batch=record["batch"],
-                                                    problem="dvc could not check it out"))
+    problem = None if versioning.checkout_data(paths) else "dvc could not check it out"
     found = versioning.recorded_data_hash(paths)
-    if found != record["accepted_data_hash"]:
-        raise BadInputError(ERR_NOT_RESTORED.format(expected=record["accepted_data_hash"], batch=record["batch"],
-                                                    problem=f"data.dvc records {found}"))
+    if problem is None and found != expected:
+        problem = f"data.dvc records {found}"
+    if problem is not None:
+        raise BadInputError(ERR_NOT_RESTORED.format(expected=expected, batch=batch, problem=problem))

@@ -57,7 +57,9 @@ def _ingest(
     return pending
 
 
-def test_a_refused_new_month_leaves_data_dvc_as_accepted_once_however_often_retried(project: ProjectPaths) -> None:
+def test_a_refused_new_month_leaves_data_dvc_as_accepted_once_however_often_retried(
+    project: ProjectPaths,
+) -> None:
     accepted_pointer = project.data_pointer.read_text(encoding="utf-8")
     accepted_hash = versioning.recorded_data_hash(project)
     pending = _ingest(project, "2026-02", _month("2025-12", shift=500.0), "2025-12.parquet")
@@ -85,6 +87,15 @@ def test_a_refused_new_month_leaves_data_dvc_as_accepted_once_however_often_retr
     assert again == record and again_hash == quarantine_hash
     assert len(quarantine.records(project)) == 1
     assert versioning.recorded_data_hash(project) == accepted_hash
+
+    # a deliberate re-ingest of the same bytes by another run, refused again: one record, listing both
+    forced = _ingest(project, "2026-02", _month("2025-12", shift=500.0), "2025-12.parquet", run="forced-run")
+    record, _ = quarantine.quarantine_batch(project, forced, "audit", ["drift again"], "m-2")
+    assert [r["airflow_run_id"] for r in record["refused_again"]] == ["forced-run"]
+    assert len(quarantine.records(project)) == 1
+    assert versioning.recorded_data_hash(project) == accepted_hash
+    assert not (project.batches_dir / "2025-12.parquet").exists()
+    assert quarantine.pending_batch(project) is None
 
     # nothing lost: the quarantine comes back from the DVC remote alone
     shutil.rmtree(project.quarantine_dir)

@@ -243,7 +243,7 @@ def _quarantine_and_block(
     if pending is None or pending.airflow_run_id != ctx.airflow_run_id:
         raise BadInputError(ERR_NOT_PENDING.format(stage=stage, run=ctx.airflow_run_id))
     refused, quarantine_hash = quarantine.quarantine_batch(ctx.paths, pending, stage, reasons, mlflow_run_id)
-    record["details"]["quarantine"] = quarantine.note(refused, quarantine_hash)
+    record["details"]["quarantine"] = quarantine.note(refused, ctx.airflow_run_id, quarantine_hash)
     block_run(ctx, mlflow_run_id, stage, reasons)
 
 
@@ -252,9 +252,9 @@ def _refused_before(ctx: StageContext, record: dict[str, Any]) -> None:
     earlier = quarantine.find_record(ctx.paths, ctx.interval, airflow_run_id=ctx.airflow_run_id)
     if earlier is None:
         return
-    quarantine_hash = quarantine.finish_quarantine(ctx.paths, earlier)
-    mine = next((r for r in earlier.get("refused_again", []) if r["airflow_run_id"] == ctx.airflow_run_id), earlier)
-    record["details"] = {"quarantine": quarantine.note(earlier, quarantine_hash)}
+    quarantine_hash = quarantine.finish_quarantine(ctx.paths, earlier, ctx.airflow_run_id)
+    mine = quarantine.refusal_of(earlier, ctx.airflow_run_id) or earlier
+    record["details"] = {"quarantine": quarantine.note(earlier, ctx.airflow_run_id, quarantine_hash)}
     block_run(ctx, mine["mlflow_run_id"], mine["stage"], list(mine["findings"]))
 
 
