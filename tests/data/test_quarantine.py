@@ -134,3 +134,28 @@ def test_an_accepted_batch_stays_and_an_unchecked_one_refuses_the_next_ingest(pr
         quarantine.previous_pointer(project, "data/batches/2026-02.parquet")
     # the same batch again (a retry, a re-run of that interval) replaces it, keeping the accepted pointer
     assert quarantine.previous_pointer(project, "data/batches/2026-01.parquet") == accepted_pointer
+
+
+def test_a_quarantine_stopped_half_way_is_finished_by_the_next_look_at_it(
+    project: ProjectPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accepted_hash = versioning.recorded_data_hash(project)
+    pending = _ingest(project, "2026-02", _month("2025-12", shift=500.0), "2025-12.parquet")
+
+    def killed(*args: object) -> None:
+        raise OSError("worker killed")
+
+    monkeypatch.setattr(quarantine.versioning, "version_folder", killed)
+    with pytest.raises(OSError, match="worker killed"):
+        quarantine.quarantine_batch(project, pending, "audit", ["drift"], "m-1")
+    monkeypatch.undo()
+    [record] = quarantine.records(project)  # written, the batch moved, but data.dvc still holds it
+    assert versioning.recorded_data_hash(project) != accepted_hash
+    assert quarantine.pending_batch(project) == pending
+
+    quarantine.finish_interrupted(project, record)
+
+    assert not (project.batches_dir / "2025-12.parquet").exists()
+    assert versioning.file_md5(project.root / record["file"]) == pending.batch_md5
+    assert versioning.recorded_data_hash(project) == accepted_hash
+    assert quarantine.pending_batch(project) is None

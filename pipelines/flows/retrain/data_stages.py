@@ -152,6 +152,8 @@ def _stage_batch(ctx: StageContext, frame: pd.DataFrame, batch_file: Path, notes
     write_parquet(frame, staged)
     batch_md5 = versioning.file_md5(staged)
     refused = quarantine.find_record(paths, ctx.interval, batch_md5=batch_md5)
+    if refused is not None:
+        quarantine.finish_interrupted(paths, refused)
     accepted_since = batch_file.is_file() and versioning.file_md5(batch_file) == batch_md5
     if refused is not None and not accepted_since:
         if not ctx.reingest:
