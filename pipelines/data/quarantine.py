@@ -221,12 +221,14 @@ def quarantine_batch(
     return record, quarantine_hash
 
 
-def finish_interrupted(paths: ProjectPaths, record: dict[str, Any]) -> None:
-    """Finish the quarantine of ``record`` if the run that refused it stopped half-way (its batch still pending)."""
+def finish_interrupted(paths: ProjectPaths) -> None:
+    """Finish a quarantine whose run stopped half-way: the pending batch has a record of its run's refusal."""
     pending = pending_batch(paths)
-    if pending is not None and pending.batch_md5 == record["batch_md5"]:
-        if refusal_of(record, pending.airflow_run_id) is not None:
-            finish_quarantine(paths, record, pending.airflow_run_id)
+    if pending is None:
+        return
+    record = find_record(paths, pending.interval, batch_md5=pending.batch_md5)
+    if record is not None and refusal_of(record, pending.airflow_run_id) is not None:
+        finish_quarantine(paths, record, pending.airflow_run_id)
 
 
 def refusal_of(record: dict[str, Any], airflow_run_id: str) -> dict[str, Any] | None:

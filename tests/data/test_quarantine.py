@@ -153,7 +153,7 @@ def test_a_quarantine_stopped_half_way_is_finished_by_the_next_look_at_it(
     assert versioning.recorded_data_hash(project) != accepted_hash
     assert quarantine.pending_batch(project) == pending
 
-    quarantine.finish_interrupted(project, record)
+    quarantine.finish_interrupted(project)
 
     assert not (project.batches_dir / "2025-12.parquet").exists()
     assert versioning.file_md5(project.root / record["file"]) == pending.batch_md5

@@ -151,10 +151,13 @@ def _stage_batch(ctx: StageContext, frame: pd.DataFrame, batch_file: Path, notes
     staged = ctx.run_dir / "ingest" / batch_file.name
     write_parquet(frame, staged)
     batch_md5 = versioning.file_md5(staged)
+    quarantine.finish_interrupted(paths)  # a refusal whose run stopped before data/ was put back
     refused = quarantine.find_record(paths, ctx.interval, batch_md5=batch_md5)
-    if refused is not None:
-        quarantine.finish_interrupted(paths, refused)
-    accepted_since = batch_file.is_file() and versioning.file_md5(batch_file) == batch_md5
+    unchecked = quarantine.pending_batch(paths)
+    accepted_since = (
+        batch_file.is_file() and versioning.file_md5(batch_file) == batch_md5
+        and (unchecked is None or unchecked.batch_md5 != batch_md5)
+    )
     if refused is not None and not accepted_since:
         if not ctx.reingest:
             staged.unlink()
