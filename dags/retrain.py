@@ -83,6 +83,13 @@ def _stage_task(stage: tuple[str, str]) -> Any:
             title="Request id",
             description="Set by `fairgate run` to find the records of the run it asked for; leave empty.",
         ),
+        "reingest": Param(
+            False,
+            type="boolean",
+            title="Re-ingest a quarantined batch",
+            description="Audit again a batch the audit or the leakage checks refused before (its bytes are in "
+            "quarantine/). Off: such a batch is refused at ingest, naming its quarantine record.",
+        ),
         "overrides": Param(
             {},
             type="object",
@@ -112,6 +119,7 @@ def retrain() -> None:
             context["params"].get("overrides"),
             triggering_user(dag_run),
             context["params"].get("request_id"),
+            bool(context["params"].get("reingest")),
         )
 
     state = run_reference()

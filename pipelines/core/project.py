@@ -47,6 +47,16 @@ class ProjectPaths:
         return self.data_dir / "batches"
 
     @property
+    def quarantine_dir(self) -> Path:
+        """``quarantine/``: batches refused at audit or leakage, with their records (``quarantine.dvc``)."""
+        return self.root / "quarantine"
+
+    @property
+    def quarantine_pointer(self) -> Path:
+        """``quarantine.dvc``: the DVC pointer to the quarantine, versioned apart from ``data/``."""
+        return self.root / "quarantine.dvc"
+
+    @property
     def data_pointer(self) -> Path:
         """``data.dvc``: the committed pointer to the data version."""
         return self.root / "data.dvc"

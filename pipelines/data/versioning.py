@@ -7,9 +7,11 @@ the step with DVC's own message: data that is not versioned is never trained on.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -23,8 +25,20 @@ ERR_NO_POINTER = "{pointer} does not exist: the data has never been versioned"
 ERR_BAD_POINTER = "{pointer} is not a DVC pointer with one output and an md5: {problem}"
 
 
+CHUNK = 1 << 20
+
+
 class DataVersionError(BadInputError):
     """DVC could not version or restore the data."""
+
+
+def file_md5(path: Path) -> str:
+    """The md5 of a file's bytes: DVC's hash of it, and the name of its object in the DVC cache."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def run_dvc(paths: ProjectPaths, *args: str) -> str:
@@ -40,11 +54,17 @@ def run_dvc(paths: ProjectPaths, *args: str) -> str:
 
 def recorded_data_hash(paths: ProjectPaths) -> str:
     """The md5 of ``data/`` recorded in ``data.dvc`` (DVC's directory hash, ``….dir``)."""
-    pointer = paths.data_pointer
-    if not pointer.is_file():
-        raise DataVersionError(ERR_NO_POINTER.format(pointer=pointer))
+    return pointer_hash(paths.data_pointer)
+
+
+def pointer_hash(pointer: Path, text: str | None = None) -> str:
+    """The md5 a DVC pointer file records for its one output (``text``: the pointer's content, if not read yet)."""
+    if text is None:
+        if not pointer.is_file():
+            raise DataVersionError(ERR_NO_POINTER.format(pointer=pointer))
+        text = pointer.read_text(encoding="utf-8")
     try:
-        content = yaml.safe_load(pointer.read_text(encoding="utf-8"))
+        content = yaml.safe_load(text)
         return str(content["outs"][0]["md5"])
     except (yaml.YAMLError, KeyError, IndexError, TypeError) as e:
         raise DataVersionError(ERR_BAD_POINTER.format(pointer=pointer, problem=e)) from e
@@ -58,6 +78,21 @@ def version_data(paths: ProjectPaths, push: bool = True) -> str:
     data_hash = recorded_data_hash(paths)
     logger.info("data versioned: %s", data_hash)
     return data_hash
+
+
+def version_folder(paths: ProjectPaths, folder: Path, push: bool = True) -> str:
+    """``dvc add FOLDER`` (its pointer is ``FOLDER.dvc``) then ``dvc push`` of that pointer; return its hash.
+
+    Used for the quarantine, a DVC output of its own beside ``data/``.
+    """
+    relative = folder.relative_to(paths.root)
+    run_dvc(paths, "add", "--quiet", str(relative))
+    pointer = folder.with_name(folder.name + ".dvc")
+    if push:
+        run_dvc(paths, "push", "--quiet", str(pointer.relative_to(paths.root)))
+    folder_hash = pointer_hash(pointer)
+    logger.info("%s versioned: %s", relative, folder_hash)
+    return folder_hash
 
 
 def data_is_current(paths: ProjectPaths) -> bool:

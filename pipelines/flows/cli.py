@@ -195,6 +195,8 @@ def render_summary(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: 
     notes = by_stage.get("ingest", {}).get("details", {}).get("notes", [])
     notes += by_stage.get("split", {}).get("details", {}).get("notes", [])
     notes += by_stage.get("gate", {}).get("details", {}).get("notes", [])
+    notes += [by_stage[s]["details"]["quarantine"] for s in ("audit", "leakage")
+              if by_stage.get(s, {}).get("details", {}).get("quarantine")]
     if notes:
         _out("")
         for note in notes:
@@ -251,7 +253,7 @@ def command_run(args: argparse.Namespace) -> int:
     # a champion moved outside fairgate stops the run before Airflow starts: nothing is gated against it
     champion_record.reconcile(paths, config, registry.connect(paths))
     request_id = uuid.uuid4().hex
-    conf = {"interval": interval, "overrides": overrides, "request_id": request_id}
+    conf = {"interval": interval, "overrides": overrides, "request_id": request_id, "reingest": bool(args.force)}
     log_file = paths.root / "var" / "logs" / f"retrain-{interval}-{request_id[:8]}.log"
     _out(f"running the retrain DAG for interval {interval} through Airflow (log: {log_file}) ...")
     year, month = (int(part) for part in interval.split("-"))
@@ -565,7 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--interval", help="data interval YYYY-MM (default: the last complete month)")
     run.add_argument("--hazard", action="append", choices=HAZARDS, help="plant a generator hazard (repeatable)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a fairgate.yaml key for this run")
-    run.add_argument("--force", action="store_true", help="run even if this interval was already processed")
+    run.add_argument("--force", action="store_true", help="run even if this interval was already processed "
+                     "(a batch quarantined before is audited again)")
     run.set_defaults(handler=command_run)
     rollback = commands.add_parser("rollback", help="move champion back to the last fair and stable version")
     rollback.add_argument("--reason", required=True, help="why (recorded)")

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.project import ProjectPaths
+from pipelines.data.versioning import file_md5
 from pipelines.governance import registry, tags
 from pipelines.governance.audit_log import Entry
 from pipelines.governance.lineage import data_version_files
@@ -41,15 +41,6 @@ ERR_MISMATCH = (
     "nothing restored"
 )
 ERR_TARGET_NOT_EMPTY = "--to {folder} exists and is not empty: choose a new folder (nothing is overwritten)"
-CHUNK = 1 << 20
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def default_restore_folder(paths: ProjectPaths, model_name: str, version: str) -> Path:
@@ -95,7 +86,7 @@ def restore_data(paths: ProjectPaths, config: FairgateConfig, version: str, to: 
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-            if _md5(target) != manifest[relative]:
+            if file_md5(target) != manifest[relative]:
                 raise BlockedError("data restore", [ERR_MISMATCH.format(
                     version=version, data_hash=data_hash, problem=f"{relative} changed while it was copied")])
         if folder.exists():
@@ -120,7 +111,7 @@ def verify_manifest(paths: ProjectPaths, data_hash: str, cached: dict[str, Path]
     with Repo(str(paths.root)) as repo:
         manifest_file = Path(repo.cache.local.oid_to_path(data_hash))
     problems: list[str] = []
-    if _md5(manifest_file) != data_hash.removesuffix(".dir"):
+    if file_md5(manifest_file) != data_hash.removesuffix(".dir"):
         problems.append("its manifest's md5 differs")
     listed = {
         str(item["relpath"]): str(item["md5"])
@@ -129,8 +120,8 @@ def verify_manifest(paths: ProjectPaths, data_hash: str, cached: dict[str, Path]
     if set(listed) != set(cached):
         problems.append(f"the manifest lists {sorted(listed)} but {sorted(cached)} were found")
     for relative, source in sorted(cached.items()):
-        if relative in listed and _md5(source) != listed[relative]:
-            problems.append(f"{relative}: md5 {_md5(source)}, manifest {listed[relative]}")
+        if relative in listed and file_md5(source) != listed[relative]:
+            problems.append(f"{relative}: md5 {file_md5(source)}, manifest {listed[relative]}")
     if problems:
         raise BlockedError("data restore", [ERR_MISMATCH.format(version=version, data_hash=data_hash,
                                                                problem="; ".join(problems))])

@@ -45,6 +45,7 @@ class StageContext:
     dag_id: str
     interval: str
     actor: str
+    reingest: bool = False  # audit again a batch that was quarantined before (``fairgate run --force``)
 
     @property
     def run_dir(self) -> Path:
@@ -67,6 +68,7 @@ class StageContext:
             dag_id=str(run_ref.get("dag_id", "retrain")),
             interval=interval,
             actor=str(run_ref.get("actor") or "unknown"),
+            reingest=bool(run_ref.get("reingest", False)),
         )
 
 
@@ -105,6 +107,7 @@ def run_reference(
     overrides: dict[str, Any] | None,
     actor: str | None,
     request_id: str | None = None,
+    reingest: bool = False,
 ) -> RunState:
     """Build the run state every stage receives, holding the run reference (validated here, at the entry point).
 
@@ -132,6 +135,8 @@ def run_reference(
         "overrides": dict(overrides or {}),
         "actor": actor or "airflow:scheduler",
     }
+    if reingest:
+        ref["reingest"] = True
     return {"ref": ref}
 
 

@@ -15,11 +15,11 @@ from typing import Any
 import pandas as pd
 
 from pipelines.core.config import FairgateConfig
-from pipelines.core.errors import BadInputError
+from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.files import write_json, write_parquet
 from pipelines.core.project import ProjectPaths
 from pipelines.core.tables import read_table
-from pipelines.data import generator, versioning
+from pipelines.data import generator, quarantine, versioning
 from pipelines.data.audit import audit_dataset
 from pipelines.data.dataset import dataset_files, load_dataset, require_columns
 from pipelines.data.leakage import find_leakage
@@ -32,6 +32,11 @@ from pipelines.reports.check_report import ReportPage, audit_report_html, render
 from pipelines.reports.model_card import DATA_SUMMARY_PATH, summarise_split
 
 ERR_EMPTY_BATCH = "the batch for {interval} is empty: nothing to ingest"
+ERR_REFUSED_BEFORE = "; nothing ingested (to audit it again deliberately: fairgate run --force)"
+ERR_NOT_PENDING = (
+    "the {stage} stage refused the batch of run {run}, but no batch of that run is pending in data/: "
+    "it cannot be quarantined (see var/pending/batch.json)"
+)
 
 
 def _ensure_history(paths: ProjectPaths, config: FairgateConfig) -> list[str]:
@@ -55,39 +60,26 @@ def _ensure_history(paths: ProjectPaths, config: FairgateConfig) -> list[str]:
 
 
 def ingest(state: RunState) -> RunState:
-    """Add the interval's batch to ``data/``, version it with DVC, open the MLflow run."""
+    """Add the interval's batch to ``data/``, version it with DVC, open the MLflow run.
+
+    The batch is versioned before its audit, and marked pending
+    (:mod:`pipelines.data.quarantine`) until the leakage checks pass; a batch
+    the checks refuse leaves ``data/`` for the quarantine.  A batch already
+    quarantined (same bytes) is refused here, before anything is written.
+    """
     ctx = stage_input(state, "ingest")
     with stage_record(ctx, "ingest") as record:
         config, paths = ctx.config, ctx.paths
-        committed_hash = versioning.recorded_data_hash(paths) if paths.data_pointer.is_file() else None
         notes: list[str] = []
         if config.dataset.source == "generator":
             notes += _ensure_history(paths, config)
-            decision_month = generator.shift_month(ctx.interval, -config.generator.label_lag_months)
-            batch = generator.generate_month(decision_month, config.generator, config.generator.hazards)
-            if batch.frame.empty:
-                raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
-            batch_file = paths.batches_dir / f"{decision_month}.parquet"
-            write_parquet(batch.frame, batch_file)
-            write_json(ctx.run_dir / "generator_truth.json", batch.truth)
-            rows = len(batch.frame)
-            notes.append(
-                f"interval {ctx.interval}: applications decided in {decision_month}, "
-                f"outcome observed {config.generator.label_lag_months} months later"
-            )
-        else:
-            source = Path(str(config.dataset.path))
-            if not source.is_absolute():
-                source = paths.root / source
-            frame = read_table(source)
-            if frame.empty:
-                raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
-            require_columns(frame, config)
-            batch_file = paths.data_dir / "dataset.parquet"
-            write_parquet(frame, batch_file)
-            decision_month = None
-            rows = len(frame)
-            notes.append(f"dataset copied from {source}")
+        frame, batch_file, decision_month, source_note = _new_batch(ctx)
+        rows = len(frame)
+        notes.append(source_note)
+        accepted = versioning.recorded_data_hash(paths) if paths.data_pointer.is_file() else "none"
+        record["details"] = {"rows": rows, "data_hash": f"{accepted} (unchanged)", "notes": notes}
+        previous = _stage_batch(ctx, frame, batch_file, notes)
+        committed_hash = versioning.pointer_hash(paths.data_pointer, previous) if previous is not None else None
         data_hash = versioning.version_data(paths)
         if committed_hash is None:
             notes.append(f"first data version created: {data_hash}")
@@ -123,6 +115,64 @@ def ingest(state: RunState) -> RunState:
         return {**state, "ingested": ingested}
 
 
+def _new_batch(ctx: StageContext) -> tuple[pd.DataFrame, Path, str | None, str]:
+    """The interval's batch: its rows, where it goes in ``data/``, its decision month, a note on its source."""
+    config, paths = ctx.config, ctx.paths
+    if config.dataset.source == "generator":
+        decision_month = generator.shift_month(ctx.interval, -config.generator.label_lag_months)
+        batch = generator.generate_month(decision_month, config.generator, config.generator.hazards)
+        if batch.frame.empty:
+            raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
+        write_json(ctx.run_dir / "generator_truth.json", batch.truth)
+        note = (
+            f"interval {ctx.interval}: applications decided in {decision_month}, "
+            f"outcome observed {config.generator.label_lag_months} months later"
+        )
+        return batch.frame, paths.batches_dir / f"{decision_month}.parquet", decision_month, note
+    source = Path(str(config.dataset.path))
+    if not source.is_absolute():
+        source = paths.root / source
+    frame = read_table(source)
+    if frame.empty:
+        raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
+    require_columns(frame, config)
+    return frame, paths.data_dir / "dataset.parquet", None, f"dataset copied from {source}"
+
+
+def _stage_batch(ctx: StageContext, frame: pd.DataFrame, batch_file: Path, notes: list[str]) -> str | None:
+    """Write the batch into ``data/`` marked pending; return the ``data.dvc`` of the accepted data before it.
+
+    The file is written in the run folder first: a batch whose bytes were
+    quarantined before is refused (blocked, naming its record) unless the run
+    re-ingests it deliberately or it has been accepted since, and a batch
+    left unchecked by another run refuses this one, with ``data/`` untouched.
+    """
+    paths = ctx.paths
+    staged = ctx.run_dir / "ingest" / batch_file.name
+    write_parquet(frame, staged)
+    batch_md5 = versioning.file_md5(staged)
+    quarantine.finish_interrupted(paths)  # a refusal whose run stopped before data/ was put back
+    refused = quarantine.find_record(paths, ctx.interval, batch_md5=batch_md5)
+    unchecked = quarantine.pending_batch(paths)
+    accepted_since = (
+        batch_file.is_file() and versioning.file_md5(batch_file) == batch_md5
+        and (unchecked is None or unchecked.batch_md5 != batch_md5)
+    )
+    if refused is not None and not accepted_since:
+        if not ctx.reingest:
+            staged.unlink()
+            raise BlockedError("ingest", [quarantine.refusal(refused) + ERR_REFUSED_BEFORE])
+        notes.append(f"re-ingested deliberately (--force), audited again: {quarantine.refusal(refused)}")
+    relative = batch_file.relative_to(paths.root).as_posix()
+    previous = quarantine.previous_pointer(paths, relative)
+    quarantine.mark_pending(
+        paths, quarantine.PendingBatch(ctx.interval, relative, batch_md5, ctx.airflow_run_id, previous)
+    )
+    batch_file.parent.mkdir(parents=True, exist_ok=True)
+    staged.replace(batch_file)
+    return previous
+
+
 def audit(state: RunState) -> RunState:
     """Audit the new batch against the champion's training data (Great Expectations, drift).
 
@@ -134,6 +184,7 @@ def audit(state: RunState) -> RunState:
     ctx = stage_input(state, "audit", "ingested")
     ingested = state["ingested"]
     with stage_record(ctx, "audit") as record:
+        _refused_before(ctx, record)
         config = ctx.config
         batch_file = Path(ingested["batch_file"])
         batch = pd.read_parquet(batch_file)
@@ -182,9 +233,34 @@ def audit(state: RunState) -> RunState:
             result.report.blocking,
         )
         if result.report.verdict == "blocked":
-            block_run(ctx, ingested["mlflow_run_id"], "audit", [_finding_line(f) for f in result.report.blocking])
+            _quarantine_and_block(
+                ctx, record, "audit", [_finding_line(f) for f in result.report.blocking], ingested["mlflow_run_id"]
+            )
         audited: Audited = {"verdict": "pass", "findings": len(result.report.findings), "reference": reference.source}
         return {**state, "audited": audited}
+
+
+def _quarantine_and_block(
+    ctx: StageContext, record: dict[str, Any], stage: str, reasons: list[str], mlflow_run_id: str
+) -> None:
+    """Move this run's refused batch to the quarantine (``data/`` back to the accepted version), then block."""
+    pending = quarantine.pending_batch(ctx.paths)
+    if pending is None or pending.airflow_run_id != ctx.airflow_run_id:
+        raise BadInputError(ERR_NOT_PENDING.format(stage=stage, run=ctx.airflow_run_id))
+    refused, quarantine_hash = quarantine.quarantine_batch(ctx.paths, pending, stage, reasons, mlflow_run_id)
+    record["details"]["quarantine"] = quarantine.note(refused, ctx.airflow_run_id, quarantine_hash)
+    block_run(ctx, mlflow_run_id, stage, reasons)
+
+
+def _refused_before(ctx: StageContext, record: dict[str, Any]) -> None:
+    """A retried check whose first attempt quarantined the batch: finish that quarantine and block again."""
+    earlier = quarantine.find_record(ctx.paths, ctx.interval, airflow_run_id=ctx.airflow_run_id)
+    if earlier is None:
+        return
+    quarantine_hash = quarantine.finish_quarantine(ctx.paths, earlier, ctx.airflow_run_id)
+    mine = quarantine.refusal_of(earlier, ctx.airflow_run_id) or earlier
+    record["details"] = {"quarantine": quarantine.note(earlier, ctx.airflow_run_id, quarantine_hash)}
+    block_run(ctx, mine["mlflow_run_id"], mine["stage"], list(mine["findings"]))
 
 
 def _fresh_folder(folder: Path) -> Path:
@@ -223,6 +299,7 @@ def leakage(state: RunState) -> RunState:
     ctx = stage_input(state, "leakage", "ingested", "audited")
     ingested = state["ingested"]
     with stage_record(ctx, "leakage") as record:
+        _refused_before(ctx, record)
         frame = load_dataset(ctx.paths, ctx.config)
         is_test = holdout_mask(frame, ctx.config.dataset, ctx.config.split)
         report = find_leakage(frame, ctx.config.dataset, ctx.config.leakage, is_test)
@@ -241,7 +318,11 @@ def leakage(state: RunState) -> RunState:
         record["details"] = {"rows": len(frame), "findings": len(report.findings), "notes": report.notes}
         _verdict_tag(ctx, ingested["mlflow_run_id"], "leakage", report.verdict, report.findings, report.blocking)
         if report.verdict == "blocked":
-            block_run(ctx, ingested["mlflow_run_id"], "leakage", [_finding_line(f) for f in report.blocking])
+            _quarantine_and_block(
+                ctx, record, "leakage", [_finding_line(f) for f in report.blocking], ingested["mlflow_run_id"]
+            )
+        # the batch passed both checks: it is part of the accepted dataset from now on
+        quarantine.clear_pending(ctx.paths, ctx.airflow_run_id)
         checked: LeakageChecked = {"verdict": "pass", "findings": len(report.findings)}
         return {**state, "leakage": checked}
 

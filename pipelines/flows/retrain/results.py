@@ -19,6 +19,7 @@ class RunReference(TypedDict):
     interval: str
     overrides: dict[str, Any]
     actor: str
+    reingest: NotRequired[bool]  # audit again a batch quarantined before (``fairgate run --force``)
 
 
 class Ingested(TypedDict):
