@@ -19,6 +19,7 @@ class RunReference(TypedDict):
     interval: str
     overrides: dict[str, Any]
     actor: str
+    completed_by: NotRequired[str]  # the Airflow run completing this one, interrupted after registration
 
 
 class Ingested(TypedDict):
