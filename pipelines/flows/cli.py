@@ -340,12 +340,17 @@ def _settle_unfinished_run(
     ``stopped_at`` / ``crashed_at`` name the stage in progress: the first one
     without a passed record.
     """
-    from pipelines.flows.retrain.context import STAGES  # lazy: MLflow, only once the run is over
-    from pipelines.flows.retrain.mlflow_run import FAILED, KILLED, RUNNING, end_mlflow_run, find_mlflow_run
+    from pipelines.flows.retrain.mlflow_run import (  # lazy: MLflow, only once the run is over
+        FAILED,
+        KILLED,
+        RUNNING,
+        end_mlflow_run,
+        find_mlflow_run,
+        stage_in_progress,
+    )
     from pipelines.governance import registry
 
-    verdicts = {r["stage"]: r["verdict"] for r in read_stage_records(paths, airflow_run_id)}
-    stage = next((s for s in STAGES if verdicts.get(s) not in ("passed", "waiting")), STAGES[-1])
+    stage = stage_in_progress(paths, airflow_run_id)
     if stopped is not None:
         end_mlflow_run(paths, config, airflow_run_id, KILLED, {tags.STOPPED_AT: stage, tags.STOPPED_REASON: stopped})
         return

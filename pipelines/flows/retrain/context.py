@@ -24,7 +24,7 @@ from pipelines.core.config import MONTH_PATTERN, FairgateConfig, apply_overrides
 from pipelines.core.errors import BadInputError, BlockedError, FairgateError
 from pipelines.core.files import write_json
 from pipelines.core.project import CODE_ROOT, ProjectPaths, open_project, safe_key
-from pipelines.flows.retrain.mlflow_run import end_mlflow_run, resume_mlflow_run, stage_end_status
+from pipelines.flows.retrain.mlflow_run import STAGES, end_mlflow_run, resume_mlflow_run, stage_end_status
 from pipelines.flows.retrain.results import RunReference, RunState
 from pipelines.flows.retrain.resume import completion_of, interrupted_run
 from pipelines.governance import registry, tags
@@ -32,7 +32,6 @@ from pipelines.governance.records import record_event
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register", "promote")
 ERR_INTERVAL = "interval must be a month as YYYY-MM, found {value!r}"
 ERR_END_RUN = "the MLflow run could not be ended {status}: {error}"
 ERR_STAGE_MISSING = "the {stage} stage needs the result of {needed}, which the run state does not hold: {keys}"

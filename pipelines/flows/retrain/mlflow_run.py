@@ -19,6 +19,7 @@ what ended it in ``fairgate.resumed_after``.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -31,6 +32,8 @@ from pipelines.governance import registry, tags
 logger = logging.getLogger(__name__)
 
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
+# the retrain stages in order (the stage records and the summary follow it)
+STAGES = ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register", "promote")
 # the tags of an ended run that a resumed run moves into fairgate.resumed_after
 _INTERRUPTION_TAGS = (tags.CRASHED_AT, tags.CRASHED_REASON, tags.STOPPED_AT, tags.STOPPED_REASON)
 
@@ -111,3 +114,13 @@ def stage_end_status(stage: str, record: dict[str, Any], raised: bool) -> tuple[
     if verdict == "crashed":
         return FAILED, {tags.CRASHED_AT: stage, tags.CRASHED_REASON: reasons}
     raise ValueError(f"a stage that raised has verdict blocked, error or crashed, found {verdict!r}")
+
+
+def stage_in_progress(paths: ProjectPaths, airflow_run_id: str) -> str:
+    """The stage a run without a verdict was in: the first one without a passed (or waiting) record."""
+    folder = paths.run_dir(airflow_run_id) / "stages"
+    verdicts = {}
+    for file in folder.glob("*.json"):
+        record = json.loads(file.read_text(encoding="utf-8"))
+        verdicts[record["stage"]] = record["verdict"]
+    return next((s for s in STAGES if verdicts.get(s) not in ("passed", "waiting")), STAGES[-1])

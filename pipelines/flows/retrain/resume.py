@@ -13,7 +13,9 @@ idempotency key, so the stages it already did hand the state on unchanged and
 approval while frozen, or refused), once.
 
 A run interrupted before its registration is not completed: nothing of it
-was registered, and the new run does the whole work again.
+was registered, and the new run does the whole work again; if its MLflow run
+was left ``RUNNING`` (no process was left to end it), it ends ``KILLED``,
+``fairgate.stopped_reason`` saying which run superseded it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pipelines.core.config import FairgateConfig
 from pipelines.core.files import write_json
 from pipelines.core.project import ProjectPaths, open_project
 from pipelines.data import versioning
-from pipelines.flows.retrain.mlflow_run import FINISHED
+from pipelines.flows.retrain.mlflow_run import FINISHED, KILLED, RUNNING, end_mlflow_run, stage_in_progress
 from pipelines.flows.retrain.results import RunState
 from pipelines.governance import registry, tags
 from pipelines.governance.records import version_entries
@@ -38,6 +40,10 @@ from pipelines.governance.records import version_entries
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
+SUPERSEDED = (
+    "superseded by run {run} of the same interval and configuration: it had stopped without a verdict, "
+    "and nothing of it was left to complete on this data"
+)
 ERR_BAD_STATE = "the saved run state {path} is not a run state (expected a JSON object with 'ref'): {problem}"
 
 Stage = Callable[[RunState], RunState]
@@ -108,28 +114,36 @@ def interrupted_run(
         order_by=["attributes.start_time DESC"],
     )
     data_hash, source = versioning.recorded_data_hash(paths), source_digest(paths, config)
+    completed: RunState | None = None
     for run in runs:
         run_tags = run.data.tags
         earlier = run_tags.get(tags.AIRFLOW_RUN_ID)
-        if (
-            earlier in (None, airflow_run_id)
-            or run.info.status == FINISHED
-            or tags.BLOCKED_AT in run_tags
-            or run_tags.get(tags.DATA_HASH) != data_hash
-            or run_tags.get(tags.SOURCE_SHA256) != source
-        ):
-            continue
-        state = saved_state(paths, str(earlier))
-        if state is None or "registered" not in state:
-            continue
-        version = str(state["registered"]["version"])
-        registered = [e for e in version_entries(paths, config, version) if e.kind == "registration"
-                      and e.idempotency_key == f"{earlier}:registration:{version}"]
-        if registered:
+        if earlier in (None, airflow_run_id) or run.info.status == FINISHED or tags.BLOCKED_AT in run_tags:
+            continue  # this run, or one that reached its verdict
+        same_data = run_tags.get(tags.DATA_HASH) == data_hash and run_tags.get(tags.SOURCE_SHA256) == source
+        state = _registered_state(paths, config, str(earlier)) if same_data and completed is None else None
+        if state is not None:
             logger.warning("run %s completes %s, interrupted after registering version %s",
-                           airflow_run_id, earlier, version)
-            return state
-    return None
+                           airflow_run_id, earlier, state["registered"]["version"])
+            completed = state
+        elif run.info.status == RUNNING:
+            # no process of it is left to end it (its Airflow run of the same date is replaced by this one)
+            end_mlflow_run(paths, config, str(earlier), KILLED, {
+                tags.STOPPED_AT: stage_in_progress(paths, str(earlier)),
+                tags.STOPPED_REASON: SUPERSEDED.format(run=airflow_run_id),
+            })
+    return completed
+
+
+def _registered_state(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: str) -> RunState | None:
+    """The saved state of a run whose candidate's registration is in the audit log, or None."""
+    state = saved_state(paths, airflow_run_id)
+    if state is None or "registered" not in state:
+        return None
+    version = str(state["registered"]["version"])
+    key = f"{airflow_run_id}:registration:{version}"
+    recorded = [e for e in version_entries(paths, config, version) if e.idempotency_key == key]
+    return state if recorded else None
 
 
 def completion_of(state: RunState, airflow_run_id: str) -> RunState:
