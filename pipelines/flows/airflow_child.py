@@ -1,10 +1,19 @@
 """The Airflow process ``fairgate run`` starts, and how stopping ``fairgate run`` stops it.
 
 The child (``airflow dags test``) runs in its own session, so its process
-group holds it and everything it starts.  While it runs, SIGTERM and SIGINT
-to ``fairgate run`` are forwarded to that group; the child then has
+group holds it and everything it starts.  While it runs, SIGTERM or SIGINT to
+``fairgate run`` interrupts that group with SIGINT; the child then has
 :data:`STOP_GRACE_SECONDS` to end before the group is killed (SIGKILL); a
-second signal kills it at once.  Once a stopped or killed child has ended,
+second signal kills it at once.
+
+SIGINT, not SIGTERM, is what reaches the group: Airflow's in-process task
+runner (``dags test``) answers SIGTERM by calling the operator's ``on_kill``
+and carrying on with the task, so under SIGTERM the run would go on through
+its stages, promotion included, until the SIGKILL.  SIGINT interrupts the
+task where it is (its stage records ``crashed: KeyboardInterrupt``); ``dags
+test`` then waits for the task's retry (a minute away), which the SIGKILL at
+the end of the grace forestalls.  SIGINT is also the first step of Airflow's
+own escalation (SIGINT, SIGTERM, SIGKILL).  Once a stopped or killed child has ended,
 whatever it left in its group is killed too: a stopped run leaves no process
 behind.
 """
@@ -23,10 +32,11 @@ from types import FrameType
 logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-STOP_GRACE_SECONDS = 30.0  # a bound, not a tunable: a stopped Airflow process is killed after it
+FORWARDED_SIGNAL = signal.SIGINT
+STOP_GRACE_SECONDS = 10.0  # a bound, not a tunable: a stopped Airflow process is killed after it
 _POLL_SECONDS = 0.2
 
-STOPPED_BY_SIGNAL = "fairgate run received {signal} and forwarded it to the Airflow process group"
+STOPPED_BY_SIGNAL = "fairgate run received {signal} and interrupted the Airflow process group (SIGINT)"
 STOPPED_KILLED_AFTER_GRACE = "; the group did not end within {grace:g} s and was killed (SIGKILL)"
 KILLED_FROM_OUTSIDE = "the Airflow process was killed by {signal}"
 
@@ -61,7 +71,7 @@ def signal_group(group: int, signum: int) -> bool:
 
 
 def run_airflow_child(argv: list[str], env: dict[str, str], log_file: Path, cwd: Path) -> ChildEnd:
-    """Run ``argv`` in its own process group, output to ``log_file``; forward stop signals to the group."""
+    """Run ``argv`` in its own process group, output to ``log_file``; a stop signal interrupts the group."""
     received: list[int] = []
     group: list[int] = []  # the child's process group, once it exists
 
@@ -69,7 +79,7 @@ def run_airflow_child(argv: list[str], env: dict[str, str], log_file: Path, cwd:
         received.append(signum)
         if group:
             # the first signal asks the run to stop; a second one does not wait
-            signal_group(group[0], signum if len(received) == 1 else signal.SIGKILL)
+            signal_group(group[0], FORWARDED_SIGNAL if len(received) == 1 else signal.SIGKILL)
 
     previous = {s: signal.signal(s, on_stop_signal) for s in STOP_SIGNALS}
     try:
@@ -79,7 +89,7 @@ def run_airflow_child(argv: list[str], env: dict[str, str], log_file: Path, cwd:
             )
         group.append(child.pid)
         if received:  # a signal that came before the child existed
-            signal_group(child.pid, received[0])
+            signal_group(child.pid, FORWARDED_SIGNAL)
         returncode, killed = _wait_bounded(child, received)
         if received or returncode < 0:
             # the child is gone; what it started must not outlive the stopped run

@@ -646,7 +646,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(ERR_INTERRUPTED)
         return EXIT_INTERNAL
     except Exception as e:  # noqa: BLE001 - not a verdict: a bug or a broken tool exits 3 with its traceback's log, never 1
-        sys.stderr.write(ERR_CRASHED.format(error=f"{type(e).__name__}: {e}", log=_write_crash_log(args.command)))
+        first_line = next(iter(str(e).splitlines()), "")  # one line here: the whole message is in the log
+        log = _write_crash_log(args.command)
+        sys.stderr.write(ERR_CRASHED.format(error=f"{type(e).__name__}: {first_line}", log=log))
         return EXIT_INTERNAL
 
 
