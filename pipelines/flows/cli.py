@@ -184,6 +184,31 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
+def _stage_detail(stage: str, record: dict[str, Any]) -> str:
+    """The summary's one-line detail of a stage record."""
+    details = record.get("details", {})
+    detail = ""
+    if stage == "ingest":
+        detail = f"{details.get('rows', '?')} rows, data {details.get('data_hash', '?')}"
+    elif stage in ("audit", "leakage"):
+        detail = f"{details.get('findings', 0)} finding(s)"
+    elif stage == "split":
+        detail = f"train {details.get('train_rows', '?')} / holdout {details.get('holdout_rows', '?')}"
+    elif stage == "train":
+        detail = f"{details.get('estimator', '')}, class weights {details.get('class_weights', '')}"
+    elif stage == "evaluate":
+        detail = f"champion compared: {details.get('champion_version') or 'none yet'}"
+    elif stage == "gate":
+        detail = f"technical {details.get('technical', '?')}, ethical {details.get('ethical', '?')}"
+    elif stage == "register":
+        detail = f"{details.get('model', '')} version {details.get('version', '?')}"
+    elif stage == "promote" and record["verdict"] == "waiting":
+        detail = f"frozen: version {details.get('version', '?')} awaits approval"
+    elif stage == "promote":
+        detail = f"champion {details.get('from_version') or 'none'} -> {details.get('to_version')}"
+    return detail
+
+
 def render_summary(
     paths: ProjectPaths,
     config: FairgateConfig,
@@ -216,26 +241,7 @@ def render_summary(
         if record is None:
             _out(f"{stage:<10} {'not run':<9} {'':>8}")
             continue
-        details = record.get("details", {})
-        detail = ""
-        if stage == "ingest":
-            detail = f"{details.get('rows', '?')} rows, data {details.get('data_hash', '?')}"
-        elif stage in ("audit", "leakage"):
-            detail = f"{details.get('findings', 0)} finding(s)"
-        elif stage == "split":
-            detail = f"train {details.get('train_rows', '?')} / holdout {details.get('holdout_rows', '?')}"
-        elif stage == "train":
-            detail = f"{details.get('estimator', '')}, class weights {details.get('class_weights', '')}"
-        elif stage == "evaluate":
-            detail = f"champion compared: {details.get('champion_version') or 'none yet'}"
-        elif stage == "gate":
-            detail = f"technical {details.get('technical', '?')}, ethical {details.get('ethical', '?')}"
-        elif stage == "register":
-            detail = f"{details.get('model', '')} version {details.get('version', '?')}"
-        elif stage == "promote" and record["verdict"] == "waiting":
-            detail = f"frozen: version {details.get('version', '?')} awaits approval"
-        elif stage == "promote":
-            detail = f"champion {details.get('from_version') or 'none'} -> {details.get('to_version')}"
+        detail = _stage_detail(stage, record)
         _out(f"{stage:<10} {record['verdict']:<9} {record.get('seconds', 0):>8.2f}  {detail}")
         for reason in record.get("reasons", []):
             _out(f"{'':<30}reason: {reason}")
