@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 MODEL = "fairgate-credit-default"
 
@@ -55,3 +59,14 @@ def start_fairgate(
             [sys.executable, "-m", "pipelines.flows.cli", *args],
             cwd=project, env=env, stdout=handle, stderr=subprocess.STDOUT, text=True,
         )
+
+
+def wait_for(condition: Callable[[], object], what: str, deadline: float = 600.0, every: float = 0.2) -> object:
+    """Poll ``condition`` until it is truthy and return it; fail naming ``what`` once the bounded deadline passed."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"not within {deadline:g} s: {what}")

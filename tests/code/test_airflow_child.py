@@ -11,13 +11,13 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from pipelines.flows.airflow_child import STOP_GRACE_SECONDS
+from tests.projects import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +42,6 @@ STUBBORN = CHILD.format(handler="signal.signal(signal.SIGINT, signal.SIG_IGN)") 
 INTERRUPTIBLE = CHILD.format(handler="")  # SIGINT ends it at once
 
 
-def wait_for(condition, what: str, deadline: float = 60.0):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"not within {deadline:g} s: {what}")
-
-
 def alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -64,7 +54,8 @@ def stop_harness(tmp_path: Path, child: str) -> tuple[dict, int]:
     log = tmp_path / "child.log"
     harness = subprocess.Popen([sys.executable, "-c", HARNESS, str(log), child], stdout=subprocess.PIPE, text=True)
     try:
-        grandchild = int(wait_for(lambda: log.is_file() and log.read_text().strip(), "the grandchild started"))
+        started = wait_for(lambda: log.is_file() and log.read_text().strip(), "the grandchild started", 60.0, 0.05)
+        grandchild = int(started)
         harness.send_signal(signal.SIGTERM)
         out, _ = harness.communicate(timeout=STOP_GRACE_SECONDS + 60)
     finally:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -21,7 +19,7 @@ import pytest
 from pipelines.flows.airflow_child import STOP_GRACE_SECONDS
 from tests.c07.test_c07_incident import c07_fault
 from tests.conftest import make_project
-from tests.projects import MODEL, champion_version, client_for, fairgate, start_fairgate, versions
+from tests.projects import MODEL, champion_version, client_for, fairgate, start_fairgate, versions, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -31,17 +29,6 @@ DEADLINE_SECONDS = 600.0
 @pytest.fixture(scope="module")
 def project(session_root: Path) -> Path:
     return make_project(session_root / "crash-safe-project", **{"generator.rows_per_month": 600})
-
-
-def wait_for(condition: Callable[[], object], what: str, deadline: float = DEADLINE_SECONDS) -> object:
-    """Poll ``condition`` until it is truthy; fail naming ``what`` once the bounded deadline has passed."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"not within {deadline:g} s: {what}")
 
 
 def airflow_child(fairgate_process: psutil.Popen | object) -> psutil.Process | None:
