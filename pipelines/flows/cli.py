@@ -677,7 +677,7 @@ def _write_crash_log(command: str) -> str:
 
 
 ERR_CRASHED = "fairgate: crashed: {error}; see {log}\n"
-ERR_INTERRUPTED = "fairgate: stopped (interrupted) before the command finished; nothing after that point was done\n"
+ERR_INTERRUPTED = "fairgate: stopped (interrupted) before the command finished: no verdict\n"
 ERR_CRASH_LOG_UNWRITABLE = "the traceback above (it could not be written to {log}: {error})"
 
 
