@@ -118,6 +118,8 @@ def test_only_a_run_stopped_after_registration_is_completed_and_only_once(projec
     registered = through(second, TO_REGISTRATION)
     version = registered["registered"]["version"]
     assert champion_version(project.root) is None
+    # between stages the run is open, though split and train log through MLflow's fluent run blocks
+    assert mlflow_run(project, "manual__second").info.status == "RUNNING"
     third = start("manual__third")
     assert third["ref"]["airflow_run_id"] == "manual__second"
     assert third["ref"]["completed_by"] == "manual__third"
