@@ -162,3 +162,20 @@ def test_an_unexpected_exception_in_a_command_exits_3_crashed_with_its_log_never
     log = Path(line.rsplit("; see ", 1)[1])
     assert log.parent == project.root / "var" / "logs" and log.name.startswith("fairgate-status-crash-")
     assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
+
+
+def test_a_completed_run_waits_for_approval_when_deployments_were_frozen_meanwhile(project):
+    version = through(start("manual__before-freeze"), TO_REGISTRATION)["registered"]["version"]
+    assert cli.main(["freeze", "--reason", "stopped run: look before anything ships"]) == 0
+    completion = start("manual__after-freeze")
+    assert completion["ref"]["airflow_run_id"] == "manual__before-freeze"
+    held = champion.promote(through(completion, TO_REGISTRATION))
+    assert held["promoted"]["awaiting_approval"] is True and held["promoted"]["version"] == version
+    assert champion_version(project.root) is None
+    (only,) = versions(project.root)
+    assert only.tags["fairgate.awaiting_approval"] == "true"
+    assert mlflow_run(project, "manual__before-freeze").info.status == "FINISHED"
+    # a later run of the interval finds the verdict (waiting) and completes nothing again
+    assert start("manual__later")["ref"]["airflow_run_id"] == "manual__later"
+    entries = version_entries(project, load_config(project.config_file), version)
+    assert [e.kind for e in entries].count("approval") == 1 and [e.kind for e in entries].count("registration") == 1
