@@ -26,7 +26,6 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pipelines.core.config import FairgateConfig
 from pipelines.core.files import write_json
@@ -154,10 +153,3 @@ def completion_of(state: RunState, airflow_run_id: str) -> RunState:
     client.set_tag(state["ingested"]["mlflow_run_id"], tags.COMPLETED_BY, airflow_run_id)
     return {**state, "ref": ref}  # type: ignore[typeddict-item]
 
-
-def describe_completion(state: RunState) -> dict[str, Any]:
-    """What the request pointer says of a completion: the run completed and the version it registered."""
-    return {
-        "completes": state["ref"]["airflow_run_id"],
-        "version": str(state["registered"]["version"]),
-    }
