@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 MODEL = "fairgate-credit-default"
 
@@ -53,3 +57,28 @@ def champion_version(project: Path, model: str = MODEL) -> str | None:
 def versions(project: Path, model: str = MODEL) -> list:
     """Every registered version, oldest first."""
     return sorted(client_for(project).search_model_versions(f"name = '{model}'"), key=lambda v: int(v.version))
+
+
+def start_fairgate(
+    project: Path, *args: str, output: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start ``fairgate ARGS`` in ``project`` without waiting; stdout and stderr go to ``output``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["FAIRGATE_HOME"] = str(project)
+    env.update(extra_env or {})
+    with output.open("w", encoding="utf-8") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipelines.flows.cli", *args],
+            cwd=project, env=env, stdout=handle, stderr=subprocess.STDOUT, text=True,
+        )
+
+
+def wait_for(condition: Callable[[], object], what: str, deadline: float = 600.0, every: float = 0.2) -> object:
+    """Poll ``condition`` until it is truthy and return it; fail naming ``what`` once the bounded deadline passed."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"not within {deadline:g} s: {what}")

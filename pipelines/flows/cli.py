@@ -2,8 +2,8 @@
 
 Exit codes: 0 passed (promoted, or waiting for approval while deployments are
 frozen: nothing failed), 1 blocked (the pipeline worked and said no), 2 bad
-usage or bad input (one line, nothing half-written), 3 internal error (a bug
-or a broken tool: the message names the log to read).
+usage or bad input (one line, nothing half-written), 3 crashed or stopped (a
+bug, a broken tool, or a signal: no verdict; the message names the log to read).
 
 Approvals and unfreezing are not commands here on purpose: they need the
 identity Airflow authenticated (the ``approve`` and ``unfreeze`` DAGs).
@@ -20,7 +20,9 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,13 @@ from pipelines.core.errors import (
     BlockedError,
     FairgateError,
 )
-from pipelines.core.project import ProjectPaths, airflow_environment, open_project, tracking_uri
+from pipelines.core.project import (
+    ProjectPaths,
+    airflow_environment,
+    find_project_root,
+    open_project,
+    tracking_uri,
+)
 from pipelines.governance import tags
 
 # Airflow's own command line, run in a child process. At exit, Python's cyclic garbage collector
@@ -81,6 +89,15 @@ def _previous_month() -> str:
 
 # ------------------------------------------------------------------ init
 
+ERR_MIGRATE_FAILED = "crashed: airflow db migrate failed (exit {code}); see {log}"
+
+
+class ToolCrashedError(FairgateError):
+    """A tool fairgate runs failed (not the input, not a verdict): exit 3, the message names the log."""
+
+    exit_code = EXIT_INTERNAL
+
+
 
 def prepare_embedded(paths: ProjectPaths, quiet: bool = False) -> dict[str, str]:
     """Create the project-local stores and migrate Airflow's SQLite metadata once."""
@@ -100,12 +117,23 @@ def prepare_embedded(paths: ProjectPaths, quiet: bool = False) -> dict[str, str]
                 airflow_command("db", "migrate"), env=env, stdout=handle, stderr=subprocess.STDOUT
             )
         if completed.returncode != 0:
-            raise BadInputError(f"airflow db migrate failed (exit {completed.returncode}); see {log}")
+            raise ToolCrashedError(ERR_MIGRATE_FAILED.format(code=completed.returncode, log=log))
         marker.write_text(database_url, encoding="utf-8")
     return env
 
 
 # ------------------------------------------------------------------ run
+
+
+ERR_NOT_STARTED = "fairgate: the retrain DAG did not start its run; see {log}\n"
+ERR_STOPPED_BEFORE_START = "fairgate: stopped ({why}) before the retrain DAG started its run; see {log}\n"
+ERR_RUN_STOPPED = "fairgate: the run was stopped before its verdict (its MLflow run ends KILLED); see {log}\n"
+ERR_NO_VERDICT = "fairgate: the run stopped without a verdict (a failure outside the checks); see {log}\n"
+ERR_EXITED_WITHOUT_VERDICT = "the Airflow process exited with code {code} before the run reached a verdict; see {log}"
+NOTE_COMPLETED = (
+    "this run completes run {run}, interrupted after registering version {version}: nothing was trained or "
+    "registered again (Airflow run {by})"
+)
 
 
 def _run_key(config: FairgateConfig, paths: ProjectPaths, interval: str) -> str:
@@ -145,20 +173,64 @@ def outcome(records: list[dict[str, Any]]) -> tuple[int, str]:
     return EXIT_INTERNAL, "incomplete"
 
 
+def _reached_verdict(paths: ProjectPaths, airflow_run_id: str) -> bool:
+    """True when a run's records hold its verdict (passed, waiting or blocked): there is nothing to complete."""
+    return outcome(read_stage_records(paths, airflow_run_id))[0] in (EXIT_PASSED, EXIT_BLOCKED)
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
 
 
-def render_summary(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: str, log_file: Path | None) -> int:
-    """Print the run summary; return the exit code it implies."""
+def _stage_detail(stage: str, record: dict[str, Any]) -> str:
+    """The summary's one-line detail of a stage record."""
+    details = record.get("details", {})
+    detail = ""
+    if stage == "ingest":
+        detail = f"{details.get('rows', '?')} rows, data {details.get('data_hash', '?')}"
+    elif stage in ("audit", "leakage"):
+        detail = f"{details.get('findings', 0)} finding(s)"
+    elif stage == "split":
+        detail = f"train {details.get('train_rows', '?')} / holdout {details.get('holdout_rows', '?')}"
+    elif stage == "train":
+        detail = f"{details.get('estimator', '')}, class weights {details.get('class_weights', '')}"
+    elif stage == "evaluate":
+        detail = f"champion compared: {details.get('champion_version') or 'none yet'}"
+    elif stage == "gate":
+        detail = f"technical {details.get('technical', '?')}, ethical {details.get('ethical', '?')}"
+    elif stage == "register":
+        detail = f"{details.get('model', '')} version {details.get('version', '?')}"
+    elif stage == "promote" and record["verdict"] == "waiting":
+        detail = f"frozen: version {details.get('version', '?')} awaits approval"
+    elif stage == "promote":
+        detail = f"champion {details.get('from_version') or 'none'} -> {details.get('to_version')}"
+    return detail
+
+
+def render_summary(
+    paths: ProjectPaths,
+    config: FairgateConfig,
+    airflow_run_id: str,
+    log_file: Path | None,
+    stopped: str | None = None,
+    completed_by: str | None = None,
+) -> int:
+    """Print the run summary; return the exit code it implies.
+
+    ``stopped`` says why the Airflow process was stopped: a run stopped before
+    its verdict is ``STOPPED`` (exit 3, like a crash: no verdict, read the log).
+    ``completed_by`` is the Airflow run that completed this interrupted run.
+    """
     # lazy: MLflow and the stages, loaded once the run is over and only to summarise it
     from pipelines.flows.retrain.context import STAGES
     from pipelines.governance import registry
 
     records = read_stage_records(paths, airflow_run_id)
     code, word = outcome(records)
+    if stopped is not None and code == EXIT_INTERNAL:
+        word = "stopped"
     _out("")
     _out(f"fairgate retrain  run {airflow_run_id}")
     _out("-" * 78)
@@ -169,26 +241,7 @@ def render_summary(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: 
         if record is None:
             _out(f"{stage:<10} {'not run':<9} {'':>8}")
             continue
-        details = record.get("details", {})
-        detail = ""
-        if stage == "ingest":
-            detail = f"{details.get('rows', '?')} rows, data {details.get('data_hash', '?')}"
-        elif stage in ("audit", "leakage"):
-            detail = f"{details.get('findings', 0)} finding(s)"
-        elif stage == "split":
-            detail = f"train {details.get('train_rows', '?')} / holdout {details.get('holdout_rows', '?')}"
-        elif stage == "train":
-            detail = f"{details.get('estimator', '')}, class weights {details.get('class_weights', '')}"
-        elif stage == "evaluate":
-            detail = f"champion compared: {details.get('champion_version') or 'none yet'}"
-        elif stage == "gate":
-            detail = f"technical {details.get('technical', '?')}, ethical {details.get('ethical', '?')}"
-        elif stage == "register":
-            detail = f"{details.get('model', '')} version {details.get('version', '?')}"
-        elif stage == "promote" and record["verdict"] == "waiting":
-            detail = f"frozen: version {details.get('version', '?')} awaits approval"
-        elif stage == "promote":
-            detail = f"champion {details.get('from_version') or 'none'} -> {details.get('to_version')}"
+        detail = _stage_detail(stage, record)
         _out(f"{stage:<10} {record['verdict']:<9} {record.get('seconds', 0):>8.2f}  {detail}")
         for reason in record.get("reasons", []):
             _out(f"{'':<30}reason: {reason}")
@@ -197,6 +250,11 @@ def render_summary(paths: ProjectPaths, config: FairgateConfig, airflow_run_id: 
     notes += by_stage.get("gate", {}).get("details", {}).get("notes", [])
     notes += [by_stage[s]["details"]["quarantine"] for s in ("audit", "leakage")
               if by_stage.get(s, {}).get("details", {}).get("quarantine")]
+    if completed_by is not None:
+        version = by_stage.get("register", {}).get("details", {}).get("version", "?")
+        notes.insert(0, NOTE_COMPLETED.format(run=airflow_run_id, version=version, by=completed_by))
+    if stopped is not None:
+        notes.insert(0, f"stopped: {stopped}")
     if notes:
         _out("")
         for note in notes:
@@ -242,8 +300,8 @@ def command_run(args: argparse.Namespace) -> int:
     check_month(interval)
     run_key = _run_key(effective, paths, interval)
     done_file = paths.root / "var" / "completed" / f"{run_key}.json"
-    if done_file.is_file() and not args.force:
-        done = json.loads(done_file.read_text(encoding="utf-8"))
+    done = json.loads(done_file.read_text(encoding="utf-8")) if done_file.is_file() else None
+    if done is not None and not args.force and _reached_verdict(paths, done["airflow_run_id"]):
         _out(f"interval {interval} was already processed with this configuration and data "
              f"(run {done['airflow_run_id']}); nothing to do. Use --force to run it again.")
         return render_summary(paths, config, done["airflow_run_id"], None)
@@ -258,28 +316,60 @@ def command_run(args: argparse.Namespace) -> int:
     _out(f"running the retrain DAG for interval {interval} through Airflow (log: {log_file}) ...")
     year, month = (int(part) for part in interval.split("-"))
     logical_date = f"{year:04d}-{month:02d}-01T00:00:00+00:00"
-    with log_file.open("w", encoding="utf-8") as handle:
-        subprocess.run(
-            airflow_command("dags", "test", "retrain", logical_date, "-c", json.dumps(conf)),
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            cwd=paths.root,
-        )
+    from pipelines.flows.airflow_child import run_airflow_child  # lazy: only this command starts Airflow
+
+    ended = run_airflow_child(
+        airflow_command("dags", "test", "retrain", logical_date, "-c", json.dumps(conf)), env, log_file, paths.root
+    )
+    stopped = ended.stopped_because()
     pointer = paths.root / "var" / "requests" / f"{request_id}.json"
     if not pointer.is_file():
-        sys.stderr.write(f"fairgate: the retrain DAG did not start its run; see {log_file}\n")
+        problem = ERR_STOPPED_BEFORE_START.format(why=stopped, log=log_file) if stopped else ERR_NOT_STARTED.format(
+            log=log_file
+        )
+        sys.stderr.write(problem)
         return EXIT_INTERNAL
-    airflow_run_id = json.loads(pointer.read_text(encoding="utf-8"))["airflow_run_id"]
-    code = render_summary(paths, effective, airflow_run_id, log_file)
+    request = json.loads(pointer.read_text(encoding="utf-8"))
+    airflow_run_id = request["airflow_run_id"]
+    if outcome(read_stage_records(paths, airflow_run_id))[0] == EXIT_INTERNAL:
+        _settle_unfinished_run(paths, effective, airflow_run_id, stopped, ended.returncode, log_file)
+    code = render_summary(paths, effective, airflow_run_id, log_file, stopped=stopped,
+                          completed_by=request.get("completed_by"))
     if code in (EXIT_PASSED, EXIT_BLOCKED):
         done_file.parent.mkdir(parents=True, exist_ok=True)
         done_file.write_text(json.dumps({"airflow_run_id": airflow_run_id, "exit_code": code}), encoding="utf-8")
     if code == EXIT_INTERNAL:
-        sys.stderr.write(
-            f"fairgate: the run stopped without a verdict (a failure outside the checks); see {log_file}\n"
-        )
+        sys.stderr.write((ERR_RUN_STOPPED if stopped else ERR_NO_VERDICT).format(log=log_file))
     return code
+
+
+def _settle_unfinished_run(
+    paths: ProjectPaths, config: FairgateConfig, airflow_run_id: str, stopped: str | None, returncode: int,
+    log_file: Path,
+) -> None:
+    """End the MLflow run of a run without a verdict: KILLED when stopped, else FAILED (crashed) if still open.
+
+    ``stopped_at`` / ``crashed_at`` name the stage in progress: the first one
+    without a passed record.
+    """
+    from pipelines.flows.retrain.mlflow_run import (  # lazy: MLflow, only once the run is over
+        FAILED,
+        KILLED,
+        RUNNING,
+        end_mlflow_run,
+        find_mlflow_run,
+        stage_in_progress,
+    )
+    from pipelines.governance import registry
+
+    stage = stage_in_progress(paths, airflow_run_id)
+    if stopped is not None:
+        end_mlflow_run(paths, config, airflow_run_id, KILLED, {tags.STOPPED_AT: stage, tags.STOPPED_REASON: stopped})
+        return
+    run = find_mlflow_run(registry.connect(paths), config, airflow_run_id)
+    if run is not None and run.info.status == RUNNING:
+        reason = ERR_EXITED_WITHOUT_VERDICT.format(code=returncode, log=log_file)
+        end_mlflow_run(paths, config, airflow_run_id, FAILED, {tags.CRASHED_AT: stage, tags.CRASHED_REASON: reason})
 
 
 # ------------------------------------------------------------------ rollback and status
@@ -613,6 +703,37 @@ def main(argv: list[str] | None = None) -> int:
     except FairgateError as e:
         sys.stderr.write(f"fairgate: {e}\n")
         return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(ERR_INTERRUPTED)
+        return EXIT_INTERNAL
+    except Exception as e:  # noqa: BLE001 - not a verdict: a bug or a broken tool exits 3 with its traceback's log, never 1
+        first_line = next(iter(str(e).splitlines()), "")  # one line here: the whole message is in the log
+        log = _write_crash_log(args.command)
+        sys.stderr.write(ERR_CRASHED.format(error=f"{type(e).__name__}: {first_line}", log=log))
+        return EXIT_INTERNAL
+
+
+def _write_crash_log(command: str) -> str:
+    """Write the traceback being handled to the project's ``var/logs`` (or the temporary folder); return its path."""
+    text = traceback.format_exc()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        folder = find_project_root() / "var" / "logs"
+    except BadInputError:
+        folder = Path(tempfile.gettempdir())  # no project to hold it: the message names where it went
+    log = folder / f"fairgate-{command}-crash-{stamp}-{os.getpid()}.log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        log.write_text(text, encoding="utf-8")
+    except OSError as e:
+        sys.stderr.write(text)
+        return ERR_CRASH_LOG_UNWRITABLE.format(log=log, error=e)
+    return str(log)
+
+
+ERR_CRASHED = "fairgate: crashed: {error}; see {log}\n"
+ERR_INTERRUPTED = "fairgate: stopped (interrupted) before the command finished: no verdict\n"
+ERR_CRASH_LOG_UNWRITABLE = "the traceback above (it could not be written to {log}: {error})"
 
 
 def console_main() -> None:

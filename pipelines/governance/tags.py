@@ -31,6 +31,15 @@ LEAKAGE_VERDICT = PREFIX + "leakage.verdict"
 BLOCKED_AT = PREFIX + "blocked_at"
 BLOCKED_REASONS = PREFIX + "blocked_reasons"
 
+# ------------------------------------------------------------------ how a run ended (runs; flows/retrain/mlflow_run.py)
+CRASHED_AT = PREFIX + "crashed_at"  # the stage an unexpected exception stopped (run FAILED)
+CRASHED_REASON = PREFIX + "crashed_reason"
+STOPPED_AT = PREFIX + "stopped_at"  # the stage in progress when a signal stopped the run (run KILLED)
+STOPPED_REASON = PREFIX + "stopped_reason"
+RESUMED_AFTER = PREFIX + "resumed_after"  # what ended the run before a retry or a re-run resumed it
+COMPLETED_BY = PREFIX + "completed_by"  # the Airflow run that completed this interrupted run
+SOURCE_SHA256 = PREFIX + "source_sha256"  # a file dataset: the SHA-256 of the source file ingested
+
 # ------------------------------------------------------------------ training (versions)
 BETA_FACTOR = PREFIX + "beta_factor"
 CLASS_WEIGHTS = PREFIX + "class_weights"

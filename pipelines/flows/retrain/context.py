@@ -24,14 +24,16 @@ from pipelines.core.config import MONTH_PATTERN, FairgateConfig, apply_overrides
 from pipelines.core.errors import BadInputError, BlockedError, FairgateError
 from pipelines.core.files import write_json
 from pipelines.core.project import CODE_ROOT, ProjectPaths, open_project, safe_key
+from pipelines.flows.retrain.mlflow_run import STAGES, end_mlflow_run, resume_mlflow_run, stage_end_status
 from pipelines.flows.retrain.results import RunReference, RunState
+from pipelines.flows.retrain.resume import completion_of, interrupted_run
 from pipelines.governance import champion_record, registry, tags
 from pipelines.governance.records import record_event
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register", "promote")
 ERR_INTERVAL = "interval must be a month as YYYY-MM, found {value!r}"
+ERR_END_RUN = "the MLflow run could not be ended {status}: {error}"
 ERR_STAGE_MISSING = "the {stage} stage needs the result of {needed}, which the run state does not hold: {keys}"
 
 
@@ -112,6 +114,9 @@ def run_reference(
     """Build the run state every stage receives, holding the run reference (validated here, at the entry point).
 
     Overrides are validated now, so a bad key stops the run before any data moves.
+    When an earlier run of the same interval, configuration and data was
+    interrupted after registering its candidate, the state returned is that
+    run's, to complete it (see :mod:`~pipelines.flows.retrain.resume`).
     When the run was requested by ``fairgate run``, a pointer from the request id
     to the Airflow run id is written so the command can find its run's records.
     """
@@ -123,11 +128,21 @@ def run_reference(
             who = actor or "airflow:unknown"
             record_override_refusal(paths, config, dict(overrides), refusals, who, airflow_run_id)
             raise BlockedError("overrides", refusals)
-    if request_id:
-        pointer = paths.root / "var" / "requests" / f"{safe_request(request_id)}.json"
-        write_json(pointer, {"airflow_run_id": airflow_run_id})
     # the first task of the DAG: a champion moved outside fairgate is an integrity alarm, never gated against
+    # (and never completed against: this comes before an interrupted run is picked up)
     champion_record.reconcile(paths, config, registry.connect(paths))
+    effective = apply_overrides(config, dict(overrides)) if overrides else config
+    interrupted = interrupted_run(paths, effective, dag_id, interval, airflow_run_id)
+    if interrupted is not None:
+        # an earlier run of this interval, configuration and data registered its candidate and was stopped:
+        # this run completes it (same idempotency keys), it does not register a second candidate
+        completion = completion_of(interrupted, airflow_run_id)
+        if request_id:
+            write_json(_request_pointer(paths, request_id),
+                       {"airflow_run_id": completion["ref"]["airflow_run_id"], "completed_by": airflow_run_id})
+        return completion
+    if request_id:
+        write_json(_request_pointer(paths, request_id), {"airflow_run_id": airflow_run_id})
     ref: RunReference = {
         "airflow_run_id": airflow_run_id,
         "dag_id": dag_id,
@@ -167,6 +182,11 @@ def record_override_refusal(
     )
 
 
+def _request_pointer(paths: ProjectPaths, request_id: str) -> Path:
+    """Where ``fairgate run`` finds the Airflow run that its request started (or completed)."""
+    return paths.root / "var" / "requests" / f"{safe_request(request_id)}.json"
+
+
 def safe_request(request_id: str) -> str:
     """A request id usable as a file name."""
     return safe_key(request_id)
@@ -174,15 +194,25 @@ def safe_request(request_id: str) -> str:
 
 @contextmanager
 def stage_record(ctx: StageContext, stage: str) -> Iterator[dict[str, Any]]:
-    """Time a stage and write its verdict (passed, blocked, error or crashed) for the summary."""
+    """Time a stage and write its verdict (passed, blocked, error or crashed) for the summary.
+
+    It also keeps the run's MLflow run honest (see :mod:`~pipelines.flows.retrain.mlflow_run`): a run a
+    crash or a stop ended is resumed before the stage works; a stage that raises ends it FAILED with
+    ``fairgate.blocked_at`` (a refusal or bad input) or ``fairgate.crashed_at`` (anything else) before
+    the exception goes on; the last stage's verdict ends it FINISHED.
+    """
     record: dict[str, Any] = {"stage": stage, "verdict": "passed", "details": {}}
     use_system_allocator()
     started = time.perf_counter()
+    raised = True
     try:
+        resume_mlflow_run(ctx.paths, ctx.config, ctx.airflow_run_id)
         yield record
+        raised = False
     except BlockedError as e:
         record["verdict"] = "blocked"
         record["reasons"] = e.reasons
+        record["blocked_at"] = e.stage  # the promote stage refuses what the gate blocked: blocked at gate
         raise
     except FairgateError as e:
         record["verdict"] = "error"
@@ -196,7 +226,25 @@ def stage_record(ctx: StageContext, stage: str) -> Iterator[dict[str, Any]]:
     finally:
         record["seconds"] = time.perf_counter() - started
         order = STAGES.index(stage) if stage in STAGES else 99
-        write_json(ctx.run_dir / "stages" / f"{order:02d}-{stage}.json", record)
+        try:
+            _end_mlflow_run_for(ctx, stage, record, raised)
+        finally:
+            write_json(ctx.run_dir / "stages" / f"{order:02d}-{stage}.json", record)
+
+
+def _end_mlflow_run_for(ctx: StageContext, stage: str, record: dict[str, Any], raised: bool) -> None:
+    """End the MLflow run as the stage's verdict says; a failure to end it makes the stage crashed."""
+    ending = stage_end_status(stage, record, raised)
+    if ending is None:
+        return
+    try:
+        end_mlflow_run(ctx.paths, ctx.config, ctx.airflow_run_id, *ending)
+    except Exception as e:
+        # a verdict cannot stand over a run left open: the stage crashed (Airflow retries it), the reason says why
+        problem = ERR_END_RUN.format(status=ending[0], error=f"{type(e).__name__}: {e}")
+        record["reasons"] = [*record.get("reasons", []), problem]
+        record["verdict"] = "crashed"
+        raise
 
 
 def git_state() -> dict[str, str]:

@@ -25,7 +25,9 @@ from pipelines.data.dataset import dataset_files, load_dataset, require_columns
 from pipelines.data.leakage import find_leakage
 from pipelines.data.split import holdout_mask, split_notes
 from pipelines.flows.retrain.context import StageContext, block_run, log_artifact_files, stage_input, stage_record
+from pipelines.flows.retrain.mlflow_run import keep_running
 from pipelines.flows.retrain.results import Audited, Ingested, LeakageChecked, RunState, SplitResult
+from pipelines.flows.retrain.resume import handed_on, source_digest
 from pipelines.governance import registry, tags
 from pipelines.governance.lineage import audit_reference, champion_lineage, log_split_datasets
 from pipelines.reports.check_report import ReportPage, audit_report_html, render_html
@@ -59,6 +61,7 @@ def _ensure_history(paths: ProjectPaths, config: FairgateConfig) -> list[str]:
     return notes
 
 
+@handed_on("ingested")
 def ingest(state: RunState) -> RunState:
     """Add the interval's batch to ``data/``, version it with DVC, open the MLflow run.
 
@@ -100,6 +103,8 @@ def ingest(state: RunState) -> RunState:
                 tags.DATA_HASH: data_hash,
                 tags.CONFIG_HASH: config.config_hash,
                 tags.HAZARDS: ",".join(config.generator.hazards) if config.dataset.source == "generator" else "",
+                # a file dataset: which bytes were ingested (a re-run completes this run only for the same file)
+                **({tags.SOURCE_SHA256: digest} if (digest := source_digest(paths, config)) else {}),
             },
         )
         client.log_dict(mlflow_run_id, config.as_dict(), "config/fairgate.json")
@@ -173,6 +178,7 @@ def _stage_batch(ctx: StageContext, frame: pd.DataFrame, batch_file: Path, notes
     return previous
 
 
+@handed_on("audited")
 def audit(state: RunState) -> RunState:
     """Audit the new batch against the champion's training data (Great Expectations, drift).
 
@@ -294,6 +300,7 @@ def _finding_line(finding: Any) -> str:
     return f"{finding.check} [{columns}]: {finding.message}"
 
 
+@handed_on("leakage")
 def leakage(state: RunState) -> RunState:
     """Leakage checks on the whole training frame and its prospective split (JSON and HTML to MLflow)."""
     ctx = stage_input(state, "leakage", "ingested", "audited")
@@ -327,6 +334,7 @@ def leakage(state: RunState) -> RunState:
         return {**state, "leakage": checked}
 
 
+@handed_on("split")
 def split(state: RunState) -> RunState:
     """Write the training set and the holdout for this run; log both as the run's MLflow dataset inputs."""
     ctx = stage_input(state, "split", "ingested", "leakage")
@@ -353,6 +361,7 @@ def split(state: RunState) -> RunState:
             ingested["data_hash"],
             [f.relative_to(ctx.paths.data_dir).as_posix() for f in files],
         )
+        keep_running(client, ingested["mlflow_run_id"])  # log_split_datasets' fluent run block ended it
         details: dict[str, Any] = {
             "train_rows": int((~is_test).sum()),
             "holdout_rows": int(is_test.sum()),

@@ -31,7 +31,9 @@ from pipelines.flows.retrain.context import (
     stage_input,
     stage_record,
 )
+from pipelines.flows.retrain.mlflow_run import keep_running
 from pipelines.flows.retrain.results import Evaluated, Gated, Registered, RunState, Trained
+from pipelines.flows.retrain.resume import handed_on
 from pipelines.governance import champion_record, registry, tags
 from pipelines.governance.gate import decide
 from pipelines.governance.model_integrity import manifest_digest, model_checksums
@@ -47,6 +49,7 @@ MLFLOW_BATCH_METRICS = 1000  # MLflow's limit of metrics per log_batch call
 ERR_CHAMPION_COLUMNS = "champion version {version} cannot be scored on this holdout: missing column(s) {columns}"
 
 
+@handed_on("trained")
 def train(state: RunState) -> RunState:
     """Fit the candidate with exact class weights, verify them, log the model."""
     ctx = stage_input(state, "train", "ingested", "split")
@@ -69,6 +72,7 @@ def train(state: RunState) -> RunState:
                 mlflow.log_dict(trained.fingerprint, "training/fingerprint.json")
             block_run(ctx, ingested["mlflow_run_id"], "train", check.mismatches)
         model_uri, unmitigated_uri = _log_training(ctx, ingested["mlflow_run_id"], trained, train_frame, features)
+        keep_running(registry.connect(ctx.paths), ingested["mlflow_run_id"])  # the fluent run block ended it
         record["details"] = {
             "estimator": training.estimator,
             "features": len(features),
@@ -153,6 +157,7 @@ def _log_training(
     return str(model_info.model_uri), unmitigated_uri
 
 
+@handed_on("evaluated")
 def evaluate(state: RunState) -> RunState:
     """Score the candidate and the current champion on the same holdout: one paired evaluation.
 
@@ -398,6 +403,7 @@ def _loosened_section(loosened: list[str]) -> str:
     )
 
 
+@handed_on("gated")
 def gate(state: RunState) -> RunState:
     """Decide: technical gate and ethical gate, absolute and against the champion, with paired intervals."""
     ctx = stage_input(state, "gate", "ingested", "evaluated")
@@ -480,6 +486,7 @@ def _gate_tags(decision: Any) -> dict[str, str]:
 
 
 
+@handed_on("registered")
 def register(state: RunState) -> RunState:
     """Register the candidate, passed or blocked, with its lineage, gate tags and file checksums."""
     ctx = stage_input(state, "register", "ingested", "trained", "gated")

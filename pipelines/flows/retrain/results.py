@@ -20,6 +20,7 @@ class RunReference(TypedDict):
     overrides: dict[str, Any]
     actor: str
     reingest: NotRequired[bool]  # audit again a batch quarantined before (``fairgate run --force``)
+    completed_by: NotRequired[str]  # the Airflow run completing this one, interrupted after registration
 
 
 class Ingested(TypedDict):

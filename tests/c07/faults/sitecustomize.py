@@ -6,6 +6,11 @@ CLI, ``airflow dags test`` and its tasks) imports this file at start-up; when
 ``pipelines.model.train`` is imported, its ``compute_sample_weights`` is replaced by
 a faulty version that replays one C07 training bug.  The real run-time check
 in the ``train`` stage must then block the run.
+
+``stop_before_promote`` (the crash-safety tests) does not change a result: when
+``pipelines.flows.champion`` is imported, its ``promote`` first stops its own
+process with SIGSTOP, so the test kills the run exactly between the
+registration and the promotion.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import os
 import sys
 from typing import Any
 
-FAULTS = ("rounded_weights", "beta_ignored", "rare_class_dropped")
+FAULTS = ("rounded_weights", "beta_ignored", "rare_class_dropped", "stop_before_promote")
 
 
 def _faulty(original: Any, fault: str) -> Any:
@@ -37,12 +42,32 @@ def _faulty(original: Any, fault: str) -> Any:
     return compute_sample_weights
 
 
+def _stopped_first(original: Any) -> Any:
+    import signal
+
+    def promote(state):  # type: ignore[no-untyped-def]
+        sys.stderr.write("fault stop_before_promote: promote stops its process (SIGSTOP)\n")
+        sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGSTOP)
+        return original(state)
+
+    return promote
+
+
+def _patch(module: Any, fault: str) -> None:
+    if fault == "stop_before_promote":
+        module.promote = _stopped_first(module.promote)
+    else:
+        module.compute_sample_weights = _faulty(module.compute_sample_weights, fault)
+
+
 class _PatchTrainOnImport(importlib.abc.MetaPathFinder):
     def __init__(self, fault: str) -> None:
         self.fault = fault
+        self.module = "pipelines.flows.champion" if fault == "stop_before_promote" else "pipelines.model.train"
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != "pipelines.model.train":
+        if name != self.module:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:
@@ -55,8 +80,8 @@ class _PatchTrainOnImport(importlib.abc.MetaPathFinder):
 
             def exec_module(self, module: Any) -> None:
                 loader.exec_module(module)  # type: ignore[union-attr]
-                module.compute_sample_weights = _faulty(module.compute_sample_weights, fault)
-                sys.stderr.write(f"C07 fault injected into pipelines.model.train: {fault}\n")
+                _patch(module, fault)
+                sys.stderr.write(f"C07 fault injected into {name}: {fault}\n")
 
         spec.loader = _Loader()
         return spec
