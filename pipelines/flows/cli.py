@@ -422,7 +422,9 @@ def command_status(args: argparse.Namespace) -> int:
     _out(f"model {name}  (MLflow: {tracking_uri(paths)})")
     if alarm is not None:
         _out(f"INTEGRITY ALARM (audit entry {alarm.seq}): {alarm.payload.get('summary', '')}")
-    _out(f"deployments: {approvals['freeze'].describe()}")
+        _out("deployments: frozen by the integrity alarm: promotion, approval and rollback are refused until two "
+             "people repair it (the repair DAG)")
+    _out(f"deployments{' (freeze switch)' if alarm is not None else ''}: {approvals['freeze'].describe()}")
     if approvals["unfreeze"] is not None:
         _out(f"  to unfreeze (unfreeze DAG): {approvals['unfreeze'].describe()}")
     _out(f"champion: {'version ' + str(current.version) if current is not None else 'none'}")
@@ -706,6 +708,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(ERR_INTERRUPTED)
         return EXIT_INTERNAL
+    except BrokenPipeError:
+        # the reader closed the pipe (`fairgate audit log | head`): nothing more to say, and no crash of ours;
+        # stdout is pointed at /dev/null so that the interpreter's own flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PASSED
     except Exception as e:  # noqa: BLE001 - not a verdict: a bug or a broken tool exits 3 with its traceback's log, never 1
         first_line = next(iter(str(e).splitlines()), "")  # one line here: the whole message is in the log
         log = _write_crash_log(args.command)
