@@ -76,6 +76,7 @@ def base(tmp_path_factory) -> Path:
     first = register_version(root)
     records.record_event(paths, config, "registration", "airflow:retrain", {"summary": "registered"},
                          "r1:registration", model_version=first)
+    client_for(root).set_registered_model_alias(MODEL, "champion", first)  # what the recorded promotion did
     records.record_event(paths, config, "promotion", "airflow:retrain", {"to_version": first},
                          "r1:promotion", model_version=first)
     records.record_event(paths, config, "gate_decision", "airflow:retrain", {"decision": "passed"}, "r2:gate")
