@@ -30,7 +30,7 @@ from pipelines.core.errors import BlockedError
 from pipelines.core.project import ProjectPaths
 from pipelines.governance import registry, tags
 from pipelines.governance.audit_log import Entry
-from pipelines.governance.records import open_audit_log
+from pipelines.governance.records import append_event, open_audit_log
 
 logger = logging.getLogger(__name__)
 
@@ -228,12 +228,13 @@ def detect(paths: ProjectPaths, config: FairgateConfig, client: Any) -> Entry | 
                 recorded=f"version {recorded}" if recorded else "no champion",
             )
             logger.info("integrity alarm recorded: %s", reason)
-            return log.append(
+            return append_event(
+                log,
+                config,
                 "integrity_alarm",
                 "fairgate:reconcile",
                 {"found": found, "recorded": recorded, "last_move_seq": seq, "summary": reason},
-                model_name=name,
-                idempotency_key=f"integrity_alarm:{name}:{found}:{seq}",
+                f"integrity_alarm:{name}:{found}:{seq}",
             )
         return open_alarm(entries, name)
 

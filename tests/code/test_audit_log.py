@@ -77,14 +77,14 @@ def log(db: Path):
         yield opened
 
 
-def record_history(log) -> list:
+def record_history(log, model: str = MODEL) -> list:
     """Five events of a small deployment's life."""
     return [
         log.append(
             "gate_decision",
             "airflow:retrain",
             {"decision": "passed", "roc_auc": 0.8125},
-            model_name=MODEL,
+            model_name=model,
             model_version=1,
             idempotency_key="run1:gate_decision:1",
         ),
@@ -92,7 +92,7 @@ def record_history(log) -> list:
             "registration",
             "airflow:retrain",
             {"summary": "registered with lineage"},
-            model_name=MODEL,
+            model_name=model,
             model_version="1",
             idempotency_key="run1:registration:1",
         ),
@@ -100,7 +100,7 @@ def record_history(log) -> list:
             "promotion",
             "airflow:retrain",
             {"reason": "both gates passed", "to_version": 1},
-            model_name=MODEL,
+            model_name=model,
             model_version=1,
             idempotency_key="run1:promotion:1",
         ),
@@ -108,7 +108,7 @@ def record_history(log) -> list:
             "gate_decision",
             "airflow:retrain",
             {"decision": "blocked", "reason": ["dp 0.71", "eo 0.14"]},
-            model_name=MODEL,
+            model_name=model,
             model_version=2,
             idempotency_key="run2:gate_decision:2",
         ),
@@ -725,7 +725,8 @@ def cli_log(project, tmp_path, monkeypatch) -> Path:
 
 def test_cli_verify_passes_then_names_the_broken_entry(cli_log, capsys):
     with open_log(url_of(cli_log)) as opened:
-        record_history(opened)
+        # another model's history: the project's champion (none) then agrees with the record (no move)
+        record_history(opened, model="another-use-case")
     assert main(["audit", "verify"]) == 0
     assert capsys.readouterr().out == (
         f"audit log OK: 5 entries, chain intact, nothing anchored yet in {ANCHOR_WHERE} ({url_of(cli_log)})\n"
