@@ -13,8 +13,9 @@ The project behind it was driven as a user would: ``fairgate freeze``, then a
 and waits (version 1). Version 2 is a candidate the ethical gate blocked: to
 keep this module within its time budget it is registered directly, from the
 same model, with the tags ``retrain.register`` writes for a blocked candidate,
-plus a forged ``fairgate.awaiting_approval=true`` (the C07 suite refuses real
-blocked candidates by every route). The Airflow components run with
+plus a forged ``fairgate.awaiting_approval=true``: registered outside fairgate,
+so the audit log holds no registration of it and every move refuses it (the
+C07 suite refuses real blocked candidates by every route). The Airflow components run with
 override-like environment variables set (``FAIRGATE_OVERRIDE=1`` ...): nothing
 reads them.
 
@@ -385,13 +386,14 @@ def test_approving_the_version_that_failed_the_ethical_gate_is_refused_whatever_
                             "approver": "alice"}),
     )
     assert refused["state"] == "failed"
-    assert "version 2 of 'fairgate-credit-default' cannot be approved: it did not pass every gate" in (
-        refused["task_log"])
-    assert "there is no override" in refused["task_log"]
+    # version 2 was registered outside fairgate (see the module docstring): its tags say it waits, but the audit
+    # log, which decides, holds no registration of it
+    assert "version 2 of 'fairgate-credit-default' cannot be champion: the audit log holds no registration entry " \
+           "for it (registered outside fairgate)" in refused["task_log"]
     assert champion_version(project) is None
     refusal = audit_entries(project, "refusal")[-1]
     assert (refusal.actor, refusal.model_version, refusal.payload["what"]) == ("bob", 2, "approval")
-    assert "ethical=blocked" in refusal.payload["reason"]
+    assert "holds no registration entry" in refusal.payload["reason"]
     assert version_tags(project, "2").get("fairgate.stable_fair") is None
 
 

@@ -607,6 +607,7 @@ def fairgate_status(deployment: Deployment, username: str | None, password: str 
         "FAIRGATE_HOME": str(deployment.project),
         "MLFLOW_TRACKING_URI": deployment.mlflow.base_url,
         "FAIRGATE_AUDIT_LOG_URL": deployment.services.account("audit").url("psycopg"),
+        "FAIRGATE_AUDIT_KEY": AUDIT_KEY,  # as compose gives it to the worker
     })  # fmt: skip
     env.update({key: value for key, value in zip(CREDENTIALS, (username, password), strict=True) if value is not None})
     fairgate = Path(sys.executable).parent / "fairgate"
