@@ -444,7 +444,7 @@ def command_check(args: argparse.Namespace) -> int:
     """Run ``fairgate check`` and print its outcome; return the exit code."""
     try:
         return _command_check(args)
-    except FairgateError:
+    except (FairgateError, BrokenPipeError):  # a closed pipe is the reader's choice: the CLI's main ends quietly
         raise
     except Exception as e:  # noqa: BLE001  (a bug: reported as one, never as "blocked")
         sys.stderr.write(f"fairgate: internal error in check (a bug, not your data): {type(e).__name__}: {e}\n")

@@ -480,3 +480,18 @@ def test_html_in_values_never_reaches_the_data_docs_raw_and_findings_name_the_re
     assert any(
         "&lt;script&gt;x()&lt;/script&gt;" in p.read_text(encoding="utf-8") for p in pages if "data_docs" in p.parts
     )
+
+
+def test_a_reader_that_closes_the_pipe_is_not_a_crash(tmp_path):
+    """`fairgate ... | head`: the closed pipe ends the command quietly, never as "crashed" (exit 3)."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(400)), encoding="utf-8")
+    command = [sys.executable, "-m", "pipelines.flows.cli", "check", str(data), "--target", "y", "--json"]
+    reader = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # the reader is gone before the first line is written
+    _, err = reader.communicate(timeout=300)
+    assert b"crashed" not in err, err
+    assert reader.returncode == 0, err
