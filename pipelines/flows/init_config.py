@@ -129,7 +129,8 @@ def draft_config(data_file: Path, project_root: Path, target: str | None = None)
         why = "" if target in profile.columns else " (no such column)"
         raise BadInputError(ERR_TARGET_NOT_BINARY.format(target=target, path=data_file, why=why))
     sensitive = {c.column for c in profile.sensitive}
-    checked_target = profile.target or next((c for c in profile.targets if c.column not in sensitive), profile.targets[0])
+    eligible = [c for c in profile.targets if c.column not in sensitive] or profile.targets
+    checked_target = profile.target or eligible[0]
     exclusions, remaining = _propose_exclusions(frame, profile, checked_target, template)
     draft = ConfigDraft(text="", profile=profile, exclusions=exclusions, remaining=remaining)
     draft.text = _render(draft, data_file, project_root, checked_target, template)
