@@ -473,6 +473,7 @@ def _status_alarm(paths: ProjectPaths, config: FairgateConfig, verdict: str) -> 
 
 
 ERR_INIT_OPTIONS = "fairgate init: {options} only go with a DATA_FILE to draft fairgate.yaml from"
+ERR_INIT_FOLDER = "FAIRGATE_HOME={path}: no such folder to write fairgate.yaml into"
 INIT_WROTE = (
     "wrote {path}: a draft for {data}. Review every line: {count} value(s) still hold a REVIEW: placeholder "
     "({keys}), and every command refuses the file until each is replaced"
@@ -494,6 +495,8 @@ def command_init(args: argparse.Namespace) -> int:
 
     home = os.environ.get("FAIRGATE_HOME")
     root = Path(home) if home else Path.cwd()
+    if not root.is_dir():
+        raise BadInputError(ERR_INIT_FOLDER.format(path=root))
     draft = draft_config(args.data_file, root, args.target)
     written = write_config(root, draft.text, force=args.force)
     keys = ", ".join(draft.placeholders) or "none"

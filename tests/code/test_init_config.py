@@ -243,6 +243,33 @@ def test_bad_input_is_one_line_exit_2_nothing_written(
     assert sorted(p.name for p in in_tmp.iterdir()) == ["loans.csv"]
 
 
+def test_an_unreadable_file_is_refused(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (in_tmp / "bad.csv").write_bytes(b"a,y\n\xff,1\n")
+    code, out, err = fairgate(capsys, "init", "bad.csv")
+    assert (code, out) == (2, "") and err.startswith("fairgate: bad.csv: not UTF-8 text: byte 0xff at line 2")
+    assert len(err.splitlines()) == 1 and not (in_tmp / "fairgate.yaml").exists()
+
+
+def test_a_missing_project_folder_is_refused(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    applications(rows=300).to_csv(in_tmp / "loans.csv", index=False)
+    monkeypatch.setenv("FAIRGATE_HOME", str(in_tmp / "nowhere"))
+    code, out, err = fairgate(capsys, "init", "loans.csv")
+    assert (code, out, err) == (2, "", f"fairgate: FAIRGATE_HOME={in_tmp / 'nowhere'}: no such folder to write "
+                                       "fairgate.yaml into\n")  # fmt: skip
+
+
+def test_without_a_sensitive_candidate_the_user_names_one(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    applications(rows=400).drop(columns=["gender", "age"]).to_csv(in_tmp / "loans.csv", index=False)
+    code, out, _ = fairgate(capsys, "init", "loans.csv", "--target", "repaid_late")
+    assert code == 0 and "dataset.sensitive.0" in out
+    dataset = yaml.safe_load((in_tmp / "fairgate.yaml").read_text(encoding="utf-8"))["dataset"]
+    assert dataset["sensitive"] == ["REVIEW: name the sensitive attribute column(s)"]
+    with pytest.raises(BadInputError, match=r"^fairgate.yaml: dataset\.sensitive\.0: still the unreviewed"):
+        load_config(in_tmp / "fairgate.yaml")
+
+
 def test_no_two_valued_column_is_refused(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}).to_csv(in_tmp / "t.csv", index=False)
     code, out, err = fairgate(capsys, "init", "t.csv")
@@ -259,7 +286,10 @@ def test_an_existing_config_is_kept_unless_forced(in_tmp: Path, capsys: pytest.C
     assert (code, out) == (2, "") and "fairgate.yaml exists: review or move it, or pass --force" in err
     assert config.read_text(encoding="utf-8") == "mine\n"
     assert fairgate(capsys, "init", "loans.csv", "--force")[0] == 0
-    assert "drafted by `fairgate init`" in config.read_text(encoding="utf-8")
+    first = config.read_text(encoding="utf-8")
+    assert "drafted by `fairgate init`" in first
+    assert fairgate(capsys, "init", "loans.csv", "--force")[0] == 0
+    assert config.read_text(encoding="utf-8") == first  # deterministic: the same data, the same draft
     assert sorted(p.name for p in in_tmp.iterdir()) == ["fairgate.yaml", "loans.csv"]  # no temporary left
 
 
