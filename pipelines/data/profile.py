@@ -223,8 +223,15 @@ def _id_candidates(frame: pd.DataFrame, exclude: set[str]) -> list[Candidate]:
         reasons = []
         if _named(column, ID_WORDS):
             reasons.append("named like an id")
-        if text_or_integer and rows > 1 and series.notna().all() and series.nunique() == rows:
+        unique = series.notna().all() and series.nunique() == rows
+        if text_or_integer and rows > 1 and unique:
             reasons.append("unique per row")
+        elif reasons:
+            shared = int(series.duplicated(keep=False).sum())
+            reasons[-1] += (
+                f", though {shared} rows share their value with another row (an entity seen more than once? "
+                "the audit expects ids unique per row)"
+            )
         if reasons:
             candidates.append(Candidate(str(column), " and ".join(reasons)))
     return candidates

@@ -349,3 +349,17 @@ def test_gender_words_are_found_without_the_name_and_an_encoding_is_not_guessed(
     encoded = next(c for c in profile.sensitive if c.column == "sex_status")
     assert encoded.not_chosen is not None and "determine 'p1'" in encoded.not_chosen
     assert profile.target is not None and profile.target.column == "y"
+
+
+def test_datetime_columns_and_a_repeated_entity_id() -> None:
+    """A datetime column (Parquet's kind) is a time candidate; a named id that repeats is guessed, and says so."""
+    rng = np.random.default_rng(5)
+    decided = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, 600), unit="h")
+    frame = pd.DataFrame({"decided_at": decided, "paid_at": decided + pd.Timedelta(days=30),
+                          "customer_id": rng.integers(0, 100, 600), "x": rng.normal(size=600),
+                          "outcome": rng.integers(0, 2, 600)})  # fmt: skip
+    profile = profile_roles(frame, AuditSettings())
+    assert profile.time_guess == "decided_at"
+    assert [c.column for c in profile.time] == ["decided_at", "paid_at"] and profile.time[1].not_chosen
+    assert profile.id_guess == ["customer_id"] and "share their value with another row" in profile.ids[0].why
+    assert profile.target is not None and profile.target.column == "outcome"
