@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.core.config import HAZARDS, FairgateConfig, apply_overrides, override_refusals
+from pipelines.core.config import CONFIG_FILE_NAME, HAZARDS, FairgateConfig, apply_overrides, override_refusals
 from pipelines.core.errors import (
     EXIT_BAD_INPUT,
     EXIT_BLOCKED,
@@ -491,12 +491,14 @@ def command_init(args: argparse.Namespace) -> int:
         prepare_embedded(paths)
         _out(f"embedded default ready under {paths.root}")
         return EXIT_PASSED
-    from pipelines.flows.init_config import draft_config, write_config  # lazy: the checks it runs
+    from pipelines.flows.init_config import ERR_EXISTS, draft_config, write_config  # lazy: the checks it runs
 
     home = os.environ.get("FAIRGATE_HOME")
     root = Path(home) if home else Path.cwd()
     if not root.is_dir():
         raise BadInputError(ERR_INIT_FOLDER.format(path=root))
+    if (root / CONFIG_FILE_NAME).exists() and not args.force:
+        raise BadInputError(ERR_EXISTS.format(path=root / CONFIG_FILE_NAME))  # before the file is read
     draft = draft_config(args.data_file, root, args.target)
     written = write_config(root, draft.text, force=args.force)
     keys = ", ".join(draft.placeholders) or "none"

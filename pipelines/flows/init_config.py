@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import re
-import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,7 +151,9 @@ def write_config(project_root: Path, text: str, *, force: bool = False) -> Path:
     destination = project_root / CONFIG_FILE_NAME
     if destination.exists() and not force:
         raise BadInputError(ERR_EXISTS.format(path=destination))
-    handle, temporary = tempfile.mkstemp(prefix=f".{CONFIG_FILE_NAME}.", suffix=".draft", dir=project_root)
+    temporary = project_root / f".{CONFIG_FILE_NAME}.{uuid.uuid4().hex}.draft"
+    # created like any file the user writes (mode 0666 less the umask), never over an existing one
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
@@ -165,8 +167,7 @@ def write_config(project_root: Path, text: str, *, force: bool = False) -> Path:
             except FileExistsError as e:
                 raise BadInputError(ERR_EXISTS.format(path=destination)) from e
     finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        temporary.unlink(missing_ok=True)
     logger.info("wrote the draft configuration %s", destination)
     return destination
 
