@@ -14,10 +14,11 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from pipelines.core.errors import BadInputError
 
@@ -106,19 +107,42 @@ class Bound(_Section):
         return self
 
 
+# `fairgate init` writes a guess it cannot make (a reason to exclude a column, an outcome column to pick) as a
+# text starting with this marker; the configuration is refused until a person has replaced every one of them
+REVIEW_MARKER = "REVIEW:"
+ERR_REVIEW_PLACEHOLDER = (
+    "still the unreviewed placeholder fairgate init wrote ({value!r}): replace it with the reviewed decision"
+)
+
+
+def _reviewed(value: str) -> str:
+    """Refuse a value still holding ``fairgate init``'s review placeholder."""
+    if value.strip().startswith(REVIEW_MARKER):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise PydanticCustomError("review_placeholder", ERR_REVIEW_PLACEHOLDER.format(value=shown))
+    return value
+
+
+Reviewed = Annotated[str, AfterValidator(_reviewed)]
+
+
 class DatasetSettings(_Section):
-    """What the model is trained on and which columns play which role."""
+    """What the model is trained on and which columns play which role.
+
+    No value may still hold ``fairgate init``'s placeholder (``REVIEW: ...``):
+    a draft is refused by every command until a person has reviewed it.
+    """
 
     source: Literal["generator", "file"] = "generator"
     path: str | None = None
-    target: str
+    target: Reviewed
     positive_label: int | str | bool = 1
     positive_is_favorable: bool = False
-    time_column: str | None = None
-    id_columns: list[str] = Field(default_factory=list)
-    sensitive: list[str] = Field(min_length=1)
+    time_column: Reviewed | None = None
+    id_columns: list[Reviewed] = Field(default_factory=list)
+    sensitive: list[Reviewed] = Field(min_length=1)
     features: list[str] | None = None
-    exclude_columns: dict[str, str] = Field(default_factory=dict)
+    exclude_columns: dict[str, Reviewed] = Field(default_factory=dict)
     use_sensitive_as_feature: bool = False
 
     @model_validator(mode="after")
