@@ -103,12 +103,14 @@ def test_the_lending_default_on_a_favourable_positive_class_was_a_trap(hiring: p
     assert lending.positive_threshold(True) == 5.0 / 6.0
     stated = approve_decisions(p, HIRING, positive_is_favorable=True)
     assert HIRING.positive_threshold(True) == 0.25
-    assert float(np.mean(trapped)) == np.count_nonzero(p >= 5 / 6) / len(p) < 0.02
+    assert np.count_nonzero(trapped) == np.count_nonzero(p >= 5 / 6) == 74  # of 4,000: 1.85%
     assert float(np.mean(stated)) == np.count_nonzero(p >= 0.25) / len(p) > BASE_RATE
     # under the hiring team's costs the trap is far from optimal; the stated costs are the optimum
     trapped_cost = expected_costs(trapped, p, HIRING, favourable=True)
     optimum, _ = brute_force(p, HIRING, favourable=True)
     assert expected_costs(stated, p, HIRING, favourable=True) == optimum < 0.75 * trapped_cost
+    # the figures docs/pipeline.md quotes
+    assert (round(trapped_cost, 3), round(optimum, 3)) == (0.853, 0.439)
 
 
 @pytest.mark.parametrize("method", ["none", "exponentiated_gradient"])
