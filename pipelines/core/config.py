@@ -30,6 +30,7 @@ ERR_CONFIG_YAML = "configuration file {path} is not valid YAML: {problem}"
 ERR_CONFIG_NOT_MAPPING = "configuration file {path} must hold a mapping of sections, found {found}"
 ERR_CONFIG_KEY = "fairgate.yaml: {key}: {problem}"
 ERR_OVERRIDE_KEY = "override {key!r}: no such setting in fairgate.yaml"
+ERR_OVERRIDE_RENAMED = "override {key!r}: {problem}"
 ERR_DUPLICATE_KEY = "key {key!r} appears twice in one mapping (line {first} and line {second}); keep one"
 ERR_YAML_ALIAS = "YAML anchors and aliases are refused (line {line}): write the value out"
 ERR_GATE_EMPTY = (
@@ -655,7 +656,7 @@ def apply_overrides(config: FairgateConfig, overrides: dict[str, Any]) -> Fairga
         renamed = RENAMED_DECISION_KEYS.get(key) if section_name == "decision" else None
         if renamed is not None:
             problem = ERR_DECISION_RENAMED.format(new=f"decision.{renamed}", meaning=DECISION_COSTS[renamed])
-            raise BadInputError(f"override {dotted_key!r}: {problem}")
+            raise BadInputError(ERR_OVERRIDE_RENAMED.format(key=dotted_key, problem=problem))
         section: Any = raw
         parts = dotted_key.split(".")
         for part in parts[:-1]:

@@ -132,3 +132,17 @@ def test_training_and_evaluation_decide_at_the_same_threshold_for_hired(hiring: 
         assert trained.fingerprint["mitigation"]["positive_threshold"] == repr(0.25)
         q = estimator.mixture_probability(trained.model.named_steps["preprocess"].transform(holdout[FEATURES]))
         assert np.array_equal(p >= s, q >= 0.5)  # the constraint holds on the decisions the pipeline takes
+
+
+def test_class_rebalancing_moves_the_probabilities_the_threshold_is_applied_to(hiring: pd.DataFrame) -> None:
+    """A documented limitation (docs/pipeline.md): beta_factor shifts the log-odds by about log(w1 / w0)."""
+    none = MitigationSettings(method="none")
+    rebalanced = train_model(hiring, FEATURES, HIRED, TrainingSettings(mitigation=none), [0, 1], HIRING)
+    plain = train_model(hiring, FEATURES, HIRED, TrainingSettings(mitigation=none, beta_factor=0.0), [0, 1], HIRING)
+    w0, w1 = rebalanced.class_weights[0], rebalanced.class_weights[1]
+    p_rebalanced = rebalanced.model.predict_proba(hiring[FEATURES])[:, 1]
+    p_plain = plain.model.predict_proba(hiring[FEATURES])[:, 1]
+    shift = float(np.mean(np.log(p_rebalanced / (1 - p_rebalanced)) - np.log(p_plain / (1 - p_plain))))
+    assert (round(w0, 3), round(w1, 3), round(float(np.log(w1 / w0)), 3), round(shift, 3)) == (0.902, 1.245, 0.323, 0.323)
+    shares = [float(np.mean(p >= 0.25)) for p in (hiring["p_hired"].to_numpy(), p_plain, p_rebalanced)]
+    assert [round(share, 3) for share in shares] == [0.491, 0.466, 0.561]
