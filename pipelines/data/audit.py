@@ -245,7 +245,7 @@ def _check_expectations(
 def _read_expectations(
     planned: list[PlannedExpectation], results: list[tuple[bool, dict[str, Any]]]
 ) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """One JSON-ready row per expectation, one finding per failed one (and a warning per one passed within an allowance)."""
+    """One JSON-ready row per expectation, one finding per failed one, a warning per one passed within an allowance."""
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []
     for plan, (success, result) in zip(planned, results, strict=True):

@@ -37,9 +37,9 @@ import pandas as pd
 from scipy import stats
 
 from pipelines.core.config import AuditSettings, DatasetSettings
-from pipelines.data.chance import allowed_count, expected_repeated_rows, modelled_match_probability
 from pipelines.data.audit_measurable import DERIVED_INFINITE, infinite_counts, plan_finite, plan_two_groups
 from pipelines.data.audit_values import SHOWN_VALUES, native, number_text, percent, shown_values
+from pipelines.data.chance import allowed_count, expected_repeated_rows, modelled_match_probability
 from pipelines.data.columns import EncodedColumn, EncodedFrame, column_kind, naive_utc, values_in
 from pipelines.data.great_expectations_run import Asset, PlannedExpectation, great_expectations_view
 
