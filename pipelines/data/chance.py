@@ -50,12 +50,27 @@ def pair_match_probability(keys: np.ndarray) -> float:
     return float(np.dot(counts, counts - 1.0)) / (float(rows) * float(rows - 1))
 
 
-def _agreeing_pairs(encoded: EncodedFrame, columns: Sequence[str]) -> float:
-    """Pairs of rows equal on every one of ``columns`` (all pairs when there are none)."""
-    rows = float(encoded.rows)
-    if not columns:
-        return rows * (rows - 1.0) / 2.0
-    _, counts = np.unique(encoded.row_hashes(columns, keep=False), return_counts=True)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mixed(state: np.ndarray, codes: np.ndarray, position: int) -> np.ndarray:
+    """``state`` with one more column's codes mixed in (splitmix64's finaliser; wrapping arithmetic)."""
+    out = (
+        state + (codes.astype(np.int64) + 1).astype(np.uint64) + np.uint64((position + 1) * 0x632BE59BD9B4E019 % 2**64)
+    )
+    out ^= out >> np.uint64(30)
+    out *= _MIX_1
+    out ^= out >> np.uint64(27)
+    out *= _MIX_2
+    out ^= out >> np.uint64(31)
+    return out
+
+
+def _agreeing_pairs(keys: np.ndarray) -> float:
+    """Pairs of rows with equal keys."""
+    _, counts = np.unique(keys, return_counts=True)
     counts = counts.astype(np.float64)
     return float(np.dot(counts, counts - 1.0)) / 2.0
 
@@ -76,6 +91,10 @@ def modelled_match_probability(encoded: EncodedFrame, columns: Sequence[str]) ->
     share least often) whose table is informative; a column that two rows
     never share by chance (a measured amount, a date) makes it 0.
 
+    Rows are grouped by 64-bit hashes of their values: two different rows
+    could share one (about one pair in 10**19), which would move an estimate,
+    never a count the checks report.
+
     Parameters
     ----------
     encoded : EncodedFrame
@@ -91,18 +110,30 @@ def modelled_match_probability(encoded: EncodedFrame, columns: Sequence[str]) ->
     """
     if len(columns) < 2:
         return None
-    total = _agreeing_pairs(encoded, [])
+    rows = float(encoded.rows)
+    total = rows * (rows - 1.0) / 2.0
     if total == 0.0:
         return 0.0
-    everywhere = _agreeing_pairs(encoded, columns)
     varied = sorted(columns, key=lambda name: pair_match_probability(encoded[name].codes))[:MODELLED_COLUMNS]
+    fixed = [c for c in columns if c not in varied]
+    # the columns outside ``varied`` are hashed once; each subset of ``varied`` is mixed into that
+    base = encoded.row_hashes(fixed) if fixed else np.full(encoded.rows, _GOLDEN, dtype=np.uint64)
+    codes = [encoded[name].codes for name in varied]
+
+    def agreeing(left_out: set[int]) -> float:
+        state = base
+        for position, column_codes in enumerate(codes):
+            if position not in left_out:
+                state = _mixed(state, column_codes, position)
+        return _agreeing_pairs(state)
+
+    everywhere = agreeing(set())
     estimates: list[float] = []
-    for position, first in enumerate(varied):
-        for second in varied[position + 1 :]:
-            others = [c for c in columns if c not in (first, second)]
-            agree_others = _agreeing_pairs(encoded, others)
-            first_only = _agreeing_pairs(encoded, [*others, first]) - everywhere
-            second_only = _agreeing_pairs(encoded, [*others, second]) - everywhere
+    for first in range(len(varied)):
+        for second in range(first + 1, len(varied)):
+            agree_others = agreeing({first, second})
+            first_only = agreeing({second}) - everywhere
+            second_only = agreeing({first}) - everywhere
             neither = agree_others - first_only - second_only - everywhere
             if neither <= 0.0 or first_only + second_only == 0.0:
                 continue  # one column decides the other here: the table says nothing about chance

@@ -364,16 +364,13 @@ class EncodedFrame:
             encoded = self[name]
         return encoded.codes.astype(np.uint64)  # -1 (missing) wraps to a value of its own
 
-    def row_hashes(self, columns: Sequence[str], keep: bool = True) -> np.ndarray:
+    def row_hashes(self, columns: Sequence[str]) -> np.ndarray:
         """One 64-bit hash per row of its values on ``columns`` (equal rows, equal hashes).
 
         Parameters
         ----------
         columns : sequence of str
             The columns hashed.
-        keep : bool
-            Keep the hashes for a later call on the same columns (False for
-            one-off subsets of columns, which would only fill memory).
 
         Returns
         -------
@@ -390,8 +387,7 @@ class EncodedFrame:
             values += np.uint64(((position + 1) * _GOLDEN_INT) % 2**64)
             state += values
             _mix(state)
-        if keep:
-            self._row_hashes[key] = state
+        self._row_hashes[key] = state
         return state
 
     def _exact_groups(self, columns: Sequence[str], rows: np.ndarray) -> np.ndarray:
