@@ -43,7 +43,12 @@ Asset = Literal["batch", "derived", "types"]
 
 @dataclass
 class PlannedExpectation:
-    """One expectation and how to read its result."""
+    """One expectation and how to read its result.
+
+    ``warn_on_pass``: when the expectation passes with unexpected rows all
+    the same (within an allowance, such as identical rows within chance),
+    they are reported as a warning.
+    """
 
     check: str
     columns: list[str]
@@ -52,6 +57,7 @@ class PlannedExpectation:
     describe: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
     severity: Severity = "block"
     asset: Asset = "batch"
+    warn_on_pass: bool = False
 
 
 def great_expectations_view(
