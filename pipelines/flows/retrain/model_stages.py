@@ -19,6 +19,7 @@ import pandas as pd
 import scipy
 import sklearn
 
+from pipelines.core.config import TrainingSettings
 from pipelines.core.errors import BlockedError
 from pipelines.core.files import write_json
 from pipelines.data.leakage import candidate_feature_columns
@@ -36,6 +37,7 @@ from pipelines.flows.retrain.results import Evaluated, Gated, Registered, RunSta
 from pipelines.flows.retrain.resume import handed_on
 from pipelines.governance import champion_record, registry, tags
 from pipelines.governance.gate import decide
+from pipelines.governance.mitigation_search import SearchResult, option_settings, search_mitigation
 from pipelines.governance.model_integrity import manifest_digest, model_checksums
 from pipelines.governance.records import record_event
 from pipelines.model import mitigation
@@ -43,6 +45,7 @@ from pipelines.model.evaluate import evaluate_models, flatten_metrics, per_group
 from pipelines.model.train import TrainedModel, train_model
 from pipelines.model.weights_reference import MAX_ULP, check_received_weights
 from pipelines.reports.mitigation_report import mitigation_cost_markdown, mitigation_cost_table
+from pipelines.reports.mitigation_search_report import blocked_reason, gate_report_section, write_search_files
 from pipelines.reports.plots import plot_per_group
 
 MLFLOW_BATCH_METRICS = 1000  # MLflow's limit of metrics per log_batch call
@@ -63,8 +66,21 @@ def train(state: RunState) -> RunState:
             key=lambda v: (str(type(v)), v),
         )
         features = candidate_feature_columns(train_frame, dataset)
+        searched = None
+        if training.mitigation.search is not None:
+            # the options are fitted and judged on a validation split of this training window only
+            searched = search_mitigation(train_frame, features, ctx.config, classes)
+            chosen = training.mitigation.search.options[searched.chosen]
+            training = training.model_copy(update={"mitigation": option_settings(chosen, training.mitigation)})
         trained = train_model(train_frame, features, dataset, training, classes, ctx.config.decision)
-        check = _verify_weights(ctx, trained, train_frame)
+        if searched is not None:
+            trained.fingerprint["mitigation"]["search"] = {
+                "kept": searched.chosen_option.label,
+                "passed_on_validation": searched.chosen_option.passed,
+                "options": len(searched.options),
+                "validation_rows": searched.validation["rows"],
+            }
+        check = _verify_weights(ctx, trained, train_frame, training)
         record["details"] = {"fingerprint": trained.fingerprint["reference_check"]}
         if not check.passed:
             registry.connect(ctx.paths)
@@ -72,6 +88,7 @@ def train(state: RunState) -> RunState:
                 mlflow.log_dict(trained.fingerprint, "training/fingerprint.json")
             block_run(ctx, ingested["mlflow_run_id"], "train", check.mismatches)
         model_uri, unmitigated_uri = _log_training(ctx, ingested["mlflow_run_id"], trained, train_frame, features)
+        search_file = None if searched is None else _log_search(ctx, ingested["mlflow_run_id"], searched)
         keep_running(registry.connect(ctx.paths), ingested["mlflow_run_id"])  # the fluent run block ended it
         record["details"] = {
             "estimator": training.estimator,
@@ -79,6 +96,8 @@ def train(state: RunState) -> RunState:
             "class_weights": trained.fingerprint["class_weights_repr"],
             "fingerprint": trained.fingerprint["reference_check"],
         }
+        if searched is not None:
+            record["details"]["mitigation_search"] = trained.fingerprint["mitigation"]["search"]
         result: Trained = {
             "model_uri": model_uri,
             "unmitigated_model_uri": unmitigated_uri,
@@ -92,17 +111,32 @@ def train(state: RunState) -> RunState:
             "weights_check": (
                 f"passed: {check.rows} rows within {check.max_ulp} ulp (allowed {MAX_ULP}) of the 50-digit reference"
             ),
+            "mitigation_search_file": search_file,
         }
         return {**state, "trained": result}
 
 
-def _verify_weights(ctx: StageContext, trained: TrainedModel, train_frame: pd.DataFrame) -> Any:
+def _log_search(ctx: StageContext, mlflow_run_id: str, searched: SearchResult) -> str:
+    """Write the search (JSON, table, Markdown, trade-off plot) to the run folder and the MLflow run."""
+    folder = ctx.run_dir / "train"
+    search = searched.to_dict()
+    search_file = write_json(folder / "mitigation_search.json", search)
+    gate_ethical = {name: bound.model_dump() for name, bound in ctx.config.gate.ethical.items()}
+    files = write_search_files(search, gate_ethical, ctx.config.dataset.target, folder)
+    log_artifact_files(ctx, mlflow_run_id, [search_file, *files], "training/mitigation_search")
+    return str(search_file)
+
+
+def _verify_weights(
+    ctx: StageContext, trained: TrainedModel, train_frame: pd.DataFrame, training: TrainingSettings
+) -> Any:
     """Verify, do not trust: the weights the estimator received against a 50-digit reference.
 
     The check's outcome goes into the training fingerprint, which is written
-    to the run folder whatever it says.
+    to the run folder whatever it says.  ``training`` is the one the model was
+    fitted with (the search's kept option when there is a search).
     """
-    dataset, training = ctx.config.dataset, ctx.config.training
+    dataset = ctx.config.dataset
     groups = (
         list(train_frame[dataset.sensitive].itertuples(index=False, name=None))
         if training.reweigh_sensitive
@@ -423,7 +457,17 @@ def gate(state: RunState) -> RunState:
         )
         decision_file = write_json(ctx.run_dir / "gate" / "gate_decision.json", decision.to_dict())
         report_file = ctx.run_dir / "gate" / "gate_report.md"
-        report_file.write_text(decision.to_markdown() + _loosened_section(loosened), encoding="utf-8")
+        search = _search_of(state)
+        reasons = decision.reasons()
+        search_section = ""
+        if search is not None:
+            search_section = gate_report_section(search, ctx.config.dataset.target)
+            extra = blocked_reason(search)
+            if extra is not None and not decision.passed:
+                reasons.append(extra)
+        report_file.write_text(
+            decision.to_markdown() + search_section + _loosened_section(loosened), encoding="utf-8"
+        )
         log_artifact_files(ctx, ingested["mlflow_run_id"], [decision_file, report_file], "gate")
         for key, value in _gate_tags(decision).items():
             client.set_tag(ingested["mlflow_run_id"], key, value)
@@ -432,7 +476,7 @@ def gate(state: RunState) -> RunState:
             "decision": "passed" if decision.passed else "blocked",
             "technical": "passed" if decision.technical_passed else "blocked",
             "ethical": "passed" if decision.ethical_passed else "blocked",
-            "reasons": decision.reasons(),
+            "reasons": reasons,
             "uncertain_checks": decision.uncertain_checks(),
             "notes": decision.notes,
             "policy_loosened": loosened,
@@ -440,7 +484,7 @@ def gate(state: RunState) -> RunState:
         record["details"] = {key: value for key, value in gated.items() if key != "decision_file"}
         if not decision.passed:
             record["verdict"] = "blocked"
-            record["reasons"] = decision.reasons()
+            record["reasons"] = reasons
         record_event(
             ctx.paths,
             ctx.config,
@@ -449,7 +493,7 @@ def gate(state: RunState) -> RunState:
             {
                 "summary": f"{record['details']['decision']} (technical {record['details']['technical']}, "
                 f"ethical {record['details']['ethical']}) on data interval {ctx.interval}",
-                "reasons": decision.reasons(),
+                "reasons": reasons,
                 "decision": decision.to_dict(),
                 "airflow_run_id": ctx.airflow_run_id,
                 "mlflow_run_id": ingested["mlflow_run_id"],
@@ -465,6 +509,16 @@ def gate(state: RunState) -> RunState:
         return {**state, "gated": gated}
 
 
+
+
+def _search_of(state: RunState) -> dict[str, Any] | None:
+    """The mitigation search of this run's train stage (None when there was none)."""
+    trained = state.get("trained")
+    search_file = None if trained is None else trained.get("mitigation_search_file")
+    if not search_file:
+        return None
+    search: dict[str, Any] = json.loads(Path(search_file).read_text(encoding="utf-8"))
+    return search
 
 
 def _gate_tags(decision: Any) -> dict[str, str]:
