@@ -41,13 +41,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.core.config import FairgateConfig, MitigationOption, MitigationSettings, SplitSettings
+from pipelines.core.config import (
+    FairgateConfig,
+    MitigationOption,
+    MitigationSettings,
+    SplitSettings,
+    TrainingSettings,
+)
 from pipelines.core.errors import BadInputError
 from pipelines.data.split import holdout_mask
 from pipelines.governance.gate import decide
 from pipelines.model.evaluate import evaluate_model
 from pipelines.model.metrics import ETHICAL_METRICS
-from pipelines.model.train import train_model
+from pipelines.model.train import TrainedModel, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -302,3 +308,35 @@ def search_mitigation(
         notes=[NOTE_NO_CHAMPION_CHECKS],
         validation_positions=np.flatnonzero(mask).tolist(),
     )
+
+
+def train_with_search(
+    train: pd.DataFrame, features: list[str], config: FairgateConfig, classes: list[Any] | None = None
+) -> tuple[TrainedModel, TrainingSettings, SearchResult | None]:
+    """Train the candidate on the whole training window, with the search's kept option when there is a search.
+
+    Without ``training.mitigation.search`` this is exactly
+    :func:`pipelines.model.train.train_model` with ``training.mitigation``.  With
+    it, :func:`search_mitigation` chooses on a validation split and the chosen
+    option is refitted on every row of ``train`` (the validation rows included).
+
+    Returns
+    -------
+    tuple
+        The trained model, the training settings it was fitted with, and the search (or None).
+    """
+    training = config.training
+    searched = None
+    if training.mitigation.search is not None:
+        searched = search_mitigation(train, features, config, classes)
+        chosen = training.mitigation.search.options[searched.chosen]
+        training = training.model_copy(update={"mitigation": option_settings(chosen, training.mitigation)})
+    trained = train_model(train, features, config.dataset, training, classes, config.decision)
+    if searched is not None:
+        trained.fingerprint["mitigation"]["search"] = {
+            "kept": searched.chosen_option.label,
+            "passed_on_validation": searched.chosen_option.passed,
+            "options": len(searched.options),
+            "validation_rows": searched.validation["rows"],
+        }
+    return trained, training, searched

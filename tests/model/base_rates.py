@@ -17,7 +17,7 @@ from scipy.special import expit
 MONTHS = 12
 
 
-def base_rate_frame(rows: int = 6000, seed: int = 15) -> pd.DataFrame:
+def base_rate_frame(rows: int = 20000, seed: int = 15) -> pd.DataFrame:
     """Applications with ``application_id``, ``decided_at``, ``group``, features and ``default``."""
     rng = np.random.default_rng(seed)
     group = np.where(rng.random(rows) < 0.6, "a", "b")

@@ -37,12 +37,12 @@ from pipelines.flows.retrain.results import Evaluated, Gated, Registered, RunSta
 from pipelines.flows.retrain.resume import handed_on
 from pipelines.governance import champion_record, registry, tags
 from pipelines.governance.gate import decide
-from pipelines.governance.mitigation_search import SearchResult, option_settings, search_mitigation
+from pipelines.governance.mitigation_search import SearchResult, train_with_search
 from pipelines.governance.model_integrity import manifest_digest, model_checksums
 from pipelines.governance.records import record_event
 from pipelines.model import mitigation
 from pipelines.model.evaluate import evaluate_models, flatten_metrics, per_group_table
-from pipelines.model.train import TrainedModel, train_model
+from pipelines.model.train import TrainedModel
 from pipelines.model.weights_reference import MAX_ULP, check_received_weights
 from pipelines.reports.mitigation_report import mitigation_cost_markdown, mitigation_cost_table
 from pipelines.reports.mitigation_search_report import blocked_reason, gate_report_section, write_search_files
@@ -66,20 +66,8 @@ def train(state: RunState) -> RunState:
             key=lambda v: (str(type(v)), v),
         )
         features = candidate_feature_columns(train_frame, dataset)
-        searched = None
-        if training.mitigation.search is not None:
-            # the options are fitted and judged on a validation split of this training window only
-            searched = search_mitigation(train_frame, features, ctx.config, classes)
-            chosen = training.mitigation.search.options[searched.chosen]
-            training = training.model_copy(update={"mitigation": option_settings(chosen, training.mitigation)})
-        trained = train_model(train_frame, features, dataset, training, classes, ctx.config.decision)
-        if searched is not None:
-            trained.fingerprint["mitigation"]["search"] = {
-                "kept": searched.chosen_option.label,
-                "passed_on_validation": searched.chosen_option.passed,
-                "options": len(searched.options),
-                "validation_rows": searched.validation["rows"],
-            }
+        # with a search, its options are fitted and judged on a validation split of this training window only
+        trained, training, searched = train_with_search(train_frame, features, ctx.config, classes)
         check = _verify_weights(ctx, trained, train_frame, training)
         record["details"] = {"fingerprint": trained.fingerprint["reference_check"]}
         if not check.passed:
