@@ -93,6 +93,7 @@ class SearchResult:
     ranking: str
     validation: dict[str, Any]
     base_rates: dict[str, dict[str, dict[str, Any]]]
+    base_rate_of: str = ""
     conflict: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     validation_positions: list[int] = field(default_factory=list)
@@ -304,6 +305,7 @@ def search_mitigation(
         ranking=RANKING,
         validation=validation_facts,
         base_rates=base_rates(frame, config),
+        base_rate_of=f"{dataset.target} = {dataset.positive_label!r}",
         conflict=None if any_passed else explain_conflict(outcomes),
         notes=[NOTE_NO_CHAMPION_CHECKS],
         validation_positions=np.flatnonzero(mask).tolist(),

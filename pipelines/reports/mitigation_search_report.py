@@ -85,7 +85,7 @@ def options_markdown(search: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def base_rate_lines(search: dict[str, Any], target: str) -> list[str]:
+def base_rate_lines(search: dict[str, Any]) -> list[str]:
     """Each group's base rate on the training window, per attribute, with the largest ratio."""
     lines = []
     for attribute, groups in search["base_rates"].items():
@@ -95,8 +95,12 @@ def base_rate_lines(search: dict[str, Any], target: str) -> list[str]:
         )
         low, high = min(rates.values()), max(rates.values())
         ratio = f"; the highest is {high / low:.2f} times the lowest" if low > 0 and len(rates) > 1 else ""
-        lines.append(f"- {attribute}: share of {target} = positive label by group: {described}{ratio}")
+        lines.append(f"- {attribute}, share of {search['base_rate_of']} per group: {described}{ratio}")
     return lines
+
+
+def _labels(labels: list[str]) -> str:
+    return ", ".join(f"`{label}`" for label in labels)
 
 
 def conflict_lines(search: dict[str, Any]) -> list[str]:
@@ -107,19 +111,19 @@ def conflict_lines(search: dict[str, Any]) -> list[str]:
     lines = []
     for first, second, meeting_first, meeting_second in conflict["pairs"]:
         lines.append(
-            f"- `{first}` and `{second}` conflict on this data: {', '.join(meeting_first)} met the first, "
-            f"{', '.join(meeting_second)} the second, no option both"
+            f"- `{first}` and `{second}` conflict on this data: no option met both "
+            f"(the first met by {_labels(meeting_first)}; the second by {_labels(meeting_second)})"
         )
     for name in conflict["never_met"]:
         lines.append(f"- `{name}`: no option met it")
     for label in conflict["technical_only"]:
-        lines.append(f"- {label} met every ethical check but failed a technical or business one")
+        lines.append(f"- `{label}` met every ethical check but failed a technical or business one")
     if not lines:
         lines.append("- every ethical check was met by some option, but no option met all of them together")
     return lines
 
 
-def search_markdown(search: dict[str, Any], target: str) -> str:
+def search_markdown(search: dict[str, Any]) -> str:
     """The whole search for a reviewer: how it was run, the options, the kept one, and any conflict."""
     validation = search["validation"]
     kept = search["options"][search["chosen"]]["label"]
@@ -145,14 +149,14 @@ def search_markdown(search: dict[str, Any], target: str) -> str:
             "",
             "Base rates on the training window:",
             "",
-            *base_rate_lines(search, target),
+            *base_rate_lines(search),
             "",
             THEORY,
         ]
     return "\n".join(lines) + "\n"
 
 
-def gate_report_section(search: dict[str, Any], target: str) -> str:
+def gate_report_section(search: dict[str, Any]) -> str:
     """The gate report's part on the search: the trade-off, and the conflict when no option passed."""
     if search["any_passed"]:
         head = (
@@ -171,7 +175,7 @@ def gate_report_section(search: dict[str, Any], target: str) -> str:
         "",
         "Each group's base rate on the training window:",
         "",
-        *base_rate_lines(search, target),
+        *base_rate_lines(search),
         "",
         THEORY,
         "",
@@ -233,12 +237,12 @@ def plot_trade_off(search: dict[str, Any], gate_ethical: dict[str, Any], path: P
     return path
 
 
-def write_search_files(search: dict[str, Any], gate_ethical: dict[str, Any], target: str, folder: Path) -> list[Path]:
+def write_search_files(search: dict[str, Any], gate_ethical: dict[str, Any], folder: Path) -> list[Path]:
     """Write the search's table (CSV and Markdown) and its trade-off plot; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     table = folder / "mitigation_search.csv"
     options_frame(search).to_csv(table, index=False)
     report = folder / "mitigation_search.md"
-    report.write_text(search_markdown(search, target), encoding="utf-8")
+    report.write_text(search_markdown(search), encoding="utf-8")
     plot = plot_trade_off(search, gate_ethical, folder / "mitigation_search.png")
     return [table, report, plot]

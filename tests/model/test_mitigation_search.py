@@ -208,13 +208,13 @@ def test_when_no_option_passes_the_conflict_names_the_checks_and_the_base_rates(
     assert any("demographic_parity" in name for name in named)
     assert any("equalized_odds_difference" in name for name in named)
     search = conflicting_search.to_dict()
-    section = gate_report_section(search, "default")
+    section = gate_report_section(search)
     assert "conflict" in section
     assert "equalized_odds_difference" in section and "demographic_parity" in section
     rates = conflicting_search.base_rates["group"]
     for group in ("a", "b"):
         assert f"{group} {rates[group]['base_rate']:.4f}" in section
-    assert "cannot both hold" in section
+    assert "cannot both hold" in section and "share of default = 1 per group" in section
     for outcome in conflicting_search.options:  # the trade-off table lists every option
         assert outcome.label in section
     reason = blocked_reason(search)
@@ -239,7 +239,7 @@ def test_the_conflict_is_read_from_the_verdicts_not_assumed() -> None:
 
 def test_the_passable_fixture_gives_no_blocked_reason(passable_search: SearchResult) -> None:
     assert blocked_reason(passable_search.to_dict()) is None
-    assert "kept" in gate_report_section(passable_search.to_dict(), "default")
+    assert "kept" in gate_report_section(passable_search.to_dict())
 
 
 @pytest.mark.parametrize("time_column", ["decided_at", None])
@@ -279,7 +279,7 @@ def test_the_search_is_deterministic(passable: Fixture, passable_search: SearchR
 
 def test_the_table_and_the_trade_off_plot_are_written(passable_search: SearchResult, tmp_path: Path) -> None:
     search = passable_search.to_dict()
-    files = write_search_files(search, {"equalized_odds_difference": {"max": 0.1}}, "default", tmp_path)
+    files = write_search_files(search, {"equalized_odds_difference": {"max": 0.1}}, tmp_path)
     table = pd.read_csv(files[0])
     assert table["option"].tolist() == [o.label for o in passable_search.options]
     assert table["kept"].sum() == 1

@@ -110,7 +110,7 @@ def _log_search(ctx: StageContext, mlflow_run_id: str, searched: SearchResult) -
     search = searched.to_dict()
     search_file = write_json(folder / "mitigation_search.json", search)
     gate_ethical = {name: bound.model_dump() for name, bound in ctx.config.gate.ethical.items()}
-    files = write_search_files(search, gate_ethical, ctx.config.dataset.target, folder)
+    files = write_search_files(search, gate_ethical, folder)
     log_artifact_files(ctx, mlflow_run_id, [search_file, *files], "training/mitigation_search")
     return str(search_file)
 
@@ -449,7 +449,7 @@ def gate(state: RunState) -> RunState:
         reasons = decision.reasons()
         search_section = ""
         if search is not None:
-            search_section = gate_report_section(search, ctx.config.dataset.target)
+            search_section = gate_report_section(search)
             extra = blocked_reason(search)
             if extra is not None and not decision.passed:
                 reasons.append(extra)
