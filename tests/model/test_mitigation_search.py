@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pipelines.core.config import FairgateConfig, TrainingSettings, load_config
+from pipelines.core.config import FairgateConfig, MitigationSettings, TrainingSettings, load_config
 from pipelines.core.errors import BadInputError
 from pipelines.data.leakage import candidate_feature_columns
 from pipelines.data.split import holdout_mask
@@ -309,3 +309,23 @@ def test_a_validation_split_with_one_class_is_refused(passable: Fixture) -> None
     train.loc[train["decided_at"] >= cut, "default"] = 0
     with pytest.raises(BadInputError, match="validation_fraction"):
         search_mitigation(train, passable.features, passable.config, [0, 1])
+
+
+def test_the_gate_stage_reports_the_conflict_and_adds_it_to_the_blocked_reasons(
+    conflicting: Fixture, conflicting_search: SearchResult
+) -> None:
+    from pipelines.flows.retrain.model_stages import gate_report
+    from pipelines.model.train import train_model
+
+    plain = train_model(conflicting.train, conflicting.features, conflicting.config.dataset,
+                        conflicting.config.training.model_copy(update={"mitigation": MitigationSettings()}),
+                        [0, 1], conflicting.config.decision)
+    decision = conflicting.holdout_gate(plain.model)
+    assert not decision.passed
+    report, reasons = gate_report(decision, conflicting_search.to_dict(), [])
+    assert reasons[:-1] == decision.reasons()
+    assert reasons[-1].startswith("mitigation search: none of 6 options passed")
+    assert report.startswith("# Gate decision: BLOCKED")
+    assert "## Why no mitigation could pass: the ethical checks conflict on this data" in report
+    # without a search, the report and the reasons are today's
+    assert gate_report(decision, None, []) == (decision.to_markdown(), decision.reasons())

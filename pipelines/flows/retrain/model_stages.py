@@ -36,7 +36,7 @@ from pipelines.flows.retrain.mlflow_run import keep_running
 from pipelines.flows.retrain.results import Evaluated, Gated, Registered, RunState, Trained
 from pipelines.flows.retrain.resume import handed_on
 from pipelines.governance import champion_record, registry, tags
-from pipelines.governance.gate import decide
+from pipelines.governance.gate import GateDecision, decide
 from pipelines.governance.mitigation_search import SearchResult, train_with_search
 from pipelines.governance.model_integrity import manifest_digest, model_checksums
 from pipelines.governance.records import record_event
@@ -445,17 +445,8 @@ def gate(state: RunState) -> RunState:
         )
         decision_file = write_json(ctx.run_dir / "gate" / "gate_decision.json", decision.to_dict())
         report_file = ctx.run_dir / "gate" / "gate_report.md"
-        search = _search_of(state)
-        reasons = decision.reasons()
-        search_section = ""
-        if search is not None:
-            search_section = gate_report_section(search)
-            extra = blocked_reason(search)
-            if extra is not None and not decision.passed:
-                reasons.append(extra)
-        report_file.write_text(
-            decision.to_markdown() + search_section + _loosened_section(loosened), encoding="utf-8"
-        )
+        report, reasons = gate_report(decision, _search_of(state), loosened)
+        report_file.write_text(report, encoding="utf-8")
         log_artifact_files(ctx, ingested["mlflow_run_id"], [decision_file, report_file], "gate")
         for key, value in _gate_tags(decision).items():
             client.set_tag(ingested["mlflow_run_id"], key, value)
@@ -497,6 +488,25 @@ def gate(state: RunState) -> RunState:
         return {**state, "gated": gated}
 
 
+
+
+def gate_report(
+    decision: GateDecision, search: dict[str, Any] | None, loosened: list[str]
+) -> tuple[str, list[str]]:
+    """The gate report's Markdown and the blocked reasons, with the mitigation search's part when there was one.
+
+    When no option of the search passed on the validation split and the gate
+    blocks, one more reason names the conflicting ethical checks and each
+    group's base rate (the report's section shows the trade-off).
+    """
+    reasons = decision.reasons()
+    search_section = ""
+    if search is not None:
+        search_section = gate_report_section(search)
+        conflict = blocked_reason(search)
+        if conflict is not None and not decision.passed:
+            reasons.append(conflict)
+    return decision.to_markdown() + search_section + _loosened_section(loosened), reasons
 
 
 def _search_of(state: RunState) -> dict[str, Any] | None:
