@@ -48,6 +48,8 @@ def test_the_search_promotes_a_mitigated_model_and_logs_every_option(session_roo
     result = fairgate(project, "run", "--interval", "2026-05")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "outcome: PROMOTED" in result.stdout
+    assert "mitigation search kept exponentiated_gradient(" in result.stdout
+    assert f"of {len(OPTIONS)} (passed on validation)" in result.stdout
 
     client = client_for(project)
     version = client.get_model_version(MODEL, champion_version(project))
