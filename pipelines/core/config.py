@@ -280,6 +280,56 @@ class SplitSettings(_Section):
 MITIGATION_METHODS = ("none", "reweighing", "exponentiated_gradient")
 
 
+ERR_THRESHOLD_OPTIMIZER = (
+    "threshold_optimizer is not offered: fairlearn's ThresholdOptimizer decides with the sensitive attribute "
+    "at prediction time, and the served model predicts from the features alone (docs/mitigation.md, "
+    "\"Mitigation search\")"
+)
+
+
+class MitigationOption(_Section):
+    """One option of the mitigation search: a method and, for the reduction, its constraint and bound."""
+
+    method: Literal["none", "reweighing", "exponentiated_gradient"]
+    constraint: Literal["demographic_parity", "equalized_odds"] = "demographic_parity"
+    difference_bound: float = Field(default=0.01, gt=0, lt=1)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _servable(cls, value: Any) -> Any:
+        if value == "threshold_optimizer":
+            raise ValueError(ERR_THRESHOLD_OPTIMIZER)
+        return value
+
+    @property
+    def label(self) -> str:
+        """A short name for tables and plots, e.g. ``exponentiated_gradient(equalized_odds, 0.05)``."""
+        if self.method != "exponentiated_gradient":
+            return self.method
+        return f"{self.method}({self.constraint}, {self.difference_bound!r})"
+
+
+class MitigationSearchSettings(_Section):
+    """Gate-aware mitigation search (see :mod:`pipelines.governance.mitigation_search`).
+
+    Each option is fitted on the training window less a validation split
+    (``validation_fraction`` of it: the latest part with a time column, a
+    seeded stratified part without), scored there against the gate's absolute
+    thresholds, and the best passing option is refitted on the whole window.
+    """
+
+    options: list[MitigationOption] = Field(min_length=2)
+    validation_fraction: float = Field(default=0.25, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> MitigationSearchSettings:
+        labels = [option.label for option in self.options]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"options listed more than once: {', '.join(repeated)}")
+        return self
+
+
 class MitigationSettings(_Section):
     """How training corrects unfairness (see :mod:`pipelines.model.mitigation`).
 
@@ -294,6 +344,7 @@ class MitigationSettings(_Section):
     constraint: Literal["demographic_parity", "equalized_odds"] = "demographic_parity"
     difference_bound: float = Field(default=0.01, gt=0, lt=1)
     max_iter: int = Field(default=50, ge=1)
+    search: MitigationSearchSettings | None = None
 
 
 class TrainingSettings(_Section):

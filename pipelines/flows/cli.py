@@ -196,6 +196,11 @@ def _stage_detail(stage: str, record: dict[str, Any]) -> str:
         detail = f"train {details.get('train_rows', '?')} / holdout {details.get('holdout_rows', '?')}"
     elif stage == "train":
         detail = f"{details.get('estimator', '')}, class weights {details.get('class_weights', '')}"
+        search = details.get("mitigation_search")
+        if search:
+            verdict = "passed" if search.get("passed_on_validation") else "failed"
+            kept, options = search.get("kept"), search.get("options")
+            detail += f"; mitigation search kept {kept} of {options} ({verdict} on validation)"
     elif stage == "evaluate":
         detail = f"champion compared: {details.get('champion_version') or 'none yet'}"
     elif stage == "gate":

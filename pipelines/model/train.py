@@ -175,6 +175,7 @@ def train_model(
     training: TrainingSettings,
     classes: list[Any] | None = None,
     decision: DecisionSettings | None = None,
+    with_unmitigated: bool = True,
 ) -> TrainedModel:
     """Fit the pipeline on the training rows with exact sample weights; record what the estimator received.
 
@@ -188,6 +189,9 @@ def train_model(
         The classes the model must learn (each must be in the training window).
     decision : DecisionSettings, optional
         Needed by ``exponentiated_gradient``, whose constraint is set at the decision threshold.
+    with_unmitigated : bool, default True
+        Also fit the ``unmitigated`` twin (the mitigation search, which only compares
+        options on a validation split, does without it).
     """
     if not features:
         raise BadInputError(ERR_NO_FEATURES)
@@ -213,7 +217,7 @@ def train_model(
             raise BadInputError(ERR_MITIGATION.format(method=method, problem=e)) from e
     got = received["sample_weight"]
     unmitigated = None
-    if method != "none":
+    if method != "none" and with_unmitigated:
         plain_plan, plain_weights = compute_sample_weights(labels, None, training, classes)
         unmitigated = build_pipeline(training, numeric, categorical)
         unmitigated.fit(train[features], labels.to_numpy(), estimator__sample_weight=plain_weights)

@@ -19,6 +19,7 @@ import pandas as pd
 import scipy
 import sklearn
 
+from pipelines.core.config import TrainingSettings
 from pipelines.core.errors import BlockedError
 from pipelines.core.files import write_json
 from pipelines.data.leakage import candidate_feature_columns
@@ -35,14 +36,16 @@ from pipelines.flows.retrain.mlflow_run import keep_running
 from pipelines.flows.retrain.results import Evaluated, Gated, Registered, RunState, Trained
 from pipelines.flows.retrain.resume import handed_on
 from pipelines.governance import champion_record, registry, tags
-from pipelines.governance.gate import decide
+from pipelines.governance.gate import GateDecision, decide
+from pipelines.governance.mitigation_search import SearchResult, train_with_search
 from pipelines.governance.model_integrity import manifest_digest, model_checksums
 from pipelines.governance.records import record_event
 from pipelines.model import mitigation
 from pipelines.model.evaluate import evaluate_models, flatten_metrics, per_group_table
-from pipelines.model.train import TrainedModel, train_model
+from pipelines.model.train import TrainedModel
 from pipelines.model.weights_reference import MAX_ULP, check_received_weights
 from pipelines.reports.mitigation_report import mitigation_cost_markdown, mitigation_cost_table
+from pipelines.reports.mitigation_search_report import blocked_reason, gate_report_section, write_search_files
 from pipelines.reports.plots import plot_per_group
 
 MLFLOW_BATCH_METRICS = 1000  # MLflow's limit of metrics per log_batch call
@@ -63,8 +66,9 @@ def train(state: RunState) -> RunState:
             key=lambda v: (str(type(v)), v),
         )
         features = candidate_feature_columns(train_frame, dataset)
-        trained = train_model(train_frame, features, dataset, training, classes, ctx.config.decision)
-        check = _verify_weights(ctx, trained, train_frame)
+        # with a search, its options are fitted and judged on a validation split of this training window only
+        trained, training, searched = train_with_search(train_frame, features, ctx.config, classes)
+        check = _verify_weights(ctx, trained, train_frame, training)
         record["details"] = {"fingerprint": trained.fingerprint["reference_check"]}
         if not check.passed:
             registry.connect(ctx.paths)
@@ -72,6 +76,7 @@ def train(state: RunState) -> RunState:
                 mlflow.log_dict(trained.fingerprint, "training/fingerprint.json")
             block_run(ctx, ingested["mlflow_run_id"], "train", check.mismatches)
         model_uri, unmitigated_uri = _log_training(ctx, ingested["mlflow_run_id"], trained, train_frame, features)
+        search_file = None if searched is None else _log_search(ctx, ingested["mlflow_run_id"], searched)
         keep_running(registry.connect(ctx.paths), ingested["mlflow_run_id"])  # the fluent run block ended it
         record["details"] = {
             "estimator": training.estimator,
@@ -79,6 +84,8 @@ def train(state: RunState) -> RunState:
             "class_weights": trained.fingerprint["class_weights_repr"],
             "fingerprint": trained.fingerprint["reference_check"],
         }
+        if searched is not None:
+            record["details"]["mitigation_search"] = trained.fingerprint["mitigation"]["search"]
         result: Trained = {
             "model_uri": model_uri,
             "unmitigated_model_uri": unmitigated_uri,
@@ -92,17 +99,32 @@ def train(state: RunState) -> RunState:
             "weights_check": (
                 f"passed: {check.rows} rows within {check.max_ulp} ulp (allowed {MAX_ULP}) of the 50-digit reference"
             ),
+            "mitigation_search_file": search_file,
         }
         return {**state, "trained": result}
 
 
-def _verify_weights(ctx: StageContext, trained: TrainedModel, train_frame: pd.DataFrame) -> Any:
+def _log_search(ctx: StageContext, mlflow_run_id: str, searched: SearchResult) -> str:
+    """Write the search (JSON, table, Markdown, trade-off plot) to the run folder and the MLflow run."""
+    folder = ctx.run_dir / "train"
+    search = searched.to_dict()
+    search_file = write_json(folder / "mitigation_search.json", search)
+    gate_ethical = {name: bound.model_dump() for name, bound in ctx.config.gate.ethical.items()}
+    files = write_search_files(search, gate_ethical, folder)
+    log_artifact_files(ctx, mlflow_run_id, [search_file, *files], "training/mitigation_search")
+    return str(search_file)
+
+
+def _verify_weights(
+    ctx: StageContext, trained: TrainedModel, train_frame: pd.DataFrame, training: TrainingSettings
+) -> Any:
     """Verify, do not trust: the weights the estimator received against a 50-digit reference.
 
     The check's outcome goes into the training fingerprint, which is written
-    to the run folder whatever it says.
+    to the run folder whatever it says.  ``training`` is the one the model was
+    fitted with (the search's kept option when there is a search).
     """
-    dataset, training = ctx.config.dataset, ctx.config.training
+    dataset = ctx.config.dataset
     groups = (
         list(train_frame[dataset.sensitive].itertuples(index=False, name=None))
         if training.reweigh_sensitive
@@ -423,7 +445,8 @@ def gate(state: RunState) -> RunState:
         )
         decision_file = write_json(ctx.run_dir / "gate" / "gate_decision.json", decision.to_dict())
         report_file = ctx.run_dir / "gate" / "gate_report.md"
-        report_file.write_text(decision.to_markdown() + _loosened_section(loosened), encoding="utf-8")
+        report, reasons = gate_report(decision, _search_of(state), loosened)
+        report_file.write_text(report, encoding="utf-8")
         log_artifact_files(ctx, ingested["mlflow_run_id"], [decision_file, report_file], "gate")
         for key, value in _gate_tags(decision).items():
             client.set_tag(ingested["mlflow_run_id"], key, value)
@@ -432,7 +455,7 @@ def gate(state: RunState) -> RunState:
             "decision": "passed" if decision.passed else "blocked",
             "technical": "passed" if decision.technical_passed else "blocked",
             "ethical": "passed" if decision.ethical_passed else "blocked",
-            "reasons": decision.reasons(),
+            "reasons": reasons,
             "uncertain_checks": decision.uncertain_checks(),
             "notes": decision.notes,
             "policy_loosened": loosened,
@@ -440,7 +463,7 @@ def gate(state: RunState) -> RunState:
         record["details"] = {key: value for key, value in gated.items() if key != "decision_file"}
         if not decision.passed:
             record["verdict"] = "blocked"
-            record["reasons"] = decision.reasons()
+            record["reasons"] = reasons
         record_event(
             ctx.paths,
             ctx.config,
@@ -449,7 +472,7 @@ def gate(state: RunState) -> RunState:
             {
                 "summary": f"{record['details']['decision']} (technical {record['details']['technical']}, "
                 f"ethical {record['details']['ethical']}) on data interval {ctx.interval}",
-                "reasons": decision.reasons(),
+                "reasons": reasons,
                 "decision": decision.to_dict(),
                 "airflow_run_id": ctx.airflow_run_id,
                 "mlflow_run_id": ingested["mlflow_run_id"],
@@ -465,6 +488,35 @@ def gate(state: RunState) -> RunState:
         return {**state, "gated": gated}
 
 
+
+
+def gate_report(
+    decision: GateDecision, search: dict[str, Any] | None, loosened: list[str]
+) -> tuple[str, list[str]]:
+    """The gate report's Markdown and the blocked reasons, with the mitigation search's part when there was one.
+
+    When no option of the search passed on the validation split and the gate
+    blocks, one more reason names the conflicting ethical checks and each
+    group's base rate (the report's section shows the trade-off).
+    """
+    reasons = decision.reasons()
+    search_section = ""
+    if search is not None:
+        search_section = gate_report_section(search)
+        conflict = blocked_reason(search)
+        if conflict is not None and not decision.passed:
+            reasons.append(conflict)
+    return decision.to_markdown() + search_section + _loosened_section(loosened), reasons
+
+
+def _search_of(state: RunState) -> dict[str, Any] | None:
+    """The mitigation search of this run's train stage (None when there was none)."""
+    trained = state.get("trained")
+    search_file = None if trained is None else trained.get("mitigation_search_file")
+    if not search_file:
+        return None
+    search: dict[str, Any] = json.loads(Path(search_file).read_text(encoding="utf-8"))
+    return search
 
 
 def _gate_tags(decision: Any) -> dict[str, str]:

@@ -75,6 +75,7 @@ class Trained(TypedDict):
     reweigh_sensitive: bool
     sample_weight_sha256: str
     weights_check: str
+    mitigation_search_file: NotRequired[str | None]
 
 
 class Evaluated(TypedDict):
