@@ -266,7 +266,7 @@ def _read_expectations(
                     check=plan.check,
                     severity=plan.severity,
                     columns=list(plan.columns),
-                    message=f"{plan.expected}; found {observed}",
+                    message=f"{plan.expected}; found {observed}" + (f"; {plan.remedy}" if plan.remedy else ""),
                     evidence=json_ready(evidence),
                 )
             )

@@ -21,6 +21,7 @@ import sklearn
 
 from pipelines.core.errors import BlockedError
 from pipelines.core.files import write_json
+from pipelines.core.small_groups import merge_small_groups
 from pipelines.data.leakage import candidate_feature_columns
 from pipelines.flows.champion import refresh_model_cards
 from pipelines.flows.retrain.context import (
@@ -103,11 +104,8 @@ def _verify_weights(ctx: StageContext, trained: TrainedModel, train_frame: pd.Da
     to the run folder whatever it says.
     """
     dataset, training = ctx.config.dataset, ctx.config.training
-    groups = (
-        list(train_frame[dataset.sensitive].itertuples(index=False, name=None))
-        if training.reweigh_sensitive
-        else None
-    )
+    sensitive = merge_small_groups(train_frame[dataset.sensitive], dataset.small_groups)  # as training formed them
+    groups = list(sensitive.itertuples(index=False, name=None)) if training.reweigh_sensitive else None
     check = check_received_weights(
         trained.received_sample_weight, train_frame[dataset.target], training.beta_factor, groups
     )
