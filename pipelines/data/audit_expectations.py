@@ -45,6 +45,10 @@ NOTE_NO_FRESHNESS_CLOCK = (
     "freshness: no reference, and fairgate reads no clock (results must not depend on when they run): not checked"
 )
 REMEDY_SMALL_GROUP = "too small to measure fairness on; without editing the data, declare a reviewed policy: {policy}"
+REMEDY_MERGED_SMALL = (
+    "the merged group is still too small: merge more groups into it, or name {group!r} under "
+    "dataset.small_groups.{column}.report_only"
+)
 REMEDY_REPORT_ONLY = (
     "reported, not gated (dataset.small_groups.{column}.report_only names {group!r}): a warning, not a block"
 )
@@ -593,11 +597,12 @@ def _plan_groups(column: str, inputs: AuditInputs) -> list[PlannedExpectation]:
         merged = policy is not None and (len(members) > 1 or str(members[0]) in policy.merged_into)
         name = f"{column} == {members[0]!r}" if not merged else f"{column} in {members} (merged into {group!r})"
         severity: Severity = "warn" if group in report_only else "block"
-        remedy = (
-            REMEDY_REPORT_ONLY.format(column=column, group=group)
-            if group in report_only
-            else REMEDY_SMALL_GROUP.format(policy=POLICY_KEYS.format(attribute=column))
-        )
+        if group in report_only:
+            remedy = REMEDY_REPORT_ONLY.format(column=column, group=group)
+        elif merged:
+            remedy = REMEDY_MERGED_SMALL.format(column=column, group=group)
+        else:
+            remedy = REMEDY_SMALL_GROUP.format(policy=POLICY_KEYS.format(attribute=column))
 
         def read_members(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             _, rows, unexpected = _map_counts(result)

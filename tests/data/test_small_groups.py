@@ -79,6 +79,7 @@ def test_a_merged_group_still_too_small_blocks(table):
     blocking = result.report.blocking
     assert [f.check for f in blocking] == ["group_share"]
     assert "merged into 'other'" in blocking[0].message and blocking[0].evidence["rows"] == 50
+    assert "name 'other' under dataset.small_groups.race.report_only" in blocking[0].message
 
 
 def test_report_only_groups_warn_and_do_not_block(table):
