@@ -7,11 +7,19 @@ data has them.  The outcome depends on the features only, never on the group.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 SMALL_GROUPS = {"amer_indian": 18, "pacific": 32}
 LARGE_GROUPS = ("white", "black")
+
+
+def default_probability(debt_ratio: Any, income: Any, employment_years: Any) -> np.ndarray:
+    """The probability of default behind the table: features only, never the group."""
+    score = -3.0 + 10.0 * np.asarray(debt_ratio) - 2.0 * np.log(np.asarray(income) / 40_000)
+    return np.asarray(1 / (1 + np.exp(-(score - 0.1 * np.asarray(employment_years)))), dtype=np.float64)
 
 
 def small_group_table(rows: int = 10_000, seed: int = 20261207) -> pd.DataFrame:
@@ -26,8 +34,7 @@ def small_group_table(rows: int = 10_000, seed: int = 20261207) -> pd.DataFrame:
     debt_ratio = rng.beta(2, 5, rows)
     income = np.round(rng.lognormal(10.6, 0.5, rows), 2)
     employment_years = np.round(rng.gamma(2.0, 3.0, rows), 1)
-    score = -2.0 + 4.0 * debt_ratio - 0.5 * np.log(income / 40_000) - 0.05 * employment_years
-    default = (rng.random(rows) < 1 / (1 + np.exp(-score))).astype(int)
+    default = (rng.random(rows) < default_probability(debt_ratio, income, employment_years)).astype(int)
     return pd.DataFrame(
         {
             "application_id": [f"S{i:07d}" for i in range(rows)],

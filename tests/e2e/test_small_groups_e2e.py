@@ -3,8 +3,8 @@
 The policy merges the two small groups into ``other`` (50 rows, still under
 the 5% share) and reports ``other`` without gating it.  The audit passes, the
 evaluation reports the merged group, and the policy is on the run (tag and
-stage record) and in the model card.  The same project without the policy is
-blocked at the audit with a message naming the policy keys.
+stage record) and in the model card.  Without the policy the same data is
+blocked at the audit (tests/data/test_small_group_audit.py, through ``audit_dataset``).
 """
 
 from __future__ import annotations
@@ -48,20 +48,10 @@ def _stage(project: Path, name: str) -> dict:
 
 
 @pytest.mark.slow
-def test_without_a_policy_the_run_is_blocked_at_the_audit_naming_the_policy_keys(session_root):
-    project = _project(session_root / "small-groups-none")
-    result = fairgate(project, "run", "--interval", "2026-05")
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "dataset.small_groups.race: merge ({into, groups}) or report_only ([groups])" in result.stdout
-    assert _stage(project, "audit")["verdict"] == "blocked"
-    assert _stage(project, "audit")["details"]["small_groups"] == {}
-    assert versions(project) == []
-
-
-@pytest.mark.slow
 def test_a_merge_and_report_only_policy_runs_through_and_is_recorded(session_root, tmp_path):
     project = _project(session_root / "small-groups-policy", **{"dataset.small_groups": POLICY})
     result = fairgate(project, "run", "--interval", "2026-05")
+    print(result.stdout)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     assert "\naudit      passed" in result.stdout and "\nevaluate   passed" in result.stdout, result.stdout
     audit = _stage(project, "audit")

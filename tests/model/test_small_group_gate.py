@@ -30,8 +30,9 @@ from pipelines.data.audit import audit_dataset
 from pipelines.governance.gate import decide
 from pipelines.model import train as train_module
 from pipelines.model.evaluate import evaluate_predictions
+from pipelines.model.metrics import ETHICAL_METRICS
 from pipelines.model.train import train_model
-from tests.small_groups import small_group_table
+from tests.small_groups import default_probability, small_group_table
 
 REPO = Path(__file__).resolve().parents[2]
 REASON = "reviewed 2026-12-07: 18 and 32 rows cannot carry a fairness estimate of their own"
@@ -68,10 +69,7 @@ def table() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def p_default(table: pd.DataFrame) -> np.ndarray:
     """A group-blind probability of default from the features (the planted case refuses amer_indian)."""
-    score = -2.0 + 4.0 * table["debt_ratio"] - 0.5 * np.log(table["income"] / 40_000) - 0.05 * table[
-        "employment_years"
-    ]
-    return np.asarray(1 / (1 + np.exp(-score)), dtype=np.float64)
+    return default_probability(table["debt_ratio"], table["income"], table["employment_years"])
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +142,14 @@ def test_without_the_policy_the_same_small_group_blocks_at_the_gate(table, refus
     assert not any("reported, not gated" in n for n in decision.notes)
 
 
-def test_the_planted_case_is_fair_between_the_gated_groups(table, p_default):
-    """The control: the same predictions without the planted refusal pass the ethical gate without a policy."""
-    decision = decide(_evaluate(table, p_default, _dataset({"race": MERGE})), None, _gate())
-    assert decision.ethical_passed, decision.reasons()
+def test_a_report_only_groups_decisions_change_no_gated_metric(table, p_default, refusing_amer_indian):
+    """The planted refusal of the report-only group leaves every gated value of race unchanged."""
+    dataset = _dataset({"race": REPORT_ONLY})
+    plain, planted = _evaluate(table, p_default, dataset), _evaluate(table, refusing_amer_indian, dataset)
+    for name in ETHICAL_METRICS:
+        assert planted["ethical"]["race"][name] == plain["ethical"]["race"][name]
+    assert plain["ethical"]["race"]["by_group"]["amer_indian"] != planted["ethical"]["race"]["by_group"]["amer_indian"]
+    assert decide(plain, None, _gate()).ethical_passed
 
 
 def test_the_intersection_reports_every_group_holding_a_report_only_part(table, refusing_amer_indian):
