@@ -51,7 +51,6 @@ def _stage(project: Path, name: str) -> dict:
 def test_a_merge_and_report_only_policy_runs_through_and_is_recorded(session_root, tmp_path):
     project = _project(session_root / "small-groups-policy", **{"dataset.small_groups": POLICY})
     result = fairgate(project, "run", "--interval", "2026-05")
-    print(result.stdout)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     assert "\naudit      passed" in result.stdout and "\nevaluate   passed" in result.stdout, result.stdout
     audit = _stage(project, "audit")
