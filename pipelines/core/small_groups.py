@@ -26,8 +26,9 @@ def merge_small_groups(sensitive: pd.DataFrame, small_groups: Mapping[str, Small
     """Return ``sensitive`` with every merged group's values replaced by the name it is merged into.
 
     Columns without a merge are returned as they are (same values, same dtype);
-    a merged column holds objects (the kept values and the ``into`` names).
-    Missing values stay missing.
+    a merged column holds every value's name (``str``, as the evaluation names
+    groups) with the merged ones replaced by the ``into`` name.  Missing values
+    stay missing.
     """
     merged = sensitive
     for attribute, policy in small_groups.items():
@@ -41,7 +42,8 @@ def merge_small_groups(sensitive: pd.DataFrame, small_groups: Mapping[str, Small
             continue
         if merged is sensitive:
             merged = sensitive.copy()
-        merged[attribute] = column.astype(object).where(~replace, names.map(into))
+        # every value by its name, so a group merged into an existing one (2 into "1") is one group
+        merged[attribute] = names.astype(object).where(~replace, names.map(into))
     return merged
 
 

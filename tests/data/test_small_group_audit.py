@@ -117,9 +117,20 @@ def test_merging_replaces_only_the_named_groups_and_keeps_other_columns():
     merged = merge_small_groups(frame, {"race": SmallGroupPolicy.model_validate(MERGE)})
     assert merged["race"].tolist()[:3] == ["white", "other", "other"] and pd.isna(merged["race"].iloc[3])
     assert merged["sex"].equals(frame["sex"]) and frame["race"].tolist()[1] == "amer_indian"
-    numeric = merge_small_groups(frame, {"sex": SmallGroupPolicy.model_validate({**MERGE, "merge": [
-        {"into": "any", "groups": [0, 1]}]})})
-    assert numeric["sex"].tolist() == ["any"] * 4
+    into_existing = {"sex": SmallGroupPolicy.model_validate({"merge": [{"into": 1, "groups": [0]}], "reason": REASON})}
+    assert merge_small_groups(frame, into_existing)["sex"].tolist() == ["1"] * 4  # one group, named as evaluated
+
+
+def test_a_group_merged_into_an_existing_integer_group_is_one_group_in_the_evaluation():
+    from pipelines.core.config import DecisionSettings
+    from pipelines.model.evaluate import evaluate_predictions
+
+    frame = pd.DataFrame({"code": [1] * 40 + [2] * 40 + [3] * 5, "y": ([0, 1] * 43)[:85]})
+    policy = {"code": {"merge": [{"into": 1, "groups": [3]}], "reason": REASON}}
+    dataset = DatasetSettings(target="y", time_column=None, sensitive=["code"], small_groups=policy)
+    result = evaluate_predictions(frame["y"], [0.1] * 85, frame[["code"]], dataset, DecisionSettings())
+    groups = result["ethical"]["code"]["by_group"]
+    assert sorted(groups) == ["1", "2"] and groups["1"]["rows"] == 45
 
 
 # --------------------------------------------------------------------------- the configuration
