@@ -14,10 +14,20 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from pipelines.core.errors import BadInputError
 
@@ -30,6 +40,7 @@ ERR_CONFIG_YAML = "configuration file {path} is not valid YAML: {problem}"
 ERR_CONFIG_NOT_MAPPING = "configuration file {path} must hold a mapping of sections, found {found}"
 ERR_CONFIG_KEY = "fairgate.yaml: {key}: {problem}"
 ERR_OVERRIDE_KEY = "override {key!r}: no such setting in fairgate.yaml"
+ERR_OVERRIDE_RENAMED = "override {key!r}: {problem}"
 ERR_DUPLICATE_KEY = "key {key!r} appears twice in one mapping (line {first} and line {second}); keep one"
 ERR_YAML_ALIAS = "YAML anchors and aliases are refused (line {line}): write the value out"
 ERR_GATE_EMPTY = (
@@ -41,6 +52,28 @@ ERR_BOUND_ORDER = "min = {low!r} is above max = {high!r}: no value could pass"
 ERR_TOLERANCE_RANGE = (
     "a tolerance of {tolerance!r} is wider than the metric's whole range [{low}, {high}]: no regression could fail it"
 )
+ERR_DECISION_RENAMED = (
+    "renamed: write {new} ({meaning}); the costs are stated in favourable and unfavourable decisions "
+    "so that they mean the same whichever class is positive"
+)
+ERR_DECISION_RATIO = (
+    "the costs {favourable!r} (wrong favourable) and {unfavourable!r} (wrong unfavourable) are too far apart "
+    "for a threshold strictly between 0 and 1"
+)
+ERR_DECISION_COSTS_UNSTATED = (
+    "dataset.positive_is_favorable is true, so state this cost: the defaults (5 for a wrong favourable decision, "
+    "1 for a wrong unfavourable one) are a lending cost matrix and would grant the favourable outcome only when "
+    "its probability is at least 5/6"
+)
+# the cost keys before issue 15, refused with the name that replaced them
+RENAMED_DECISION_KEYS = {
+    "cost_false_approval": "cost_wrong_favorable",
+    "cost_false_refusal": "cost_wrong_unfavorable",
+}
+DECISION_COSTS = {
+    "cost_wrong_favorable": "the cost of granting the favourable outcome to someone whose true outcome is unfavourable",
+    "cost_wrong_unfavorable": "the cost of refusing someone whose true outcome is favourable",
+}
 ERR_OVERRIDE_LOOSENS = (
     "override refused: {key} would go from {before} to {after}, which loosens the gate; "
     "a per-run override may only tighten it (loosening is a reviewed change to fairgate.yaml)"
@@ -106,6 +139,25 @@ class Bound(_Section):
         return self
 
 
+# `fairgate init` writes a guess it cannot make (a reason to exclude a column, an outcome column to pick) as a
+# text starting with this marker; the configuration is refused until a person has replaced every one of them
+REVIEW_MARKER = "REVIEW:"
+ERR_REVIEW_PLACEHOLDER = (
+    "still the unreviewed placeholder fairgate init wrote ({value!r}): replace it with the reviewed decision"
+)
+
+
+def _reviewed(value: str) -> str:
+    """Refuse a value still holding ``fairgate init``'s review placeholder."""
+    if value.strip().startswith(REVIEW_MARKER):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise PydanticCustomError("review_placeholder", ERR_REVIEW_PLACEHOLDER.format(value=shown))
+    return value
+
+
+Reviewed = Annotated[str, AfterValidator(_reviewed)]
+
+
 def _group_names(value: Any) -> Any:
     """Group names as the evaluation writes them (``str`` of the value): ``1`` and ``"1"`` are one group."""
     if isinstance(value, list):
@@ -146,13 +198,13 @@ class SmallGroupPolicy(_Section):
 
     merge: list[GroupMerge] = Field(default_factory=list)
     report_only: list[str] = Field(default_factory=list)
-    reason: str
+    reason: Reviewed
 
     _names = field_validator("report_only", mode="before")(_group_names)
 
     @field_validator("reason")
     @classmethod
-    def _reviewed(cls, value: str) -> str:
+    def _has_reason(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("a small-group policy needs a reason (why the reviewers accepted it)")
         return value
@@ -190,18 +242,22 @@ class SmallGroupPolicy(_Section):
 
 
 class DatasetSettings(_Section):
-    """What the model is trained on and which columns play which role."""
+    """What the model is trained on and which columns play which role.
+
+    No value may still hold ``fairgate init``'s placeholder (``REVIEW: ...``):
+    a draft is refused by every command until a person has reviewed it.
+    """
 
     source: Literal["generator", "file"] = "generator"
     path: str | None = None
-    target: str
+    target: Reviewed
     positive_label: int | str | bool = 1
     positive_is_favorable: bool = False
-    time_column: str | None = None
-    id_columns: list[str] = Field(default_factory=list)
-    sensitive: list[str] = Field(min_length=1)
+    time_column: Reviewed | None = None
+    id_columns: list[Reviewed] = Field(default_factory=list)
+    sensitive: list[Reviewed] = Field(min_length=1)
     features: list[str] | None = None
-    exclude_columns: dict[str, str] = Field(default_factory=dict)
+    exclude_columns: dict[str, Reviewed] = Field(default_factory=dict)
     use_sensitive_as_feature: bool = False
     small_groups: dict[str, SmallGroupPolicy] = Field(default_factory=dict)
 
@@ -360,22 +416,68 @@ class TrainingSettings(_Section):
 
 
 class DecisionSettings(_Section):
-    """The cost matrix and the decision threshold derived from it."""
+    """The cost matrix, in favourable and unfavourable decisions, and the decision threshold derived from it.
 
-    cost_false_approval: float = Field(default=5.0, gt=0)
-    cost_false_refusal: float = Field(default=1.0, gt=0)
+    A *favourable* decision grants the outcome the person wants (a loan, a job offer);
+    ``dataset.positive_is_favorable`` says whether that outcome is the model's positive class.
+    ``cost_wrong_favorable`` is the cost of granting it to someone whose true outcome is
+    unfavourable (lending: approving an applicant who defaults; hiring: hiring a candidate who
+    does not succeed); ``cost_wrong_unfavorable`` the cost of refusing someone whose true outcome
+    is favourable.  Both are finite and positive; only their ratio sets the threshold, and
+    ``expected_cost`` is in their unit.
+    """
+
+    cost_wrong_favorable: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    cost_wrong_unfavorable: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     threshold: float | None = Field(default=None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _thresholds_inside_unit_interval(self) -> DecisionSettings:
+        total = self.cost_wrong_favorable + self.cost_wrong_unfavorable
+        for threshold in (self.cost_wrong_favorable / total, self.cost_wrong_unfavorable / total):
+            if not 0.0 < threshold < 1.0:  # a ratio beyond float precision: one decision for every probability
+                raise ValueError(
+                    ERR_DECISION_RATIO.format(
+                        favourable=self.cost_wrong_favorable, unfavourable=self.cost_wrong_unfavorable
+                    )
+                )
+        return self
 
     @property
     def refusal_threshold(self) -> float:
-        """Probability of the adverse outcome above which an application is refused.
+        """Probability of the *unfavourable* outcome above which the unfavourable decision is taken.
 
-        Unless set explicitly, the Bayes-optimal threshold for the cost matrix:
-        refuse when ``p * cost_false_approval > (1 - p) * cost_false_refusal``.
+        ``decision.threshold`` when set; otherwise the Bayes-optimal threshold for the costs:
+        refuse when ``q * cost_wrong_favorable > (1 - q) * cost_wrong_unfavorable``, ``q`` the
+        probability of the unfavourable outcome, i.e. when
+        ``q > cost_wrong_unfavorable / (cost_wrong_favorable + cost_wrong_unfavorable)``.
         """
         if self.threshold is not None:
             return self.threshold
-        return self.cost_false_refusal / (self.cost_false_approval + self.cost_false_refusal)
+        return self.cost_wrong_unfavorable / (self.cost_wrong_favorable + self.cost_wrong_unfavorable)
+
+    def positive_threshold(self, positive_is_favorable: bool) -> float:
+        """``s``: the threshold on the probability of the model's positive class (``dataset.positive_label``).
+
+        The favourable decision is taken when ``p_positive >= s`` if the positive class is
+        the favourable outcome, and when ``p_positive <= s`` if it is the unfavourable one
+        (a probability exactly at ``s`` costs the same either way and gets the favourable
+        decision).  From the costs, each orientation's ``s`` is computed directly, with one
+        rounding, from the Bayes rule on the positive class:
+
+        - positive favourable: ``s = cost_wrong_favorable / (cost_wrong_favorable + cost_wrong_unfavorable)``
+          (grant when ``p * cost_wrong_unfavorable >= (1 - p) * cost_wrong_favorable``);
+        - positive unfavourable: ``s = cost_wrong_unfavorable / (cost_wrong_favorable + cost_wrong_unfavorable)``,
+          which is :attr:`refusal_threshold`.
+
+        An explicit ``decision.threshold`` is a threshold on the unfavourable outcome's
+        probability, so ``s`` is ``1 - threshold`` when the positive class is favourable.
+        """
+        if not positive_is_favorable:
+            return self.refusal_threshold
+        if self.threshold is not None:
+            return 1.0 - self.threshold
+        return self.cost_wrong_favorable / (self.cost_wrong_favorable + self.cost_wrong_unfavorable)
 
 
 class BootstrapSettings(_Section):
@@ -510,15 +612,33 @@ def parse_config(raw: dict[str, Any]) -> FairgateConfig:
     Beyond each value's type and range, the gate keeps its protections: see
     :func:`gate_protection_problems`.
     """
+    decision = raw.get("decision")
+    for old_key, new_key in RENAMED_DECISION_KEYS.items():
+        if isinstance(decision, dict) and old_key in decision:
+            problem = ERR_DECISION_RENAMED.format(new=f"decision.{new_key}", meaning=DECISION_COSTS[new_key])
+            raise BadInputError(ERR_CONFIG_KEY.format(key=f"decision.{old_key}", problem=problem))
     try:
         config = FairgateConfig.model_validate(raw)
     except ValidationError as e:
         raise BadInputError(_first_error_line(e)) from e
-    problems = gate_protection_problems(config.gate)
+    problems = gate_protection_problems(config.gate) + decision_problems(config)
     if problems:
         key, problem = problems[0]
         raise BadInputError(ERR_CONFIG_KEY.format(key=key, problem=problem))
     return config
+
+
+def decision_problems(config: FairgateConfig) -> list[tuple[str, str]]:
+    """Costs left at the lending defaults while the positive class is the favourable one, as ``(key, problem)``.
+
+    The default cost matrix (5:1) is lending's.  With ``dataset.positive_is_favorable``
+    true it would silently mean "grant the favourable outcome only when its probability
+    is at least 5/6", so both costs must then be stated in the file.
+    """
+    if not config.dataset.positive_is_favorable:
+        return []
+    stated = config.decision.model_fields_set
+    return [(f"decision.{key}", ERR_DECISION_COSTS_UNSTATED) for key in DECISION_COSTS if key not in stated]
 
 
 def gate_protection_problems(gate: GateSettings) -> list[tuple[str, str]]:
@@ -660,6 +780,11 @@ def apply_overrides(config: FairgateConfig, overrides: dict[str, Any]) -> Fairga
     """Return a new configuration with dotted-key overrides applied and validated."""
     raw = copy.deepcopy(config.as_dict())
     for dotted_key, value in overrides.items():
+        section_name, _, key = dotted_key.partition(".")
+        renamed = RENAMED_DECISION_KEYS.get(key) if section_name == "decision" else None
+        if renamed is not None:
+            problem = ERR_DECISION_RENAMED.format(new=f"decision.{renamed}", meaning=DECISION_COSTS[renamed])
+            raise BadInputError(ERR_OVERRIDE_RENAMED.format(key=dotted_key, problem=problem))
         section: Any = raw
         parts = dotted_key.split(".")
         for part in parts[:-1]:

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.core.config import HAZARDS, FairgateConfig, apply_overrides, override_refusals
+from pipelines.core.config import CONFIG_FILE_NAME, HAZARDS, FairgateConfig, apply_overrides, override_refusals
 from pipelines.core.errors import (
     EXIT_BAD_INPUT,
     EXIT_BLOCKED,
@@ -472,11 +472,39 @@ def _status_alarm(paths: ProjectPaths, config: FairgateConfig, verdict: str) -> 
     return EXIT_BLOCKED
 
 
+ERR_INIT_OPTIONS = "fairgate init: {options} only go with a DATA_FILE to draft fairgate.yaml from"
+ERR_INIT_FOLDER = "FAIRGATE_HOME={path}: no such folder to write fairgate.yaml into"
+INIT_WROTE = (
+    "wrote {path}: a draft for {data}. Review every line: {count} value(s) still hold a REVIEW: placeholder "
+    "({keys}), and every command refuses the file until each is replaced"
+)
+INIT_STILL_BLOCKS = "note: {count} finding(s) no exclusion answers would still block a run (listed in the file)"
+
+
 def command_init(args: argparse.Namespace) -> int:
-    """Prepare the embedded default stores."""
-    paths, _ = open_project()
-    prepare_embedded(paths)
-    _out(f"embedded default ready under {paths.root}")
+    """Prepare the embedded default stores; with DATA_FILE, draft a commented fairgate.yaml for it instead."""
+    if args.data_file is None:
+        given = [option for option, value in (("--force", args.force), ("--target", args.target)) if value]
+        if given:
+            raise BadInputError(ERR_INIT_OPTIONS.format(options=", ".join(given)))
+        paths, _ = open_project()
+        prepare_embedded(paths)
+        _out(f"embedded default ready under {paths.root}")
+        return EXIT_PASSED
+    from pipelines.flows.init_config import ERR_EXISTS, draft_config, write_config  # lazy: the checks it runs
+
+    home = os.environ.get("FAIRGATE_HOME")
+    root = Path(home) if home else Path.cwd()
+    if not root.is_dir():
+        raise BadInputError(ERR_INIT_FOLDER.format(path=root))
+    if (root / CONFIG_FILE_NAME).exists() and not args.force:
+        raise BadInputError(ERR_EXISTS.format(path=root / CONFIG_FILE_NAME))  # before the file is read
+    draft = draft_config(args.data_file, root, args.target)
+    written = write_config(root, draft.text, force=args.force)
+    keys = ", ".join(draft.placeholders) or "none"
+    _out(INIT_WROTE.format(path=written, data=args.data_file, count=len(draft.placeholders), keys=keys))
+    if draft.remaining:
+        _out(INIT_STILL_BLOCKS.format(count=len(draft.remaining)))
     return EXIT_PASSED
 
 
@@ -671,7 +699,11 @@ def build_parser() -> argparse.ArgumentParser:
     freeze.set_defaults(handler=command_freeze)
     status = commands.add_parser("status", help="freeze state, champion, versions, sign-offs and alias moves")
     status.set_defaults(handler=command_status)
-    init = commands.add_parser("init", help="prepare the embedded default stores")
+    init = commands.add_parser("init", help="prepare the embedded default stores; with DATA_FILE, draft "
+                               "a commented fairgate.yaml for that file to review")
+    init.add_argument("data_file", nargs="?", type=Path, metavar="DATA_FILE", help="a CSV or Parquet file")
+    init.add_argument("--target", help="the outcome column (otherwise guessed, or left for you to pick)")
+    init.add_argument("--force", action="store_true", help="replace an existing fairgate.yaml")
     init.set_defaults(handler=command_init)
     airflow = commands.add_parser("airflow", help="run an airflow command with this project's settings")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER, help="e.g. standalone, dags list")

@@ -11,13 +11,23 @@ Conventions
 -----------
 The model predicts ``p_positive``, the probability of ``dataset.positive_label``.
 
-Decision rule (``t = decision.refusal_threshold``, the probability of the
-*adverse* outcome above which an application is refused):
+Decision rule (``s = decision.positive_threshold(positive_is_favorable)``, a
+threshold on ``p_positive`` itself, Bayes-optimal for the costs in both
+orientations; "approve" is the favourable decision, "refuse" the other):
 
-- positive class adverse (``positive_is_favorable`` False, e.g. default=1):
-  approve when ``p_positive <= t``, refuse when ``p_positive > t``;
-- positive class favourable: ``p_adverse = 1 - p_positive``, so approve when
-  ``p_positive >= 1 - t`` and refuse when ``p_positive < 1 - t``.
+- positive class unfavourable (``positive_is_favorable`` False, e.g. default=1):
+  ``s = cost_wrong_unfavorable / (cost_wrong_favorable + cost_wrong_unfavorable)``
+  (``decision.refusal_threshold``); approve when ``p_positive <= s``, refuse when
+  ``p_positive > s``;
+- positive class favourable (e.g. hired=1):
+  ``s = cost_wrong_favorable / (cost_wrong_favorable + cost_wrong_unfavorable)``;
+  approve when ``p_positive >= s``, refuse when ``p_positive < s``.
+
+An explicit ``decision.threshold`` is the probability of the unfavourable outcome
+above which the unfavourable decision is taken: ``s`` is that threshold, or
+``1 - threshold`` when the positive class is favourable.  Each result records
+``positive_threshold`` (``s``, the number compared) and ``refusal_threshold``
+(on the unfavourable outcome's probability).
 
 Families:
 
@@ -28,9 +38,10 @@ Families:
   ``latency_ms_p50`` / ``latency_ms_p95``: wall milliseconds of one
   ``predict_proba`` call on ``evaluation.latency_batch_rows`` rows, measured
   (only when a model is evaluated, not bare probabilities).
-- ``business``: the cost matrix.  A false approval (approving an applicant
-  whose true outcome is adverse) costs ``cost_false_approval``; a false
-  refusal costs ``cost_false_refusal``.  ``expected_cost`` is the mean cost
+- ``business``: the cost matrix.  A wrong favourable decision (approving an
+  applicant whose true outcome is unfavourable) costs ``cost_wrong_favorable``;
+  a wrong unfavourable decision (refusing one whose true outcome is
+  favourable) costs ``cost_wrong_unfavorable``.  ``expected_cost`` is the mean cost
   per application; ``cost_best_constant`` the lower of the mean costs of
   approving everyone and refusing everyone; ``cost_saving_vs_best_constant``
   is ``1 - expected_cost / cost_best_constant``.  ``by_group`` holds the
@@ -450,6 +461,7 @@ def _result_header(rows: int, dataset: DatasetSettings, decision: DecisionSettin
     return {
         "rows": rows,
         "refusal_threshold": float(decision.refusal_threshold),
+        "positive_threshold": float(decision.positive_threshold(dataset.positive_is_favorable)),
         "positive_label": dataset.positive_label,
         "positive_is_favorable": dataset.positive_is_favorable,
         "technical": {},
@@ -526,7 +538,7 @@ def _evaluate(
 def _approvals(
     probabilities: list[np.ndarray], dataset: DatasetSettings, decision: DecisionSettings
 ) -> list[np.ndarray]:
-    return [approve_decisions(p, decision.refusal_threshold, dataset.positive_is_favorable) for p in probabilities]
+    return [approve_decisions(p, decision, dataset.positive_is_favorable) for p in probabilities]
 
 
 # --------------------------------------------------------------------------- entry points
@@ -556,7 +568,7 @@ def compare_predictions(
     dataset : DatasetSettings
         Positive label, whether it is favourable, sensitive attribute names.
     decision : DecisionSettings
-        Cost matrix and refusal threshold.
+        Cost matrix and decision threshold.
     evaluation : EvaluationSettings, optional
         Bootstrap resamples, seed, confidence, workers; intersection on or off.
 
@@ -659,14 +671,14 @@ def evaluate_predictions(
     dataset : DatasetSettings
         Positive label, whether it is favourable, sensitive attribute names.
     decision : DecisionSettings
-        Cost matrix and refusal threshold.
+        Cost matrix and decision threshold.
     evaluation : EvaluationSettings, optional
         Bootstrap and intersection settings.
 
     Returns
     -------
     dict
-        ``rows``, ``refusal_threshold``, ``positive_label``, ``positive_is_favorable``,
+        ``rows``, ``refusal_threshold``, ``positive_threshold``, ``positive_label``, ``positive_is_favorable``,
         ``technical``, ``business``, ``ethical``, ``intervals`` and ``bootstrap`` as
         described in the module docstring.  No latency metrics (see :func:`evaluate_model`).
 
@@ -709,7 +721,7 @@ def evaluate_models(
     dataset : DatasetSettings
         Positive label and its meaning, sensitive attribute names.
     decision : DecisionSettings
-        Cost matrix and refusal threshold.
+        Cost matrix and decision threshold.
     evaluation : EvaluationSettings, optional
         Bootstrap, latency and intersection settings.
 
@@ -771,7 +783,7 @@ def evaluate_model(
     dataset : DatasetSettings
         Positive label and its meaning, sensitive attribute names.
     decision : DecisionSettings
-        Cost matrix and refusal threshold.
+        Cost matrix and decision threshold.
     evaluation : EvaluationSettings, optional
         Bootstrap, latency and intersection settings.
 

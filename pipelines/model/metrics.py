@@ -88,28 +88,31 @@ METRIC_DIRECTION: dict[str, MetricDirection] = {
 
 
 def approve_decisions(
-    p_positive: np.ndarray, refusal_threshold: float, positive_is_favorable: bool
+    p_positive: np.ndarray, decision: DecisionSettings, positive_is_favorable: bool
 ) -> np.ndarray:
-    """Return the approval decision (True = approve) for each probability of the positive class.
+    """Return the favourable decision (True = approve, grant) for each probability of the positive class.
 
     Parameters
     ----------
     p_positive : numpy.ndarray
         Probability of ``dataset.positive_label`` per application.
-    refusal_threshold : float
-        Probability of the adverse outcome above which an application is refused.
+    decision : DecisionSettings
+        The costs (or the explicit threshold) that give the threshold ``s`` on ``p_positive``
+        (:meth:`~pipelines.core.config.DecisionSettings.positive_threshold`).
     positive_is_favorable : bool
         Whether the positive class is the favourable outcome.
 
     Returns
     -------
     numpy.ndarray
-        Boolean array, True where the application is approved: ``p_positive <= t``
-        when the positive class is adverse, ``p_positive >= 1 - t`` when it is favourable.
+        Boolean array, True where the favourable decision is taken: ``p_positive >= s``
+        when the positive class is favourable, ``p_positive <= s`` when it is unfavourable.
+        Either way the decision minimises the expected cost given ``p_positive``.
     """
+    s = decision.positive_threshold(positive_is_favorable)
     if positive_is_favorable:
-        return np.asarray(p_positive >= 1.0 - refusal_threshold, dtype=bool)
-    return np.asarray(p_positive <= refusal_threshold, dtype=bool)
+        return np.asarray(p_positive >= s, dtype=bool)
+    return np.asarray(p_positive <= s, dtype=bool)
 
 
 def cost_saving(expected_cost: float, cost_best_constant: float) -> float | None:
@@ -246,9 +249,9 @@ def costs(counts: np.ndarray, decision: DecisionSettings) -> dict[str, np.ndarra
         ``approval_rate`` and ``expected_cost`` (mean cost per application).
     """
     rows = counts.sum(axis=(-2, -1))
-    false_approvals = counts[..., 0, 1]
-    false_refusals = counts[..., 1, 0]
-    cost = false_approvals * decision.cost_false_approval + false_refusals * decision.cost_false_refusal
+    wrong_favourable = counts[..., 0, 1]  # approved, truly unfavourable
+    wrong_unfavourable = counts[..., 1, 0]  # refused, truly favourable
+    cost = wrong_favourable * decision.cost_wrong_favorable + wrong_unfavourable * decision.cost_wrong_unfavorable
     return {
         "approval_rate": _ratio(counts[..., :, 1].sum(axis=-1), rows),
         "expected_cost": _ratio(cost, rows),
@@ -274,8 +277,8 @@ def business_metrics(total: np.ndarray, decision: DecisionSettings) -> dict[str,
     good = total[..., 1, :].sum(axis=-1)
     bad = total[..., 0, :].sum(axis=-1)
     values = costs(total, decision)
-    approve_all = _ratio(bad * decision.cost_false_approval, rows)
-    refuse_all = _ratio(good * decision.cost_false_refusal, rows)
+    approve_all = _ratio(bad * decision.cost_wrong_favorable, rows)
+    refuse_all = _ratio(good * decision.cost_wrong_unfavorable, rows)
     best = np.minimum(approve_all, refuse_all)
     with np.errstate(divide="ignore", invalid="ignore"):
         saving = np.where(

@@ -8,8 +8,8 @@ Why it is built this way:
 * **The constraint holds where decisions are made.**  fairlearn's reduction
   constrains the hard decisions of its classifiers, which predict the
   positive class when their weighted probability reaches one half.  The
-  pipeline decides at ``s`` instead (the refusal threshold from the cost
-  matrix, or its complement when the positive class is the favourable one).
+  pipeline decides at ``s`` instead (the threshold on the positive class's
+  probability that the cost matrix gives, ``DecisionSettings.positive_threshold``).
   The objective is therefore the cost-weighted error
   ``ErrorRate(costs={"fn": w1 * (1 - s), "fp": w0 * s})``: a classifier of
   the reduction predicts positive exactly where the class-weighted

@@ -81,14 +81,14 @@ def split_feature_types(frame: pd.DataFrame, features: list[str]) -> tuple[list[
 
 
 def positive_threshold(dataset: DatasetSettings, decision: DecisionSettings) -> float:
-    """``s``: the probability of the positive class from which the pipeline decides for it.
+    """``s``: the threshold on the positive class's probability at which the pipeline decides.
 
-    The pipeline refuses when the adverse outcome's probability exceeds the
-    refusal threshold ``t``; when the positive class is the favourable one it
-    approves from ``1 - t`` (see :func:`pipelines.model.evaluate.approve_decisions`).
+    The same number the evaluation compares (see
+    :meth:`pipelines.core.config.DecisionSettings.positive_threshold` and
+    :func:`pipelines.model.evaluate.approve_decisions`), so a mitigation fitted at ``s``
+    is constrained on the decisions the pipeline takes.
     """
-    t = float(decision.refusal_threshold)
-    return 1.0 - t if dataset.positive_is_favorable else t
+    return float(decision.positive_threshold(dataset.positive_is_favorable))
 
 
 def build_pipeline(

@@ -212,12 +212,12 @@ TECHNICAL_BLOCK = "    roc_auc: {min: 0.70}\n    balanced_accuracy: {min: 0.60}\
         (
             "    roc_auc: {min: 0.70}\n",
             "    roc_auc: {min: 0.70}\n    roc_auc: {min: 0.10}\n",
-            "is not valid YAML: key 'roc_auc' appears twice in one mapping (line 95 and line 96); keep one",
+            "is not valid YAML: key 'roc_auc' appears twice in one mapping (line 96 and line 97); keep one",
         ),
         (
             ETHICAL_SECTION,
             "  ethical: &weak\n    demographic_parity_ratio: {min: 0.1}\n",
-            "is not valid YAML: YAML anchors and aliases are refused (line 99): write the value out",
+            "is not valid YAML: YAML anchors and aliases are refused (line 100): write the value out",
         ),
     ],
     ids=[
@@ -285,3 +285,102 @@ def test_the_metric_ranges_name_every_gateable_metric():
     assert set(GATE_METRIC_RANGES["business"]) == set(BUSINESS_METRICS)
     assert set(GATE_METRIC_RANGES["ethical"]) == set(ETHICAL_METRICS)
     assert {name for family in GATE_METRIC_RANGES.values() for name in family} == set(METRIC_DIRECTION)
+
+
+# --------------------------------------------------------------------------- the cost matrix (issue 15, item 6)
+
+
+def test_the_lending_default_keeps_its_threshold_float():
+    """The rename changes no decision of the default project: 1/6 on P(default), exactly as before."""
+    config = load_config(REPO / "fairgate.yaml")
+    decision = config.decision
+    assert (decision.cost_wrong_favorable, decision.cost_wrong_unfavorable) == (5.0, 1.0)
+    assert config.dataset.positive_is_favorable is False
+    # before issue 15: cost_false_refusal / (cost_false_approval + cost_false_refusal) = 1.0 / (5.0 + 1.0)
+    assert decision.refusal_threshold == decision.positive_threshold(False) == 1.0 / (5.0 + 1.0)
+    assert decision.refusal_threshold.hex() == "0x1.5555555555555p-3"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("cost_false_approval", "cost_wrong_favorable"), ("cost_false_refusal", "cost_wrong_unfavorable")],
+)
+def test_the_former_cost_keys_are_refused_naming_the_new_ones(raw, old, new):
+    raw["decision"][old] = raw["decision"].pop(new)
+    with pytest.raises(BadInputError) as caught:
+        parse_config(raw)
+    message = str(caught.value)
+    assert message.startswith(f"fairgate.yaml: decision.{old}: renamed: write decision.{new} (")
+    assert "\n" not in message
+    config = load_config(REPO / "fairgate.yaml")
+    with pytest.raises(BadInputError, match=rf"^override 'decision.{old}': renamed: write decision.{new} \("):
+        apply_overrides(config, {f"decision.{old}": 2.0})
+
+
+@pytest.mark.parametrize("key", ["cost_wrong_favorable", "cost_wrong_unfavorable"])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (0.0, "Input should be greater than 0"),
+        (-1.0, "Input should be greater than 0"),
+        (float("inf"), "Input should be a finite number"),
+        (float("nan"), "Input should be a finite number"),
+        ("five", "Input should be a valid number, unable to parse string as a number"),
+    ],
+)
+def test_a_bad_cost_names_its_key(raw, key, value, problem):
+    raw["decision"][key] = value
+    with pytest.raises(BadInputError) as caught:
+        parse_config(raw)
+    assert str(caught.value) == f"fairgate.yaml: decision.{key}: {problem}"
+
+
+def test_costs_too_far_apart_for_a_threshold_are_refused(raw):
+    raw["decision"].update(cost_wrong_favorable=1e300, cost_wrong_unfavorable=1e-300)
+    with pytest.raises(BadInputError, match=r"^fairgate.yaml: decision: .*too far apart for a threshold strictly"):
+        parse_config(raw)
+    raw["decision"].update(cost_wrong_favorable=1e308, cost_wrong_unfavorable=1e308)  # the sum overflows
+    with pytest.raises(BadInputError, match="too far apart"):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, float("nan")])
+def test_an_explicit_threshold_stays_strictly_inside_zero_one(raw, threshold):
+    raw["decision"]["threshold"] = threshold
+    with pytest.raises(BadInputError, match=r"^fairgate.yaml: decision.threshold: "):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize("unstated", ["cost_wrong_favorable", "cost_wrong_unfavorable"])
+def test_a_favourable_positive_class_must_state_its_costs(raw, unstated):
+    """The 5:1 default is lending's: with hired = 1 favourable it would hire only from p >= 5/6."""
+    raw["dataset"].update(target="hired", positive_is_favorable=True)
+    raw["decision"].pop(unstated)
+    with pytest.raises(BadInputError) as caught:
+        parse_config(raw)
+    message = str(caught.value)
+    assert message.startswith(f"fairgate.yaml: decision.{unstated}: dataset.positive_is_favorable is true, so state")
+    assert "at least 5/6" in message and "\n" not in message
+    raw.pop("decision")  # no decision section at all: the first cost is named
+    with pytest.raises(BadInputError, match=r"^fairgate.yaml: decision.cost_wrong_favorable: dataset.positive_is"):
+        parse_config(raw)
+
+
+def test_a_favourable_positive_class_with_stated_costs_gets_its_own_threshold(raw):
+    raw["dataset"].update(target="hired", positive_is_favorable=True)
+    raw["decision"].update(cost_wrong_favorable=1.0, cost_wrong_unfavorable=3.0)
+    decision = parse_config(raw).decision
+    assert decision.positive_threshold(True) == 1.0 / 4.0  # hire from P(hired = 1) >= 1/4
+    assert decision.refusal_threshold == 3.0 / 4.0  # refuse above P(hired = 0) = 3/4
+    # the lending orientation: only the positive class differs, never the meaning of the costs
+    raw["dataset"].update(positive_is_favorable=False)
+    assert parse_config(raw).decision.positive_threshold(False) == 3.0 / 4.0
+    # stated costs survive the round trip of a run's overrides
+    assert apply_overrides(parse_config(raw), {}).decision == parse_config(raw).decision
+
+
+def test_an_explicit_threshold_is_on_the_unfavourable_outcome(raw):
+    raw["decision"]["threshold"] = 0.3
+    lending = parse_config(raw).decision
+    assert lending.refusal_threshold == lending.positive_threshold(False) == 0.3  # refuse above P(default) = 0.3
+    assert lending.positive_threshold(True) == 1.0 - 0.3  # grant from P(favourable) = 0.7

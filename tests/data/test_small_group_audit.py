@@ -161,6 +161,11 @@ def test_a_valid_policy_is_parsed_and_recorded_in_one_line():
         ({"gender": REPORT_ONLY}, "dataset.small_groups", "'gender' is not a sensitive attribute"),
         ({"race": {**REPORT_ONLY, "reason": "  "}}, "dataset.small_groups.race.reason", "needs a reason"),
         ({"race": {"report_only": ["pacific"]}}, "dataset.small_groups.race.reason", "required key is missing"),
+        (
+            {"race": {**REPORT_ONLY, "reason": "REVIEW: why may these groups go ungated?"}},
+            "dataset.small_groups.race.reason",
+            "unreviewed placeholder",
+        ),
         ({"race": {"reason": REASON}}, "dataset.small_groups.race", "needs 'merge' or 'report_only'"),
         ({"race": {**MERGE, "report_only": ["pacific"]}}, "dataset.small_groups.race", "merged away"),
         ({"race": {**REPORT_ONLY, "report_only": ["a", "a"]}}, "dataset.small_groups.race.report_only", "twice"),

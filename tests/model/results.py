@@ -30,6 +30,7 @@ def make_result(
     result: dict[str, Any] = {
         "rows": 100,
         "refusal_threshold": 1 / 6,
+        "positive_threshold": 1 / 6,
         "positive_label": 1,
         "positive_is_favorable": False,
         "technical": {

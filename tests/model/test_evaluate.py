@@ -72,7 +72,7 @@ ADVERSE = DatasetSettings(
 FAVOURABLE = DatasetSettings(
     target="repaid", sensitive=["gender"], positive_label=1, positive_is_favorable=True
 )
-HALF = DecisionSettings(cost_false_approval=5.0, cost_false_refusal=1.0, threshold=0.5)
+HALF = DecisionSettings(cost_wrong_favorable=5.0, cost_wrong_unfavorable=1.0, threshold=0.5)
 
 # A tiny frame computed by hand (positive class = default, adverse; refuse when p > 0.5).
 #            0     1     2     3     4     5     6     7
@@ -157,6 +157,7 @@ def test_result_shape_and_strict_json() -> None:
     result = tiny()
     assert result["rows"] == 8
     assert result["refusal_threshold"] == 0.5
+    assert result["positive_threshold"] == 0.5  # the positive class (default) is the unfavourable outcome
     assert result["positive_label"] == 1
     assert result["positive_is_favorable"] is False
     assert json.loads(json.dumps(result, allow_nan=False)) == result
@@ -170,7 +171,7 @@ def test_default_threshold_is_bayes_optimal_for_the_cost_matrix() -> None:
         ADVERSE,
         DecisionSettings(),
     )
-    assert result["refusal_threshold"] == 1.0 / 6.0
+    assert result["refusal_threshold"] == result["positive_threshold"] == 1.0 / 6.0
     # only p = 0.1 is <= 1/6
     assert result["business"]["approval_rate"] == 1 / 8
 
@@ -202,7 +203,7 @@ def test_favourable_positive_class_gives_the_same_decisions_and_fairness() -> No
 
 
 def test_decision_rule_at_the_threshold_is_symmetric() -> None:
-    threshold = 0.25
+    threshold = DecisionSettings(threshold=0.25)  # on the unfavourable outcome's probability
     p_default = np.array([0.25, 0.2500001, 0.0, 1.0])
     assert approve_decisions(p_default, threshold, positive_is_favorable=False).tolist() == [
         True,

@@ -112,10 +112,10 @@ def assert_matches_fairlearn(section: dict[str, Any], good: np.ndarray, approved
 
 
 def check_result(result: dict[str, Any], y: np.ndarray, p: np.ndarray, sensitive: pd.DataFrame,
-                 dataset: DatasetSettings, threshold: float) -> int:
+                 dataset: DatasetSettings, decision: DecisionSettings) -> int:
     is_positive = y == dataset.positive_label
     good = is_positive if dataset.positive_is_favorable else ~is_positive
-    approved = approve_decisions(p, threshold, dataset.positive_is_favorable)
+    approved = approve_decisions(p, decision, dataset.positive_is_favorable)
     compared = 0
     for attribute, section in result["ethical"].items():
         if attribute in sensitive.columns:
@@ -157,7 +157,7 @@ def test_generated_data_both_models_two_attributes_and_their_intersection(
     assert list(pair["candidate"]["ethical"]) == ["gender", "region", "gender+region"]
     compared = 0
     for which, p in (("candidate", p_default), ("champion", p_champion)):
-        compared += check_result(pair[which], y, p, sensitive, dataset, decision.refusal_threshold)
+        compared += check_result(pair[which], y, p, sensitive, dataset, decision)
     # every rate of every group (2 + 5 + 10 groups, 4 rates) and 5 summaries per attribute, for both models
     assert compared == 2 * ((2 + 5 + 10) * 4 + 3 * 5)
 
@@ -173,9 +173,10 @@ def test_german_credit_with_the_5_to_1_cost_matrix() -> None:
     p_bad = np.clip(0.15 + 0.2 * y + 0.004 * (frame["duration"] - 20) + rng.normal(0, 0.1, len(y)), 0, 1)
     sensitive = frame[["sex", "foreign_worker"]].astype({"foreign_worker": str})
     dataset = DatasetSettings(target="bad_credit", sensitive=["sex", "foreign_worker"])
-    decision = DecisionSettings(cost_false_approval=5.0, cost_false_refusal=1.0)
+    decision = DecisionSettings(cost_wrong_favorable=5.0, cost_wrong_unfavorable=1.0)
     result = evaluate_predictions(frame["bad_credit"], p_bad, sensitive, dataset, decision, INTERSECTION)
-    assert check_result(result, y, p_bad, sensitive, dataset, 1 / 6) > 30
+    assert decision.positive_threshold(False) == 1 / 6
+    assert check_result(result, y, p_bad, sensitive, dataset, decision) > 30
 
 
 # --------------------------------------------------------------------------- edge cases
@@ -204,13 +205,13 @@ GENDER = DatasetSettings(target="default", sensitive=["gender"])
 def test_edge_cases(name: str, y: list[int], p: list[float], groups: list[str]) -> None:
     sensitive = pd.DataFrame({"gender": groups})
     result = evaluate_predictions(pd.Series(y), np.array(p), sensitive, GENDER, HALF)
-    assert check_result(result, np.array(y), np.array(p), sensitive, GENDER, 0.5) >= 3, name
+    assert check_result(result, np.array(y), np.array(p), sensitive, GENDER, HALF) >= 3, name
 
 
 def test_the_made_up_zero_is_why_the_fast_path_says_none() -> None:
     """fairlearn scores an empty TPR as 0.0 and returns a finite equal-opportunity difference."""
     y = np.array([1, 0, 0, 1, 1, 1])
-    approved = approve_decisions(np.array([0.9, 0.2, 0.6, 0.4, 0.3, 0.8]), 0.5, False)
+    approved = approve_decisions(np.array([0.9, 0.2, 0.6, 0.4, 0.3, 0.8]), HALF, False)
     groups = pd.Series(list("fffxxx"))
     silent = equal_opportunity_difference((y == 0).astype(int), approved.astype(int), sensitive_features=groups)
     assert math.isfinite(silent)

@@ -31,7 +31,7 @@ from pipelines.model.evaluate import evaluate_model, flatten_metrics
 
 GERMAN_CREDIT = Path(__file__).resolve().parents[1] / "fixtures" / "german_credit.csv"  # CC BY 4.0
 DATASET = DatasetSettings(target="bad_credit", sensitive=["sex"], positive_label=1, positive_is_favorable=False)
-COSTS = DecisionSettings(cost_false_approval=5.0, cost_false_refusal=1.0)
+COSTS = DecisionSettings(cost_wrong_favorable=5.0, cost_wrong_unfavorable=1.0)
 
 # counts behind the baseline (approved, favourable truth = good credit):
 #   female: 100 rows, 38 approved, 66 good of whom 36 approved, 34 bad of whom 2 approved,

@@ -55,36 +55,72 @@ PER_GROUP_PLOT_FROM_CARD = "../" + PER_GROUP_PLOT_PATH
 # ------------------------------------------------------------------ 1. general description and intended use
 
 
+# the cost keys of configurations recorded before issue 15 renamed them (same meaning, lending words)
+RECORDED_COST_KEYS = {
+    "cost_wrong_favorable": "cost_false_approval",
+    "cost_wrong_unfavorable": "cost_false_refusal",
+}
+
+
+def _recorded_cost(facts: Mapping[str, Any], key: str) -> Any:
+    """A cost of the recorded configuration, under its name or, for older runs, the name it had then."""
+    value = _config(facts, "decision", key)
+    return _config(facts, "decision", RECORDED_COST_KEYS[key]) if value is _ABSENT else value
+
+
+def _cost_value(facts: Mapping[str, Any], key: str) -> Cell:
+    """A recorded cost for the card, saying so when it was recorded under its former name."""
+    if _config(facts, "decision", key) is not _ABSENT or _recorded_cost(facts, key) is _ABSENT:
+        return _cell(_config_value(facts, "decision", key))
+    old = RECORDED_COST_KEYS[key]
+    return _cell(_config_value(facts, "decision", old), " (recorded as ", Code(old), ")")
+
+
 def _threshold(facts: Mapping[str, Any]) -> tuple[Inline, str]:
-    """The refusal threshold: from the evaluation when recorded, else derived from the recorded cost matrix."""
-    recorded = _at(_artifact(facts, "evaluation"), "candidate", "refusal_threshold")
+    """The threshold on the positive class's probability: as evaluated when recorded, else from the configuration.
+
+    Evaluations recorded before ``positive_threshold`` existed hold only the refusal
+    threshold ``t`` (on the unfavourable outcome): ``s`` was ``t``, or ``1 - t`` when the
+    positive class is favourable.
+    """
+    evaluated = _artifact(facts, "evaluation")
+    favourable = _config(facts, "dataset", "positive_is_favorable")
+    recorded = _at(evaluated, "candidate", "positive_threshold")
     if isinstance(recorded, int | float) and not isinstance(recorded, bool):
-        return Code(repr(float(recorded))), "as recorded in evaluation/evaluation.json"
+        return Code(repr(float(recorded))), "as evaluated, recorded in evaluation/evaluation.json"
+    refusal = _at(evaluated, "candidate", "refusal_threshold")
+    if isinstance(refusal, int | float) and not isinstance(refusal, bool) and isinstance(favourable, bool):
+        s = 1.0 - float(refusal) if favourable else float(refusal)
+        return Code(repr(s)), "from the refusal threshold recorded in evaluation/evaluation.json"
     decision = _config(facts, "decision")
-    if isinstance(decision, Mapping):
+    if isinstance(decision, Mapping) and isinstance(favourable, bool):
         if decision.get("threshold") is not None:
-            return Code(repr(float(decision["threshold"]))), "set explicitly in the recorded configuration"
-        approval, refusal = decision.get("cost_false_approval"), decision.get("cost_false_refusal")
-        if isinstance(approval, int | float) and isinstance(refusal, int | float):
-            derived = float(refusal) / (float(approval) + float(refusal))
-            return Code(repr(derived)), "derived from the recorded cost matrix (no evaluation recorded)"
+            t = float(decision["threshold"])
+            return Code(repr(1.0 - t if favourable else t)), "set explicitly in the recorded configuration"
+        wrong_favourable = _recorded_cost(facts, "cost_wrong_favorable")
+        wrong_unfavourable = _recorded_cost(facts, "cost_wrong_unfavorable")
+        if isinstance(wrong_favourable, int | float) and isinstance(wrong_unfavourable, int | float):
+            total = float(wrong_favourable) + float(wrong_unfavourable)
+            s = (float(wrong_favourable) if favourable else float(wrong_unfavourable)) / total
+            return Code(repr(s)), "derived from the recorded costs (no evaluation recorded)"
     return Missing(), ""
 
 
 def _positive_label_meaning(facts: Mapping[str, Any]) -> Cell:
-    """What the positive label means for an applicant, from the recorded configuration."""
+    """What the positive label means and how the decision threshold applies to it, from the recorded configuration."""
     target, positive = _config(facts, "dataset", "target"), _config(facts, "dataset", "positive_label")
     favourable = _config(facts, "dataset", "positive_is_favorable")
     if favourable is _ABSENT or target is _ABSENT:
         return (Missing("no config/fairgate.json on the run"),)
     if favourable:
         return (
-            f"{target} = {positive} is the favourable outcome: an application is approved when the "
-            f"predicted probability of {positive} is at least 1 minus the refusal threshold",
+            f"{target} = {positive} is the favourable outcome: the favourable decision (approval) is taken "
+            f"when the predicted probability of {positive} is at least the decision threshold; fairness is "
+            "measured on approvals",
         )
     return (
-        f"{target} = {positive} is the adverse outcome: an application is refused when the predicted "
-        f"probability of {positive} exceeds the refusal threshold; fairness is measured on approvals",
+        f"{target} = {positive} is the unfavourable outcome: an application is refused when the predicted "
+        f"probability of {positive} exceeds the decision threshold; fairness is measured on approvals",
     )
 
 
@@ -103,9 +139,14 @@ def _general_fields(facts: Mapping[str, Any]) -> Fields:
             ("Outcome predicted (target)", _cell(_config_value(facts, "dataset", "target"))),
             ("Positive label", _cell(_config_value(facts, "dataset", "positive_label"))),
             ("Meaning of the positive label", _positive_label_meaning(facts)),
-            ("Cost of a false approval", _cell(_config_value(facts, "decision", "cost_false_approval"))),
-            ("Cost of a false refusal", _cell(_config_value(facts, "decision", "cost_false_refusal"))),
-            ("Refusal threshold", _cell(threshold, f" ({threshold_source})" if threshold_source else "")),
+            ("Cost of a wrong favourable decision (approving a truly unfavourable case)",
+             _cost_value(facts, "cost_wrong_favorable")),
+            ("Cost of a wrong unfavourable decision (refusing a truly favourable case)",
+             _cost_value(facts, "cost_wrong_unfavorable")),
+            (
+                "Decision threshold (on the predicted probability of the positive label)",
+                _cell(threshold, f" ({threshold_source})" if threshold_source else ""),
+            ),
             ("Estimator", _cell(Code(params["estimator"]) if "estimator" in params else Missing())),
             ("Features the model uses", _cell(Code(features) if features is not None else Missing())),
             ("Sensitive attributes", _cell(_config_value(facts, "dataset", "sensitive"))),
@@ -130,8 +171,8 @@ def _intended_use(facts: Mapping[str, Any]) -> Paragraph:
             Code(name),
             " serves the use case ",
             Code(str(use_case)) if use_case is not _ABSENT else Missing(),
-            " and decides on each application from the features above, with the cost matrix and "
-            "refusal threshold above.",
+            " and decides on each application from the features above, with the costs and "
+            "decision threshold above.",
         )
     )
 
