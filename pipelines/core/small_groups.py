@@ -71,3 +71,31 @@ def policy_line(dataset: DatasetSettings) -> str:
     """The policies in one line for a run tag: ``none`` without any."""
     summary = policy_summary(dataset)
     return json.dumps(summary, sort_keys=True, ensure_ascii=False) if summary else "none"
+
+
+def loosened_small_groups(before: Mapping[str, Any], dataset: DatasetSettings) -> list[tuple[str, Any, Any]]:
+    """Every policy of ``dataset.small_groups`` looser than ``before`` (as :func:`policy_summary` recorded it).
+
+    Looser is a group reported and no longer gated that was gated before, or a
+    merge that was not there before (a merge can hide a group inside another):
+    ``(dotted key, before, now)``.  Dropping a policy is never looser: its small
+    groups block at the audit again.
+    """
+    loosened: list[tuple[str, Any, Any]] = []
+    for attribute, policy in dataset.small_groups.items():
+        old = before.get(attribute)
+        old = old if isinstance(old, Mapping) else {}
+        old_reported = sorted(str(group) for group in old.get("report_only") or [])
+        if set(policy.report_only) - set(old_reported):
+            key = f"dataset.small_groups.{attribute}.report_only"
+            loosened.append((key, old_reported or "none", sorted(policy.report_only)))
+        old_merged = {
+            str(group): str(merge.get("into"))
+            for merge in old.get("merge") or []
+            if isinstance(merge, Mapping)
+            for group in merge.get("groups") or []
+        }
+        if any(old_merged.get(group) != into for group, into in policy.merged_into.items()):
+            key = f"dataset.small_groups.{attribute}.merge"
+            loosened.append((key, old_merged or "none", policy.merged_into))
+    return loosened

@@ -18,7 +18,7 @@ import yaml
 
 from pipelines.core.config import AuditSettings, DatasetSettings, SmallGroupPolicy, parse_config
 from pipelines.core.errors import BadInputError
-from pipelines.core.small_groups import merge_small_groups, policy_line
+from pipelines.core.small_groups import loosened_small_groups, merge_small_groups, policy_line, policy_summary
 from pipelines.data.audit import audit_dataset
 from tests.small_groups import small_group_table
 
@@ -185,3 +185,19 @@ def test_a_bad_policy_is_one_line_naming_the_key(policy, key, words):
         parse_config(raw)
     message = str(caught.value)
     assert key in message and words in message and "\n" not in message
+
+
+def test_a_policy_is_looser_when_it_stops_gating_a_group_or_adds_a_merge():
+    none = _dataset()
+    merged, reported = _dataset({"race": MERGE}), _dataset({"race": {**MERGE, "report_only": ["other"]}})
+    assert loosened_small_groups(policy_summary(none), none) == []
+    assert loosened_small_groups(policy_summary(merged), merged) == []
+    assert loosened_small_groups(policy_summary(none), merged) == [
+        ("dataset.small_groups.race.merge", "none", {"amer_indian": "other", "pacific": "other"})
+    ]
+    assert loosened_small_groups(policy_summary(merged), reported) == [
+        ("dataset.small_groups.race.report_only", "none", ["other"])
+    ]
+    # the other direction: dropping a policy (its small groups block at the audit again) loosens nothing
+    assert loosened_small_groups(policy_summary(reported), none) == []
+    assert loosened_small_groups(policy_summary(reported), merged) == []

@@ -21,7 +21,7 @@ import sklearn
 
 from pipelines.core.errors import BlockedError
 from pipelines.core.files import write_json
-from pipelines.core.small_groups import merge_small_groups
+from pipelines.core.small_groups import merge_small_groups, policy_summary
 from pipelines.data.leakage import candidate_feature_columns
 from pipelines.flows.champion import refresh_model_cards
 from pipelines.flows.retrain.context import (
@@ -455,6 +455,7 @@ def gate(state: RunState) -> RunState:
                 "config_hash": ctx.config.config_hash,
                 # the policy this decision was made under: a later, looser one needs two sign-offs to promote
                 "policy": ctx.config.gate.model_dump(mode="json"),
+                "small_groups": policy_summary(ctx.config.dataset),  # a later looser one also needs sign-offs
                 "policy_loosened": loosened,
             },
             f"{ctx.airflow_run_id}:gate_decision",
