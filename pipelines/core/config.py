@@ -351,6 +351,10 @@ class AuditSettings(_Section):
     max_duplicate_share: float = Field(default=0.0, ge=0, le=1)
     max_stale_share: float = Field(default=0.0, ge=0, le=1)
     mixed_types_min_numeric_share: float = Field(default=0.5, gt=0, le=1)
+    # identical rows and null shares against chance (pipelines/data/chance.py): block only beyond noise
+    duplicate_rows_factor: float = Field(default=2.0, ge=1)
+    noise_significance: float = Field(default=0.001, gt=0, lt=0.5)
+    first_run_max_null_share: float = Field(default=0.2, ge=0, le=1)
     drift: DriftSettings = DriftSettings()
 
 
@@ -365,6 +369,9 @@ class LeakageSettings(_Section):
     null_pattern_gap: float = Field(default=0.5, gt=0, lt=1)
     proxy_auc: float = Field(default=0.7, gt=0.5, le=1)
     high_cardinality_share: float = Field(default=0.5, gt=0, le=1)
+    # test rows identical to a training row: block only beyond this many times chance, beyond noise
+    identical_rows_factor: float = Field(default=2.0, ge=1)
+    identical_rows_significance: float = Field(default=0.001, gt=0, lt=0.5)
 
 
 class SplitSettings(_Section):

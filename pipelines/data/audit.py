@@ -245,7 +245,7 @@ def _check_expectations(
 def _read_expectations(
     planned: list[PlannedExpectation], results: list[tuple[bool, dict[str, Any]]]
 ) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """One JSON-ready row per expectation, one finding per failed one."""
+    """One JSON-ready row per expectation, one finding per failed one, a warning per one passed within an allowance."""
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []
     for plan, (success, result) in zip(planned, results, strict=True):
@@ -260,13 +260,15 @@ def _read_expectations(
                 "observed": observed,
             }
         )
-        if not success:
+        within_allowance = success and plan.warn_on_pass and int(result.get("unexpected_count", 0) or 0) > 0
+        if not success or within_allowance:
+            remedy = f"; {plan.remedy}" if plan.remedy and not success else ""
             findings.append(
                 Finding(
                     check=plan.check,
-                    severity=plan.severity,
+                    severity=plan.severity if not success else "warn",
                     columns=list(plan.columns),
-                    message=f"{plan.expected}; found {observed}" + (f"; {plan.remedy}" if plan.remedy else ""),
+                    message=f"{plan.expected}; found {observed}{remedy}",
                     evidence=json_ready(evidence),
                 )
             )

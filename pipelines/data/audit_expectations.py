@@ -6,15 +6,17 @@ tables they validate:
 
 - **schema**: every configured column present; the reference's columns, no
   more, no fewer;
-- **each column**: its null share; against the reference, its type, its numeric
-  range and median (reference quantiles widened by a margin), or its
-  categorical domain;
+- **each column**: its null share (against the reference's, beyond noise;
+  on a first run, under ``audit.first_run_max_null_share``); against the
+  reference, its type, its numeric range and median (reference quantiles
+  widened by a margin), or its categorical domain;
 - **numbers**: finite, no ``inf`` or ``-inf`` (:mod:`pipelines.data.audit_measurable`);
 - **label**: the two classes, and the positive rate within bounds;
 - **groups**: at least two groups per sensitive attribute
   (:mod:`pipelines.data.audit_measurable`), the size and share of every group;
-- **ids and rows**: ids unique, ids not already in the reference, no repeated
-  rows;
+- **ids and rows**: ids unique, ids not already in the reference, no more
+  repeated rows than chance gives in data of this shape
+  (:mod:`pipelines.data.chance`; within chance they are a warning);
 - **freshness**: the time column later than the reference's latest decision.
 
 Each planned expectation carries a reader that turns its Great Expectations
@@ -32,12 +34,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from pipelines.core.config import AuditSettings, DatasetSettings
 from pipelines.core.findings import Severity
 from pipelines.core.small_groups import POLICY_KEYS, merged_values, policy_groups
 from pipelines.data.audit_measurable import DERIVED_INFINITE, infinite_counts, plan_finite, plan_two_groups
 from pipelines.data.audit_values import SHOWN_VALUES, native, number_text, percent, shown_values
+from pipelines.data.chance import allowed_count, expected_repeated_rows, modelled_match_probability
 from pipelines.data.columns import EncodedColumn, EncodedFrame, column_kind, naive_utc, values_in
 from pipelines.data.great_expectations_run import Asset, PlannedExpectation, great_expectations_view
 
@@ -54,6 +58,13 @@ REMEDY_REPORT_ONLY = (
 )
 NOTE_TIME_NOT_DATES = "freshness: time column {column!r} does not hold dates here and in the reference: not checked"
 NOTE_NOT_EARLIER = "{check}: not checked, the reference is a previous version of the data, not earlier data"
+NOTE_ONE_ROW_COLUMN = (
+    "duplicate_rows: one column compared ({column!r}): its repeated values are not repeated rows, not checked"
+)
+NOTE_NULL_ALLOWANCE = (
+    "{column}: null share allowance {allowed} (reference null share {reference} + max_null_share, "
+    "beyond binomial noise)"
+)
 
 # Type names per reference kind.  Numbers and dates are checked on the batch
 # view by dtype; text columns on one representative value per Python type.
@@ -335,8 +346,9 @@ def _plan_ids_and_rows(
             derived[_DERIVED_SEEN_ID] = seen
             planned.append(_plan_seen_ids(ids, batch, seen, settings))
     row_columns = [c for c in audited if c not in ids]
-    derived[_DERIVED_REPEATED] = encoded.repeated_rows(row_columns)
-    planned.append(_plan_duplicate_rows(row_columns, settings))
+    repeated = encoded.repeated_rows(row_columns)
+    derived[_DERIVED_REPEATED] = repeated
+    planned.append(_plan_duplicate_rows(row_columns, encoded, repeated, settings, notes))
     return planned, derived
 
 
@@ -379,31 +391,46 @@ def _plan_column_set(batch: pd.DataFrame, reference: pd.DataFrame) -> PlannedExp
 
 
 def _plan_null_share(column: str, inputs: AuditInputs, notes: list[str]) -> list[PlannedExpectation]:
+    """The column's null share: against the reference's beyond noise, or under the first-run limit."""
     # lazy: great_expectations takes about 2 s to import; only an audit that runs pays for it
     import great_expectations.expectations as gxe
 
     settings = inputs.settings
-    allowed = settings.max_null_share
     reference = inputs.reference
-    if reference is not None and column in reference.columns:
-        reference_share = float(reference[column].isna().mean())
-        if reference_share >= 1.0:
-            notes.append(f"{column}: entirely null in the reference, nulls allowed")
-            return []
-        if reference_share > allowed:
-            # A column already this sparse in the reviewed data is compared with
-            # its own level: the allowance is added on top of the reference share.
-            allowed = min(1.0, reference_share + settings.max_null_share)
-            notes.append(
-                f"{column}: null share allowance {percent(allowed)} "
-                f"(reference null share {percent(reference_share)} + max_null_share)"
+    rows = len(inputs.batch)
+    if reference is None or column not in reference.columns:
+        limit = settings.first_run_max_null_share
+        return [
+            PlannedExpectation(
+                "null_share",
+                [column],
+                gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=1.0 - limit),
+                f"null share of {column!r} at most {percent(limit)} (audit.first_run_max_null_share: "
+                "no reference column to compare with)",
+                _read_null_share,
             )
+        ]
+    reference_share = float(reference[column].isna().mean())
+    if reference_share >= 1.0:
+        notes.append(f"{column}: entirely null in the reference, nulls allowed")
+        return []
+    # A rise of more than max_null_share over the reference's share that binomial noise
+    # at noise_significance cannot explain: the largest null count still allowed.
+    rate = min(1.0, reference_share + settings.max_null_share)
+    allowed_rows = int(stats.binom.ppf(1.0 - settings.noise_significance, rows, rate))
+    if reference_share > 0.0:
+        notes.append(
+            NOTE_NULL_ALLOWANCE.format(column=column, allowed=percent(rate), reference=percent(reference_share))
+        )
     return [
         PlannedExpectation(
             "null_share",
             [column],
-            gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=1.0 - allowed),
-            f"null share of {column!r} at most {percent(allowed)}",
+            # GX passes when (rows - nulls) / rows >= mostly: the same division, so nulls <= allowed_rows
+            gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=(rows - allowed_rows) / rows),
+            f"null share of {column!r} at most the reference's {percent(reference_share)} + "
+            f"{percent(settings.max_null_share)} (audit.max_null_share), beyond binomial noise at "
+            f"audit.noise_significance {settings.noise_significance:g}: at most {allowed_rows} of {rows} rows",
             _read_null_share,
         )
     ]
@@ -741,29 +768,75 @@ def _plan_seen_ids(
     )
 
 
-def _plan_duplicate_rows(columns: list[str], settings: AuditSettings) -> PlannedExpectation:
+def _plan_duplicate_rows(
+    columns: list[str], encoded: EncodedFrame, repeated: np.ndarray, settings: AuditSettings, notes: list[str]
+) -> PlannedExpectation:
+    """Rows identical to another row (ids aside), against what chance gives in data of this shape.
+
+    Blocks above ``duplicate_rows_factor`` times the chance expectation
+    beyond binomial noise (or above ``max_duplicate_share``, whichever allows
+    more); identical rows within that are a warning.
+    """
     # lazy: great_expectations takes about 2 s to import; only an audit that runs pays for it
     import great_expectations.expectations as gxe
 
+    rows = len(repeated)
+    observed = int(np.count_nonzero(repeated))
+    floor = math.floor(settings.max_duplicate_share * rows)
+    keys = (
+        f"audit.duplicate_rows_factor {settings.duplicate_rows_factor:g}, audit.noise_significance "
+        f"{settings.noise_significance:g}, audit.max_duplicate_share {settings.max_duplicate_share:g}"
+    )
+    evidence: dict[str, Any] = {"expected_by_chance": 0.0, "allowed_rows": floor}
+    if observed == 0:
+        # nothing to compare with chance: the model is not fitted
+        allowed = floor
+        expected_text = (
+            "rows distinct on every column but the ids, or identical no more often than chance gives "
+            f"in data of this shape ({keys})"
+        )
+    else:
+        probability = modelled_match_probability(encoded, columns)
+        if probability is None:
+            notes.append(NOTE_ONE_ROW_COLUMN.format(column=columns[0] if columns else None))
+            expected, allowed = float(observed), rows
+        else:
+            expected = expected_repeated_rows(probability, rows)
+            chance_allowed = allowed_count(
+                expected, rows, settings.duplicate_rows_factor, settings.noise_significance
+            )
+            allowed = max(floor, chance_allowed)
+        evidence = {"expected_by_chance": expected, "allowed_rows": allowed}
+        expected_text = (
+            f"no more rows identical to another (ids aside) than chance gives in data of this shape: "
+            f"{expected:.1f} rows ({percent(expected / rows)}) expected by chance from how often rows "
+            f"agree on all columns but two; at most {allowed} rows ({keys})"
+        )
+    chance_evidence = evidence
+
     def read(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        rows, _, duplicated = _map_counts(result)
-        share = duplicated / rows if rows else 0.0
-        return f"{duplicated} rows ({percent(share)}) identical to another row", {
-            "rows": duplicated,
-            "share": share,
-        }
+        total, _, duplicated = _map_counts(result)
+        share = duplicated / total if total else 0.0
+        found = f"{duplicated} rows ({percent(share)}) identical to another row"
+        expected = float(chance_evidence["expected_by_chance"])
+        if duplicated and expected > 0.0:
+            found += f", {duplicated / expected:.1f} x the {expected:.1f} expected by chance"
+        elif duplicated:
+            found += ", where chance gives none (a column whose values rows never share)"
+        return found, {"rows": duplicated, "share": share, **chance_evidence}
 
     # Rows are compared through exact row keys (pipelines.data.columns); GX counts the flagged rows.
     return PlannedExpectation(
         "duplicate_rows",
         list(columns),
         gxe.ExpectColumnValuesToBeInSet(
-            column=_DERIVED_REPEATED, value_set=[False], mostly=1.0 - settings.max_duplicate_share
+            # GX passes when (rows - flagged) / rows >= mostly: the same division, so flagged <= allowed
+            column=_DERIVED_REPEATED, value_set=[False], mostly=(rows - allowed) / rows if rows else 1.0
         ),
-        f"rows distinct on every column but the ids (at most {percent(settings.max_duplicate_share)} "
-        "of rows in duplicate groups)",
+        expected_text,
         read,
         asset="derived",
+        warn_on_pass=True,
     )
 
 

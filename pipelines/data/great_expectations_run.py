@@ -43,7 +43,12 @@ Asset = Literal["batch", "derived", "types"]
 
 @dataclass
 class PlannedExpectation:
-    """One expectation and how to read its result."""
+    """One expectation and how to read its result.
+
+    ``warn_on_pass``: when the expectation passes with unexpected rows all
+    the same (within an allowance, such as identical rows within chance),
+    they are reported as a warning.
+    """
 
     check: str
     columns: list[str]
@@ -53,6 +58,7 @@ class PlannedExpectation:
     severity: Severity = "block"
     asset: Asset = "batch"
     remedy: str = ""  # added to the finding's message when the expectation fails: how to proceed
+    warn_on_pass: bool = False
 
 
 def great_expectations_view(

@@ -11,13 +11,14 @@ holdout) and reports, for the columns the model would see:
   which also sees a relation that is not monotone);
 - ``label_copy``: a column equal to the label (or its negation) on almost
   every row;
-- ``contamination``: the same entity, or the same row, on both sides of the
-  split;
+- ``contamination``: the same entity on both sides of the split (always), or
+  test rows identical to training rows more often than chance gives in data
+  of this shape (:mod:`pipelines.data.chance`; within chance, a warning);
 - ``identifier_like``: a feature that identifies the row (unique per row,
   monotone with row order, or a high-cardinality string);
 - ``proxy`` (warning): a feature that predicts a sensitive attribute.
 
-Every finding blocks, except ``proxy``.  The only way through is a reviewed
+Every finding blocks, except ``proxy`` and identical rows within chance.  The only way through is a reviewed
 entry in ``dataset.exclude_columns`` with a reason: such columns are skipped
 and listed in the report's notes, so every run records the exclusions it
 applied.  Nothing is dropped silently.
@@ -43,6 +44,7 @@ from pipelines.core.errors import BadInputError
 from pipelines.core.findings import CheckReport, Finding
 from pipelines.data import statistics
 from pipelines.data.audit_values import native
+from pipelines.data.chance import allowed_count, modelled_match_probability
 from pipelines.data.columns import EncodedColumn, EncodedFrame, naive_utc
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ ERR_POSITIVE_LABEL = "positive_label {label!r} must be one of the classes of tar
 ERR_TIME_NOT_DATES = "time column {column!r} must hold dates, found {count} values that do not parse, e.g. {example!r}"
 
 NOTE_EXCLUDED = "excluded {column}: {reason}"
+NOTE_ONE_COMPARED_COLUMN = (
+    "contamination: one column compared ({column!r}): its shared values are not shared rows, not checked"
+)
 _DATE_SAMPLE = 50
 _SHOWN = 10
 
@@ -117,7 +122,7 @@ def find_leakage(
     settings : LeakageSettings
         Thresholds: single-feature AUC and mutual information, label
         agreement, share of dates after the decision, null-pattern gap,
-        proxy AUC, high-cardinality share.
+        proxy AUC, high-cardinality share, identical rows against chance.
     is_test : numpy.ndarray
         Boolean mask of the holdout rows, one per row of ``frame``.
     encoded : EncodedFrame, optional
@@ -128,7 +133,8 @@ def find_leakage(
     Returns
     -------
     CheckReport
-        Stage ``leakage``.  Every finding blocks except ``proxy`` (a warning).
+        Stage ``leakage``.  Every finding blocks except ``proxy`` and
+        ``contamination`` by identical rows within chance (warnings).
 
     Raises
     ------
@@ -148,7 +154,7 @@ def find_leakage(
         ("temporal", lambda: _temporal(frame, columns, features, dataset, settings, y, test, notes)),
         ("target_leakage", lambda: _target_leakage(columns, features, y, test, settings)),
         ("label_copy", lambda: _label_copies(columns, features, dataset, y, settings)),
-        ("contamination", lambda: _contamination(frame, columns, dataset, test, notes)),
+        ("contamination", lambda: _contamination(frame, columns, dataset, settings, test, notes)),
         ("identifier_like", lambda: _identifier_like(columns, features, settings)),
         ("proxy", lambda: _proxies(columns, features, dataset, test, settings)),
     ]
@@ -515,8 +521,14 @@ def _label_copies(
 
 
 def _contamination(
-    frame: pd.DataFrame, columns: EncodedFrame, dataset: DatasetSettings, test: np.ndarray, notes: list[str]
+    frame: pd.DataFrame,
+    columns: EncodedFrame,
+    dataset: DatasetSettings,
+    settings: LeakageSettings,
+    test: np.ndarray,
+    notes: list[str],
 ) -> list[Finding]:
+    """Entities on both sides of the split (always blocks), and test rows identical to training rows."""
     findings = []
     ids = dataset.id_columns
     if ids:
@@ -549,26 +561,64 @@ def _contamination(
     compared = [c for c in frame.columns if c not in skipped]
     if not compared:
         return findings
+    finding = _identical_rows(columns, compared, test, settings, notes)
+    return findings if finding is None else [*findings, finding]
+
+
+def _identical_rows(
+    columns: EncodedFrame, compared: list[str], test: np.ndarray, settings: LeakageSettings, notes: list[str]
+) -> Finding | None:
+    """Test rows identical to a training row, against what chance gives in data of this shape.
+
+    Chance comes from every row of the frame (:func:`modelled_match_probability`,
+    which rows copied across the split do not raise): a test row meets one
+    of the training rows by chance with probability at most ``n_train * p``.
+    Beyond ``identical_rows_factor`` times that, and beyond binomial noise,
+    the rows block; within it they are a warning.
+    """
     identical = test & columns.shared_rows(compared, test)
-    if identical.any():
-        findings.append(
-            Finding(
-                check="contamination",
-                severity="block",
-                columns=compared,
-                message=(
-                    "no test row identical to a training row (all columns but ids, time and exclusions); "
-                    f"found {int(identical.sum())} test rows ({identical.sum() / test.sum():.1%} of the test "
-                    "set) with an identical training row"
-                ),
-                evidence={
-                    "test_rows": int(identical.sum()),
-                    "test_share": float(identical.sum() / test.sum()),
-                    "example_rows": _shown(np.flatnonzero(identical)),
-                },
-            )
+    observed = int(identical.sum())
+    if not observed:
+        return None
+    test_rows = int(test.sum())
+    train_rows = len(test) - test_rows
+    probability = modelled_match_probability(columns, compared)
+    if probability is None:
+        notes.append(NOTE_ONE_COMPARED_COLUMN.format(column=compared[0]))
+        expected, allowed = float(observed), test_rows
+    else:
+        expected = test_rows * min(1.0, train_rows * probability)
+        allowed = allowed_count(
+            expected, test_rows, settings.identical_rows_factor, settings.identical_rows_significance
         )
-    return findings
+    blocks = observed > allowed
+    share = observed / test_rows
+    ratio = (
+        f"{observed / expected:.1f} x the {expected:.1f} expected by chance"
+        if expected > 0.0
+        else "where chance gives none (a column whose values rows never share)"
+    )
+    return Finding(
+        check="contamination",
+        severity="block" if blocks else "warn",
+        columns=compared,
+        message=(
+            "test rows identical to a training row (all columns but ids, time and exclusions) no more often "
+            f"than chance gives in data of this shape: {expected:.1f} test rows ({expected / test_rows:.1%}) "
+            f"expected by chance from how often rows agree on all columns but two; at most {allowed} "
+            f"(leakage.identical_rows_factor {settings.identical_rows_factor:g}, "
+            f"leakage.identical_rows_significance {settings.identical_rows_significance:g}); found {observed} "
+            f"test rows ({share:.1%} of the test set) with an identical training row, {ratio}"
+        ),
+        evidence={
+            "test_rows": observed,
+            "test_share": float(share),
+            "expected_by_chance": expected,
+            "allowed_rows": allowed,
+            "match_probability": probability,
+            "example_rows": _shown(np.flatnonzero(identical)),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- identifiers and proxies

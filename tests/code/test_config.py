@@ -136,6 +136,14 @@ def test_a_run_override_may_not_touch_governance_settings(key):
 # remove a check while the file still looks like a gate; each is refused with one line naming the key.
 
 
+def _line_of(fragment: str) -> int:
+    """The 1-based line of the repository's fairgate.yaml where ``fragment`` starts (sections above may grow)."""
+    return (REPO / "fairgate.yaml").read_text(encoding="utf-8").split(fragment, 1)[0].count("\n") + 1
+
+
+ROC_AUC_LINE = _line_of("    roc_auc: {min: 0.70}")
+
+
 def _edited(tmp_path: Path, old: str, new: str) -> Path:
     text = (REPO / "fairgate.yaml").read_text(encoding="utf-8")
     assert old in text, old
@@ -212,12 +220,14 @@ TECHNICAL_BLOCK = "    roc_auc: {min: 0.70}\n    balanced_accuracy: {min: 0.60}\
         (
             "    roc_auc: {min: 0.70}\n",
             "    roc_auc: {min: 0.70}\n    roc_auc: {min: 0.10}\n",
-            "is not valid YAML: key 'roc_auc' appears twice in one mapping (line 96 and line 97); keep one",
+            f"is not valid YAML: key 'roc_auc' appears twice in one mapping (line {ROC_AUC_LINE} "
+            f"and line {ROC_AUC_LINE + 1}); keep one",
         ),
         (
             ETHICAL_SECTION,
             "  ethical: &weak\n    demographic_parity_ratio: {min: 0.1}\n",
-            "is not valid YAML: YAML anchors and aliases are refused (line 100): write the value out",
+            f"is not valid YAML: YAML anchors and aliases are refused (line {_line_of(ETHICAL_SECTION)}): "
+            "write the value out",
         ),
     ],
     ids=[

@@ -181,7 +181,10 @@ def test_generated_draft_proposes_roles_and_the_leaks(in_tmp: Path, capsys: pyte
     assert all(v.startswith(REVIEW_MARKER) for v in dataset["exclude_columns"].values())
     assert "# leakage, post_outcome (blocks): 'closed_date' on or before the decision time" in text
     assert "# leakage, post_outcome (blocks): 'recovery_amount' present about as often for either class" in text
-    assert "# audit, null_share (blocks): null share of 'recovery_amount' at most 5.0%" in text
+    assert (
+        "# audit, null_share (blocks): null share of 'recovery_amount' at most 20.0% (audit.first_run_max_null_share"
+        in text
+    )
     assert "dataset.target, dataset.exclude_columns.recovery_amount, dataset.exclude_columns.closed_date" in out
 
 
