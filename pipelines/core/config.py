@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from pipelines.core.errors import BadInputError
@@ -149,6 +158,89 @@ def _reviewed(value: str) -> str:
 Reviewed = Annotated[str, AfterValidator(_reviewed)]
 
 
+def _group_names(value: Any) -> Any:
+    """Group names as the evaluation writes them (``str`` of the value): ``1`` and ``"1"`` are one group."""
+    if isinstance(value, list):
+        return [_group_name(item) for item in value]
+    return _group_name(value)
+
+
+def _group_name(value: Any) -> Any:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class GroupMerge(_Section):
+    """Groups of one sensitive attribute audited, evaluated, mitigated and gated as one group ``into``."""
+
+    into: str = Field(min_length=1)
+    groups: list[str] = Field(min_length=1)
+
+    _names = field_validator("into", "groups", mode="before")(_group_names)
+
+    @field_validator("groups")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"groups named twice: {repeated}")
+        return value
+
+
+class SmallGroupPolicy(_Section):
+    """A reviewed policy for the small groups of one sensitive attribute (``dataset.small_groups.<attr>``).
+
+    ``merge`` joins named groups into one group wherever groups are formed
+    (audit, training's sensitive features, evaluation, gate); ``report_only``
+    names groups (after merging) whose metrics are computed and reported with
+    their intervals but left out of the attribute's gated metrics.  A small
+    group named in neither still blocks the audit.
+    """
+
+    merge: list[GroupMerge] = Field(default_factory=list)
+    report_only: list[str] = Field(default_factory=list)
+    reason: Reviewed
+
+    _names = field_validator("report_only", mode="before")(_group_names)
+
+    @field_validator("reason")
+    @classmethod
+    def _has_reason(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a small-group policy needs a reason (why the reviewers accepted it)")
+        return value
+
+    @field_validator("report_only")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"groups named twice: {repeated}")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SmallGroupPolicy:
+        if not self.merge and not self.report_only:
+            raise ValueError("a small-group policy needs 'merge' or 'report_only' (or both)")
+        merged: dict[str, str] = {}
+        for merge in self.merge:
+            for group in merge.groups:
+                if group in merged:
+                    raise ValueError(f"group {group!r} is merged twice (into {merged[group]!r} and {merge.into!r})")
+                merged[group] = merge.into
+        for merge in self.merge:
+            if merge.into in merged and merged[merge.into] != merge.into:
+                raise ValueError(f"{merge.into!r} is merged into {merged[merge.into]!r}: merges do not chain")
+        gone = [group for group in self.report_only if merged.get(group, group) != group]
+        if gone:
+            raise ValueError(f"report_only names {gone}, merged away by 'merge': name the merged group instead")
+        return self
+
+    @property
+    def merged_into(self) -> dict[str, str]:
+        """Each merged group's name -> the group it is merged into."""
+        return {group: merge.into for merge in self.merge for group in merge.groups}
+
+
 class DatasetSettings(_Section):
     """What the model is trained on and which columns play which role.
 
@@ -167,6 +259,18 @@ class DatasetSettings(_Section):
     features: list[str] | None = None
     exclude_columns: dict[str, Reviewed] = Field(default_factory=dict)
     use_sensitive_as_feature: bool = False
+    small_groups: dict[str, SmallGroupPolicy] = Field(default_factory=dict)
+
+    @field_validator("small_groups")
+    @classmethod
+    def _of_sensitive_attributes(
+        cls, value: dict[str, SmallGroupPolicy], info: ValidationInfo
+    ) -> dict[str, SmallGroupPolicy]:
+        sensitive = info.data.get("sensitive")
+        for attribute in value:
+            if sensitive is not None and attribute not in sensitive:
+                raise ValueError(f"{attribute!r} is not a sensitive attribute (dataset.sensitive: {sensitive})")
+        return value
 
     @model_validator(mode="after")
     def _path_matches_source(self) -> DatasetSettings:

@@ -262,12 +262,13 @@ def _read_expectations(
         )
         within_allowance = success and plan.warn_on_pass and int(result.get("unexpected_count", 0) or 0) > 0
         if not success or within_allowance:
+            remedy = f"; {plan.remedy}" if plan.remedy and not success else ""
             findings.append(
                 Finding(
                     check=plan.check,
                     severity=plan.severity if not success else "warn",
                     columns=list(plan.columns),
-                    message=f"{plan.expected}; found {observed}",
+                    message=f"{plan.expected}; found {observed}{remedy}",
                     evidence=json_ready(evidence),
                 )
             )

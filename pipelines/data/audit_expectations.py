@@ -37,6 +37,8 @@ import pandas as pd
 from scipy import stats
 
 from pipelines.core.config import AuditSettings, DatasetSettings
+from pipelines.core.findings import Severity
+from pipelines.core.small_groups import POLICY_KEYS, merged_values, policy_groups
 from pipelines.data.audit_measurable import DERIVED_INFINITE, infinite_counts, plan_finite, plan_two_groups
 from pipelines.data.audit_values import SHOWN_VALUES, native, number_text, percent, shown_values
 from pipelines.data.chance import allowed_count, expected_repeated_rows, modelled_match_probability
@@ -45,6 +47,14 @@ from pipelines.data.great_expectations_run import Asset, PlannedExpectation, gre
 
 NOTE_NO_FRESHNESS_CLOCK = (
     "freshness: no reference, and fairgate reads no clock (results must not depend on when they run): not checked"
+)
+REMEDY_SMALL_GROUP = "too small to measure fairness on; without editing the data, declare a reviewed policy: {policy}"
+REMEDY_MERGED_SMALL = (
+    "the merged group is still too small: merge more groups into it, or name {group!r} under "
+    "dataset.small_groups.{column}.report_only"
+)
+REMEDY_REPORT_ONLY = (
+    "reported, not gated (dataset.small_groups.{column}.report_only names {group!r}): a warning, not a block"
 )
 NOTE_TIME_NOT_DATES = "freshness: time column {column!r} does not hold dates here and in the reference: not checked"
 NOTE_NOT_EARLIER = "{check}: not checked, the reference is a previous version of the data, not earlier data"
@@ -588,20 +598,38 @@ def _plan_label(dataset: DatasetSettings, settings: AuditSettings, classes: list
 
 
 def _plan_groups(column: str, inputs: AuditInputs) -> list[PlannedExpectation]:
+    """The size and share checks of every group of one sensitive attribute, as its small-group policy forms them.
+
+    A merged group is checked as one group (the rows of all its values); a
+    report-only group's checks warn instead of blocking; a group named in no
+    policy blocks when small, and its finding names the policy keys.
+    """
     # lazy: great_expectations takes about 2 s to import; only an audit that runs pays for it
     import great_expectations.expectations as gxe
     from great_expectations.expectations.row_conditions import Column
 
     settings = inputs.settings
+    policy = policy_groups(inputs.dataset, column)
     here = inputs.encoded[column]
-    groups = [native(v) for v in here.uniques]
+    values = [native(v) for v in here.uniques]
     if inputs.reference_encoded is not None:
-        seen = set(groups)
-        groups += [native(v) for v in inputs.reference_encoded[column].uniques if native(v) not in seen]
+        seen = set(values)
+        values += [native(v) for v in inputs.reference_encoded[column].uniques if native(v) not in seen]
+    groups = merged_values(values, policy)
+    report_only = set(policy.report_only) if policy is not None else set()
     non_null = here.present
     planned: list[PlannedExpectation] = []
     for group in sorted(groups, key=str):
-        name = f"{column} == {group!r}"
+        members = sorted(groups[group], key=str)
+        merged = policy is not None and (len(members) > 1 or str(members[0]) in policy.merged_into)
+        name = f"{column} == {members[0]!r}" if not merged else f"{column} in {members} (merged into {group!r})"
+        severity: Severity = "warn" if group in report_only else "block"
+        if group in report_only:
+            remedy = REMEDY_REPORT_ONLY.format(column=column, group=group)
+        elif merged:
+            remedy = REMEDY_MERGED_SMALL.format(column=column, group=group)
+        else:
+            remedy = REMEDY_SMALL_GROUP.format(policy=POLICY_KEYS.format(attribute=column))
 
         def read_members(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             _, rows, unexpected = _map_counts(result)
@@ -622,23 +650,26 @@ def _plan_groups(column: str, inputs: AuditInputs) -> list[PlannedExpectation]:
                     "group_size",
                     [column],
                     gxe.ExpectColumnValuesToBeInSet(
-                        column=column, value_set=[group], mostly=settings.min_group_rows / non_null
+                        column=column, value_set=members, mostly=settings.min_group_rows / non_null
                     ),
                     expected_size,
                     read_members,
+                    severity=severity,
+                    remedy=remedy,
                 )
             )
         else:
             # Fewer labelled rows than one group needs: count the group's rows directly.
+            condition = Column(column) == members[0] if len(members) == 1 else Column(column).is_in(members)
             planned.append(
                 PlannedExpectation(
                     "group_size",
                     [column],
-                    gxe.ExpectTableRowCountToBeBetween(
-                        min_value=settings.min_group_rows, row_condition=Column(column) == group
-                    ),
+                    gxe.ExpectTableRowCountToBeBetween(min_value=settings.min_group_rows, row_condition=condition),
                     expected_size,
                     _read_observed_value("rows:"),
+                    severity=severity,
+                    remedy=remedy,
                 )
             )
         if settings.min_group_share > 0:
@@ -646,9 +677,11 @@ def _plan_groups(column: str, inputs: AuditInputs) -> list[PlannedExpectation]:
                 PlannedExpectation(
                     "group_share",
                     [column],
-                    gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[group], mostly=settings.min_group_share),
+                    gxe.ExpectColumnValuesToBeInSet(column=column, value_set=members, mostly=settings.min_group_share),
                     f"group {name} with at least {percent(settings.min_group_share)} of rows",
                     read_share,
+                    severity=severity,
+                    remedy=remedy,
                 )
             )
     return planned

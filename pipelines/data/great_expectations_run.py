@@ -57,6 +57,7 @@ class PlannedExpectation:
     describe: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
     severity: Severity = "block"
     asset: Asset = "batch"
+    remedy: str = ""  # added to the finding's message when the expectation fails: how to proceed
     warn_on_pass: bool = False
 
 

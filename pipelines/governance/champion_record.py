@@ -28,6 +28,7 @@ from typing import Any
 from pipelines.core.config import FairgateConfig, GateSettings, loosened_thresholds
 from pipelines.core.errors import BlockedError
 from pipelines.core.project import ProjectPaths
+from pipelines.core.small_groups import loosened_small_groups
 from pipelines.governance import registry, tags
 from pipelines.governance.audit_log import Entry
 from pipelines.governance.records import append_event, open_audit_log
@@ -293,15 +294,20 @@ def loosened_since_champion(
     with open_audit_log(paths, config) as log:
         entries = log.entries()
     recorded = None
+    recorded_groups: Any = None
     for entry in entries:
         if entry.kind == "gate_decision" and version.run_id and entry.payload.get("mlflow_run_id") == version.run_id:
             recorded = entry.payload.get("policy")
+            # decisions recorded before dataset.small_groups existed were made with no small-group policy
+            recorded_groups = entry.payload.get("small_groups", {})
     if not isinstance(recorded, dict):
         return [ERR_POLICY_UNRECORDED.format(version=champion_version)]
     before = GateSettings.model_validate(recorded)
+    loosened: list[tuple[str, Any, Any]] = list(loosened_thresholds(before, config.gate))
+    loosened += loosened_small_groups(recorded_groups if isinstance(recorded_groups, dict) else {}, config.dataset)
     return [
         ERR_POLICY_LOOSER.format(
             key=key, before=old, version=champion_version, after="removed" if new is None else new
         )
-        for key, old, new in loosened_thresholds(before, config.gate)
+        for key, old, new in loosened
     ]

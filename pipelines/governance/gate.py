@@ -95,6 +95,10 @@ NOTE_CHAMPION = "non-regression against champion version {version}"
 NOTE_NO_ATTRIBUTES = "the candidate result has no sensitive attribute: the ethical gate has nothing to check"
 NOTE_NO_COMPARISON = "no paired comparison supplied: non-regression checks carry no interval"
 NOTE_UNCERTAIN = "{count} check(s) decided on a point estimate whose interval straddles the limit: {metrics}"
+NOTE_REPORT_ONLY = (
+    "ethical.{attribute}: groups {groups} reported, not gated (dataset.small_groups report_only: {reason}); "
+    "the attribute's metrics above are over its other groups"
+)
 REASON_EMPTY_GATE = "{gate} gate: no check configured or applicable, so it fails closed"
 
 ERR_UNKNOWN_METRIC = "{key}: no such metric; known: {known}"
@@ -644,6 +648,23 @@ def _comparison_notes(
             notes.append(NOTE_NO_COMPARISON)
     if not candidate["ethical"]:
         notes.append(NOTE_NO_ATTRIBUTES)
+    notes.extend(_report_only_notes(candidate["ethical"]))
+    return notes
+
+
+def _report_only_notes(ethical: dict[str, Any]) -> list[str]:
+    """The groups each attribute reports but does not gate, and why (the evaluation left them out).
+
+    The gated metrics ``ethical.<attr>.<name>`` are taken over the attribute's other groups
+    (:func:`pipelines.model.evaluate.evaluate_model`); the gate checks those and names the rest here.
+    """
+    notes: list[str] = []
+    for attribute, section in ethical.items():
+        reported = section.get("report_only") if isinstance(section, Mapping) else None
+        if isinstance(reported, Mapping) and reported.get("groups"):
+            notes.append(
+                NOTE_REPORT_ONLY.format(attribute=attribute, groups=reported["groups"], reason=reported.get("reason"))
+            )
     return notes
 
 

@@ -39,6 +39,7 @@ STOPPED_REASON = PREFIX + "stopped_reason"
 RESUMED_AFTER = PREFIX + "resumed_after"  # what ended the run before a retry or a re-run resumed it
 COMPLETED_BY = PREFIX + "completed_by"  # the Airflow run that completed this interrupted run
 SOURCE_SHA256 = PREFIX + "source_sha256"  # a file dataset: the SHA-256 of the source file ingested
+SMALL_GROUPS = PREFIX + "small_groups"  # the reviewed dataset.small_groups policies (JSON), or "none"
 
 # ------------------------------------------------------------------ training (versions)
 BETA_FACTOR = PREFIX + "beta_factor"

@@ -184,6 +184,7 @@ __all__ = [
     "NOTE_TPR_UNDEFINED",
     "NOTE_FPR_UNDEFINED",
     "NOTE_SINGLE_GROUP",
+    "NOTE_REPORT_ONLY",
     # pipelines.model.metrics
     "MetricDirection",
     "MetricPath",
@@ -234,6 +235,10 @@ NOTE_FPR_UNDEFINED = (
     "groups without adverse-truth rows {groups}: fpr undefined, so equalized_odds_difference is undefined"
 )
 NOTE_SINGLE_GROUP = "a single group {groups} in the evaluation data: disparities between groups are undefined"
+NOTE_REPORT_ONLY = (
+    "groups {groups} are reported, not gated (dataset.small_groups report_only: {reason}): they enter none "
+    "of the attribute's disparities nor its worst_group_accuracy"
+)
 
 _DEFAULT_EVALUATION = EvaluationSettings()
 
@@ -308,17 +313,33 @@ def _attribute_notes(
 def _ethical_section(
     measured: _Measured, attribute: Attribute, rates: dict[str, np.ndarray], ethical_groups: dict[str, Any]
 ) -> dict[str, Any]:
-    """One attribute's ethical section: its groups, its five disparities and the notes on them."""
-    summaries = disparities(rates)
-    single = len(attribute.groups) < 2
+    """One attribute's ethical section: its groups, its five disparities and the notes on them.
+
+    Every group is in ``by_group`` with its intervals; the five disparities are taken over the
+    gated groups only (a report-only group of ``dataset.small_groups`` enters none of them), and
+    then ``report_only`` lists the groups left out.
+    """
+    gated = [g for g, group in enumerate(attribute.groups) if group not in attribute.report_only]
+    gated_attribute = Attribute(
+        name=attribute.name, groups=[attribute.groups[g] for g in gated], of_joint=attribute.of_joint
+    )
+    gated_rates = {name: values[:, gated] for name, values in rates.items()}
+    resamples = next(iter(rates.values())).shape[0]
+    undefined = {name: np.full(resamples, np.nan) for name in ETHICAL_METRICS}
+    summaries = disparities(gated_rates) if gated else undefined
+    single = len(gated) < 2
     section: dict[str, Any] = {"by_group": ethical_groups}
     for name in ETHICAL_METRICS:
         values = summaries[name]
         if single and name != "worst_group_accuracy":
-            values = np.full_like(values, np.nan)
+            values = undefined[name]
         measured.add(("ethical", attribute.name, name), values[0], values[1:])
         section[name] = measured.points[("ethical", attribute.name, name)]
-    notes = _attribute_notes(attribute, rates, section["demographic_parity_ratio"] is None, single)
+    notes = _attribute_notes(gated_attribute, gated_rates, section["demographic_parity_ratio"] is None, single)
+    if attribute.report_only:
+        reported = [group for group in attribute.groups if group in attribute.report_only]
+        section["report_only"] = {"groups": reported, "reason": attribute.report_only_reason}
+        notes.append(NOTE_REPORT_ONLY.format(groups=reported, reason=attribute.report_only_reason))
     for note in notes:
         logger.warning("sensitive attribute %r: %s", attribute.name, note)
     section["notes"] = notes

@@ -13,14 +13,16 @@ group to one of its own groups, named and sorted by the string of the value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipelines.core.config import DatasetSettings, EvaluationSettings
+from pipelines.core.config import DatasetSettings, EvaluationSettings, SmallGroupPolicy
 from pipelines.core.errors import BadInputError
+from pipelines.core.small_groups import merge_small_groups
 
 ERR_EMPTY = "nothing to evaluate: y_true has 0 rows"
 ERR_LENGTH = "length mismatch: y_true has {expected} rows but {name} has {found}"
@@ -284,6 +286,10 @@ class Attribute:
     name: str
     groups: list[str]
     of_joint: np.ndarray  # joint group index -> index into ``groups``
+    # groups reported but not gated (dataset.small_groups report_only; in the intersection, every
+    # group one of whose parts is report_only in its attribute)
+    report_only: frozenset[str] = frozenset()
+    report_only_reason: str = ""  # the policy's reason (the intersection: each attribute's, by name)
 
 
 @dataclass(frozen=True)
@@ -325,16 +331,27 @@ def _sensitive_frame(sensitive: Any, attributes: list[str], rows: int, index: pd
 
 
 def _intersection(
-    attributes: list[str], coded: list[tuple[np.ndarray, list[str]]], members: list[np.ndarray], present: int
+    attributes: list[Attribute], coded: list[tuple[np.ndarray, list[str]]], members: list[np.ndarray], present: int
 ) -> Attribute:
-    """The intersection of every attribute, one group per joint group present, named ``"<x>+<y>"``."""
-    name = INTERSECTION_SEPARATOR.join(attributes)
+    """The intersection of every attribute, one group per joint group present, named ``"<x>+<y>"``.
+
+    A group one of whose parts is report-only in its attribute is report-only.
+    """
+    name = INTERSECTION_SEPARATOR.join(attribute.name for attribute in attributes)
     labels = [
         INTERSECTION_SEPARATOR.join(
             names[int(member[j])] for (_codes, names), member in zip(coded, members, strict=True)
         )
         for j in range(present)
     ]
+    reported = {
+        labels[j]
+        for j in range(present)
+        if any(
+            names[int(member[j])] in attribute.report_only
+            for attribute, (_codes, names), member in zip(attributes, coded, members, strict=True)
+        )
+    }
     if len(set(labels)) != len(labels):
         repeated = sorted({label for label in labels if labels.count(label) > 1})
         raise BadInputError(
@@ -343,11 +360,35 @@ def _intersection(
     order = sorted(range(len(labels)), key=lambda j: labels[j])
     rank = np.empty(len(labels), dtype=np.int64)
     rank[order] = np.arange(len(labels))
-    return Attribute(name=name, groups=[labels[j] for j in order], of_joint=rank)
+    reasons = "; ".join(f"{a.name}: {a.report_only_reason}" for a in attributes if a.report_only)
+    return Attribute(
+        name=name,
+        groups=[labels[j] for j in order],
+        of_joint=rank,
+        report_only=frozenset(reported),
+        report_only_reason=reasons if reported else "",
+    )
+
+
+def _attribute(name: str, groups: list[str], of_joint: np.ndarray, policy: SmallGroupPolicy | None) -> Attribute:
+    """One attribute over the joint groups, its report-only groups (those present) marked."""
+    reported = frozenset(policy.report_only) & set(groups) if policy is not None else frozenset()
+    return Attribute(
+        name=name,
+        groups=groups,
+        of_joint=of_joint,
+        report_only=reported,
+        report_only_reason=policy.reason if policy is not None and reported else "",
+    )
 
 
 def partition_groups(
-    sensitive: Any, attributes: list[str], rows: int, index: pd.Index | None, intersection: bool
+    sensitive: Any,
+    attributes: list[str],
+    rows: int,
+    index: pd.Index | None,
+    intersection: bool,
+    small_groups: Mapping[str, SmallGroupPolicy] | None = None,
 ) -> Partition:
     """Validate the sensitive frame; code every row by attribute, joint group and (optionally) intersection.
 
@@ -363,6 +404,9 @@ def partition_groups(
         The index of ``y_true``.
     intersection : bool
         Add the intersection of the attributes (only with two or more).
+    small_groups : mapping, optional
+        ``dataset.small_groups``: merged groups are coded as one group, and
+        report-only groups are marked on their attribute.
 
     Returns
     -------
@@ -375,6 +419,8 @@ def partition_groups(
         Not pandas, misaligned, other columns, missing values, or group names that collide.
     """
     sensitive = _sensitive_frame(sensitive, attributes, rows, index)
+    policies = dict(small_groups or {})
+    sensitive = merge_small_groups(sensitive, policies)
     coded = [_coded_attribute(sensitive[attribute], attribute) for attribute in attributes]
     combined = np.zeros(rows, dtype=np.int64)
     for codes, names in coded:
@@ -388,11 +434,11 @@ def partition_groups(
         members.append(member)
     members.reverse()
     result = [
-        Attribute(name=attribute, groups=names, of_joint=member)
+        _attribute(attribute, names, member, policies.get(attribute))
         for attribute, (_codes, names), member in zip(attributes, coded, members, strict=True)
     ]
     if intersection and len(attributes) > 1:
-        result.append(_intersection(attributes, coded, members, len(present)))
+        result.append(_intersection(result, coded, members, len(present)))
     return Partition(joint=joint.astype(np.int64), joint_count=len(present), attributes=result)
 
 
@@ -438,7 +484,7 @@ def validated_holdout(
     """
     is_positive, index = _is_positive(y_true, dataset.positive_label)
     partition = partition_groups(
-        sensitive, list(dataset.sensitive), len(is_positive), index, evaluation.intersection
+        sensitive, list(dataset.sensitive), len(is_positive), index, evaluation.intersection, dataset.small_groups
     )
     favourable = is_positive if dataset.positive_is_favorable else ~is_positive
     return Holdout(is_positive=is_positive, index=index, partition=partition, favourable_truth=favourable)

@@ -25,6 +25,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from pipelines.core.config import DatasetSettings, DecisionSettings, TrainingSettings
 from pipelines.core.errors import BadInputError
+from pipelines.core.small_groups import merge_small_groups
 from pipelines.model.mitigation import ExponentiatedGradientClassifier
 from pipelines.model.weights import (
     TrainingWeights,
@@ -197,7 +198,9 @@ def train_model(
         raise BadInputError(ERR_NO_FEATURES)
     method = training.mitigation.method
     labels = train[dataset.target].reset_index(drop=True)
-    groups = train[dataset.sensitive].reset_index(drop=True) if training.reweigh_sensitive else None
+    # the sensitive groups as dataset.small_groups forms them (merged groups are one group)
+    sensitive = merge_small_groups(train[dataset.sensitive], dataset.small_groups).reset_index(drop=True)
+    groups = sensitive if training.reweigh_sensitive else None
     plan, per_sample = compute_sample_weights(labels, groups, training, classes)
     numeric, categorical = split_feature_types(train, features)
     fit_params: dict[str, Any] = {"estimator__sample_weight": per_sample}
@@ -206,7 +209,7 @@ def train_model(
         if decision is None:
             raise BadInputError(ERR_NO_DECISION)
         mitigate_at = positive_threshold(dataset, decision)
-        fit_params["estimator__sensitive_features"] = train[dataset.sensitive].astype(str).reset_index(drop=True)
+        fit_params["estimator__sensitive_features"] = sensitive.astype(str)
     pipeline = build_pipeline(training, numeric, categorical, mitigate_at, dataset.positive_label)
     with recording_received_weights(pipeline.named_steps["estimator"]) as received:
         try:

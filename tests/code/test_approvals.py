@@ -53,7 +53,7 @@ class Project:
 
     def register(self, gate: str = "passed", *, technical: str | None = None, ethical: str | None = None,
                  awaiting: bool = False, gated_against: str | None = None, stable: bool = False,
-                 policy: dict | None = None) -> str:
+                 policy: dict | None = None, small_groups: dict | None = None) -> str:
         """Register a version with the gate tags `retrain.register` writes (and the waiting tags when asked)."""
         try:
             self.client.create_registered_model(self.name)
@@ -86,6 +86,8 @@ class Project:
             recorded = {"decision": passed, "mlflow_run_id": run.info.run_id}
             if policy is not None:
                 recorded["policy"] = policy
+            if small_groups is not None:
+                recorded["small_groups"] = small_groups
             log.append("gate_decision", "test", recorded,
                        idempotency_key=f"test:gate_decision:{run.info.run_id}")
             log.append("registration", "test", {"model_files_sha256": file_checksums(source)},
@@ -602,6 +604,26 @@ def test_a_policy_looser_than_the_champions_is_named_threshold_by_threshold(proj
     assert loosened_since_champion(project.paths, project.config, project.client, unrecorded) == [
         ERR_POLICY_UNRECORDED.format(version=unrecorded)
     ]
+
+
+def test_a_small_group_reported_not_gated_since_the_champion_passed_is_a_looser_policy(project):
+    from pipelines.governance.champion_record import loosened_since_champion
+
+    reason = "reviewed: 18 rows cannot carry an estimate"
+    first = project.register(policy=_policy(project))  # recorded before small_groups existed: no policy
+    project.make_champion(first)
+    assert loosened_since_champion(project.paths, project.config, project.client, first) == []
+    report_only = {"gender": {"report_only": ["other"], "reason": reason}}
+    dataset = project.config.dataset.model_validate(
+        {**project.config.dataset.model_dump(mode="json"), "small_groups": report_only}
+    )
+    looser = project.config.model_copy(update={"dataset": dataset})
+    assert loosened_since_champion(project.paths, looser, project.client, first) == [
+        "dataset.small_groups.gender.report_only: none when champion version 1 passed, now ['other']"
+    ]
+    # the champion passed under the same policy: nothing loosened
+    second = project.register(policy=_policy(project), small_groups=report_only)
+    assert loosened_since_champion(project.paths, looser, project.client, second) == []
 
 
 def test_a_candidate_gated_under_a_looser_policy_waits_for_two_sign_offs(project, tmp_path):

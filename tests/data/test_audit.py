@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from pipelines.core.config import AuditSettings, DatasetSettings, DriftSettings
 from pipelines.core.errors import BadInputError
+from pipelines.core.small_groups import POLICY_KEYS
 from pipelines.data.audit import (
     ERR_EMPTY_BATCH,
     ERR_EMPTY_REFERENCE,
@@ -31,6 +32,7 @@ from pipelines.data.audit import (
     AuditResult,
     audit_dataset,
 )
+from pipelines.data.audit_expectations import REMEDY_SMALL_GROUP
 from pipelines.reports.check_report import audit_report_html
 
 # Statlog German Credit, CC BY 4.0: tests/fixtures/README.md
@@ -739,8 +741,10 @@ def test_group_size_on_a_mostly_missing_attribute(batch: pd.DataFrame) -> None:
     result = audit_dataset(sparse, None, DATASET, AuditSettings(min_group_share=0.0, max_null_share=1.0))
     sizes = {f.message for f in result.report.blocking if f.check == "group_size"}
     counts = sparse["gender"].value_counts()
+    remedy = REMEDY_SMALL_GROUP.format(policy=POLICY_KEYS.format(attribute="gender"))
     assert sizes == {
-        f"group gender == {group!r} with at least 30 rows; found rows: {counts[group]}" for group in counts.index
+        f"group gender == {group!r} with at least 30 rows; found rows: {counts[group]}; {remedy}"
+        for group in counts.index
     }
 
 

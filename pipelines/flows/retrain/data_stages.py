@@ -18,6 +18,7 @@ from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
 from pipelines.core.files import write_json, write_parquet
 from pipelines.core.project import ProjectPaths
+from pipelines.core.small_groups import policy_line, policy_summary
 from pipelines.core.tables import read_table
 from pipelines.data import generator, quarantine, versioning
 from pipelines.data.audit import audit_dataset
@@ -195,6 +196,8 @@ def audit(state: RunState) -> RunState:
         batch_file = Path(ingested["batch_file"])
         batch = pd.read_parquet(batch_file)
         client = registry.connect(ctx.paths)
+        # the reviewed small-group policies this run audits, evaluates and gates under (recorded even when blocked)
+        client.set_tag(ingested["mlflow_run_id"], tags.SMALL_GROUPS, registry.tag_value(policy_line(config.dataset)))
         champion = champion_lineage(client, config.registry.model_name, config.registry.champion_alias)
         reference = audit_reference(
             ctx.paths,
@@ -233,6 +236,7 @@ def audit(state: RunState) -> RunState:
             "expectations": len(result.expectations),
             "reference": reference.source,
             "notes": reference.notes,
+            "small_groups": policy_summary(config.dataset),
         }
         _verdict_tag(
             ctx, ingested["mlflow_run_id"], "audit", result.report.verdict, result.report.findings,

@@ -22,6 +22,7 @@ import sklearn
 from pipelines.core.config import TrainingSettings
 from pipelines.core.errors import BlockedError
 from pipelines.core.files import write_json
+from pipelines.core.small_groups import merge_small_groups, policy_summary
 from pipelines.data.leakage import candidate_feature_columns
 from pipelines.flows.champion import refresh_model_cards
 from pipelines.flows.retrain.context import (
@@ -125,11 +126,8 @@ def _verify_weights(
     fitted with (the search's kept option when there is a search).
     """
     dataset = ctx.config.dataset
-    groups = (
-        list(train_frame[dataset.sensitive].itertuples(index=False, name=None))
-        if training.reweigh_sensitive
-        else None
-    )
+    sensitive = merge_small_groups(train_frame[dataset.sensitive], dataset.small_groups)  # as training formed them
+    groups = list(sensitive.itertuples(index=False, name=None)) if training.reweigh_sensitive else None
     check = check_received_weights(
         trained.received_sample_weight, train_frame[dataset.target], training.beta_factor, groups
     )
@@ -480,6 +478,7 @@ def gate(state: RunState) -> RunState:
                 "config_hash": ctx.config.config_hash,
                 # the policy this decision was made under: a later, looser one needs two sign-offs to promote
                 "policy": ctx.config.gate.model_dump(mode="json"),
+                "small_groups": policy_summary(ctx.config.dataset),  # a later looser one also needs sign-offs
                 "policy_loosened": loosened,
             },
             f"{ctx.airflow_run_id}:gate_decision",

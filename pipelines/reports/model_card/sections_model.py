@@ -274,6 +274,14 @@ def _exclusions(facts: Mapping[str, Any]) -> Inline:
     return Code(json.dumps(exclusions, sort_keys=True, ensure_ascii=False)) if exclusions else "none"
 
 
+def _small_groups(facts: Mapping[str, Any]) -> Inline:
+    """The recorded small-group policies (merge, report_only, reason) per attribute, ``none`` without any."""
+    policies = _config(facts, "dataset", "small_groups")
+    if policies is _ABSENT:
+        return Missing()
+    return Code(json.dumps(policies, sort_keys=True, ensure_ascii=False)) if policies else "none"
+
+
 def _data_fields(facts: Mapping[str, Any]) -> Fields:
     """Data version and interval, source, column roles and what the run tags say about the data."""
     version_tags = facts["version_tags"]
@@ -293,6 +301,7 @@ def _data_fields(facts: Mapping[str, Any]) -> Fields:
             ("Time column (decision time)", _cell(_config_value(facts, "dataset", "time_column"))),
             ("Identifier columns", _cell(_config_value(facts, "dataset", "id_columns"))),
             ("Columns excluded, with reasons", _cell(_exclusions(facts))),
+            ("Small-group policies (merged / reported, not gated), with reasons", _cell(_small_groups(facts))),
             ("Audit reference (run tag)", _cell(_tag_text(run_tags, tags.AUDIT_REFERENCE))),
             ("Hazards planted (run tag)", _cell(_tag(run_tags, tags.HAZARDS))),
             ("Blocked at (run tag)", _cell(_tag(run_tags, tags.BLOCKED_AT))),
