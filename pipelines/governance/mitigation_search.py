@@ -49,6 +49,7 @@ from pipelines.core.config import (
     TrainingSettings,
 )
 from pipelines.core.errors import BadInputError
+from pipelines.core.small_groups import merge_small_groups
 from pipelines.data.split import holdout_mask
 from pipelines.governance.gate import decide
 from pipelines.model.evaluate import evaluate_model
@@ -131,12 +132,16 @@ def validation_mask(train: pd.DataFrame, config: FairgateConfig) -> np.ndarray:
 
 
 def base_rates(frame: pd.DataFrame, config: FairgateConfig) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per sensitive attribute and group: rows and the share of ``dataset.positive_label`` (full precision)."""
+    """Per sensitive attribute and group: rows and the share of ``dataset.positive_label`` (full precision).
+
+    Groups are those the gate measures: merged as ``dataset.small_groups`` declares.
+    """
     dataset = config.dataset
     positive = (frame[dataset.target] == dataset.positive_label).to_numpy()
+    sensitive = merge_small_groups(frame[dataset.sensitive], dataset.small_groups)
     rates: dict[str, dict[str, dict[str, Any]]] = {}
     for attribute in dataset.sensitive:
-        groups = frame[attribute].astype(str).to_numpy()
+        groups = sensitive[attribute].astype(str).to_numpy()
         rates[attribute] = {
             str(group): {"rows": int((groups == group).sum()), "base_rate": float(positive[groups == group].mean())}
             for group in sorted(set(groups.tolist()))
