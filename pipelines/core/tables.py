@@ -28,7 +28,7 @@ import tempfile
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,11 @@ ERR_CSV_SYNTAX = "{path}: line {line}: {problem}"
 _UTF8_CHUNK = 1 << 20
 _COPY_CHUNK = 1 << 20
 # compressed CSV: the suffixes after ".csv" (".zip" alone) and how each is opened
-_COMPRESSIONS = {".gz": ("gzip", gzip.open), ".bz2": ("bzip2", bz2.open), ".xz": ("xz", lzma.open)}
+_COMPRESSIONS: dict[str, tuple[str, Callable[..., Any]]] = {
+    ".gz": ("gzip", gzip.open),
+    ".bz2": ("bzip2", bz2.open),
+    ".xz": ("xz", lzma.open),
+}
 
 
 def _first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
