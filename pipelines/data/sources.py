@@ -270,9 +270,8 @@ def _query(settings: DatasetSettings, sql: str, start: str, end: str) -> pd.Data
     engine = _engine(settings)
     try:
         with engine.connect() as connection:
-            return pd.read_sql_query(
-                sqlalchemy.text(sql), connection, params={"interval_start": start, "interval_end": end}
-            )
+            result = connection.execute(sqlalchemy.text(sql), {"interval_start": start, "interval_end": end})
+            return pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()))
     except sqlalchemy.exc.SQLAlchemyError as e:
         problem = first_line(getattr(e, "orig", None) or e)
         raise BadInputError(ERR_SQL.format(name=settings.sql.url_env, problem=problem)) from e
