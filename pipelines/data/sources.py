@@ -59,6 +59,7 @@ ERR_OUTSIDE_INTERVAL = (
     "(from {first} to {last}): a source's interval must hold that interval's decisions only"
 )
 ERR_UNREADABLE_TIME = "{origin}: {count} row(s) have no readable {column} (time_column), so no interval"
+ERR_NOT_A_TIME = "{origin}: {count} value(s) of {column} (time_column) cannot be read as a date or time, e.g. {example!r}"
 ERR_NO_URL = (
     "dataset.sql.url_env: the environment variable {name} is not set; it must hold the SQLAlchemy URL of the "
     "source (e.g. postgresql+psycopg://user:password@host/db)"
@@ -122,8 +123,28 @@ def read_interval(settings: DatasetSettings, root: Path, interval: str, staging:
         batch = _read_files(settings, root, interval, staging)
     else:
         batch = _read_sql(settings, interval)
-    _check_inside(batch.frame, str(settings.time_column), interval, ", ".join(batch.origin))
-    return batch
+    origin = ", ".join(batch.origin)
+    frame = with_decision_times(batch.frame, str(settings.time_column), origin)
+    _check_inside(frame, str(settings.time_column), interval, origin)
+    return IntervalBatch(frame, batch.origin, batch.note)
+
+
+def with_decision_times(frame: pd.DataFrame, column: str | None, origin: str) -> pd.DataFrame:
+    """The frame with its time column as timestamps (naive UTC), as the generator writes it.
+
+    Text dates from a CSV would otherwise be audited as a category whose every
+    new month is a new value.  A value that cannot be read as a time is
+    refused, naming the count (never turned into a missing value silently).
+    """
+    if not column or column not in frame.columns:
+        return frame  # no time column, or a missing one (named by require_columns, with every other one)
+    times = _as_times(frame[column])
+    unreadable = times.isna() & frame[column].notna()
+    if unreadable.any():
+        raise BadInputError(ERR_NOT_A_TIME.format(
+            origin=origin, count=int(unreadable.sum()), column=column, example=frame[column][unreadable].iloc[0]
+        ))
+    return frame.assign(**{column: times})
 
 
 def latest_interval(settings: DatasetSettings, root: Path) -> str:

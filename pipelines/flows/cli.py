@@ -335,8 +335,11 @@ def command_run(args: argparse.Namespace) -> int:
     conf = {"interval": interval, "overrides": overrides, "request_id": request_id, "reingest": bool(args.force)}
     log_file = paths.root / "var" / "logs" / f"retrain-{interval}-{request_id[:8]}.log"
     _out(f"running the retrain DAG for interval {interval} through Airflow (log: {log_file}) ...")
-    # a month's run is dated by its month; a one-off data version (data-<hash>) has no date: Airflow dates it
-    logical_date = [f"{interval}-01T00:00:00+00:00"] if not interval.startswith("data-") else []
+    # the generator's month dates its run; a project's own interval travels in the run's conf only, and Airflow
+    # dates the run when it runs: a one-off version (data-<hash>) has no date, and a team's history may predate
+    # the DAG's start_date, before which Airflow would create the run without running a task
+    own_source = effective.dataset.source != "generator"
+    logical_date = [] if own_source else [f"{interval}-01T00:00:00+00:00"]
     from pipelines.flows.airflow_child import run_airflow_child  # lazy: only this command starts Airflow
 
     ended = run_airflow_child(

@@ -253,3 +253,18 @@ def test_an_unusable_url_never_shows_its_password(monkeypatch) -> None:
 def test_a_source_configuration_that_cannot_work_is_refused(changes: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         DatasetSettings(**{**BASE, **changes})
+
+
+def test_text_decision_times_become_timestamps_and_unreadable_ones_are_refused(tmp_path: Path, batches) -> None:
+    """A CSV's dates are text: stored as timestamps, or every new month would audit as new category values."""
+    write_monthly_files(tmp_path, batches, "{interval}.csv")
+    batch = sources.read_interval(files_settings("{interval}.csv"), tmp_path, "2024-01", tmp_path)
+    assert pd.api.types.is_datetime64_any_dtype(batch.frame[TIME_COLUMN])
+    broken = batches["2024-01"].copy()
+    broken.loc[3, TIME_COLUMN] = "sometime in January"
+    broken.to_csv(tmp_path / "2024-01.csv", index=False)
+    with pytest.raises(BadInputError) as raised:
+        sources.read_interval(files_settings("{interval}.csv"), tmp_path, "2024-01", tmp_path)
+    assert str(raised.value) == sources.ERR_NOT_A_TIME.format(
+        origin=tmp_path / "2024-01.csv", count=1, column=TIME_COLUMN, example="sometime in January"
+    )

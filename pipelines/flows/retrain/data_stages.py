@@ -148,7 +148,7 @@ def _new_batch(ctx: StageContext) -> tuple[pd.DataFrame, Path, str | None, str]:
     source = Path(str(config.dataset.path))
     if not source.is_absolute():
         source = paths.root / source
-    frame = read_table(source)
+    frame = sources.with_decision_times(read_table(source), config.dataset.time_column, str(source))
     if frame.empty:
         raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
     require_columns(frame, config)
