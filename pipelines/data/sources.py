@@ -59,7 +59,9 @@ ERR_OUTSIDE_INTERVAL = (
     "(from {first} to {last}): a source's interval must hold that interval's decisions only"
 )
 ERR_UNREADABLE_TIME = "{origin}: {count} row(s) have no readable {column} (time_column), so no interval"
-ERR_NOT_A_TIME = "{origin}: {count} value(s) of {column} (time_column) cannot be read as a date or time, e.g. {example!r}"
+ERR_NOT_A_TIME = (
+    "{origin}: {count} value(s) of {column} (time_column) cannot be read as a date or time, e.g. {example!r}"
+)
 ERR_NO_URL = (
     "dataset.sql.url_env: the environment variable {name} is not set; it must hold the SQLAlchemy URL of the "
     "source (e.g. postgresql+psycopg://user:password@host/db)"
