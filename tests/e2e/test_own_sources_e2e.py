@@ -10,13 +10,15 @@ exit 2, nothing registered.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from tests.conftest import make_project
+from tests.conftest import SHARED_DATA, make_project
 from tests.own_sources import (
     MONTHS,
     OWN_SOURCE_PROJECT,
@@ -27,10 +29,11 @@ from tests.own_sources import (
     write_sql_table,
 )
 from tests.postgres_redis import PostgresRedis, postgres_redis  # noqa: F401  (the session fixture)
-from tests.projects import MODEL, client_for, fairgate
+from tests.projects import GERMAN_FILE_PROJECT, MODEL, client_for, fairgate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
+REPO = Path(__file__).resolve().parents[2]
 FILES_PATH = "applications/month={interval}/applications.csv.gz"
 URL_ENV = "TEAM_APPLICATIONS_URL"
 
@@ -92,3 +95,37 @@ def test_two_consecutive_months_each_ingest_exactly_their_month(session_root: Pa
     errors = [line for line in missing.stderr.splitlines() if line.strip()] + reasons
     assert len(errors) == 1 and "interval 2024-07" in errors[0], missing.stdout + missing.stderr
     assert len(client_for(project).search_model_versions(f"name = '{MODEL}'")) == before
+
+
+def test_a_file_without_a_time_column_runs_as_a_one_off_version_beside_the_generators_pointer(
+    session_root: Path,
+) -> None:
+    """The German Credit file in a checkout holding the generator's committed data.dvc (a clone of this repository).
+
+    Before issue 15 this run took the clock's last month as its interval,
+    rewrote data.dvc and noted "new data version ... (was <the generator's
+    version>)".  Now: a one-off version named by the file's bytes, versioned in
+    dataset/ with dataset.dvc, data.dvc untouched and never mentioned.
+    """
+    project = make_project(session_root / "e2e-own-one-off", **GERMAN_FILE_PROJECT)
+    (project / "german_credit.csv").write_bytes(SHARED_DATA.read_bytes())
+    generator_pointer = (REPO / "data.dvc").read_text(encoding="utf-8")
+    (project / "data.dvc").write_text(generator_pointer, encoding="utf-8")
+    generator_hash = yaml.safe_load(generator_pointer)["outs"][0]["md5"]
+    expected = "data-" + hashlib.sha256(SHARED_DATA.read_bytes()).hexdigest()[:12]
+
+    result = fairgate(project, "run")
+    output = result.stdout + result.stderr
+    assert result.returncode in (0, 1), output
+    assert f"interval {expected}: a one-off data version named by the bytes of german_credit.csv" in result.stdout
+    assert f"running the retrain DAG for interval {expected}" in result.stdout
+    assert "\ningest     passed" in result.stdout, output
+    assert "note: first data version created: " in result.stdout, output
+    assert generator_hash not in output
+    assert (project / "data.dvc").read_text(encoding="utf-8") == generator_pointer
+    own = yaml.safe_load((project / "dataset.dvc").read_text(encoding="utf-8"))["outs"][0]
+    assert own["path"] == "dataset" and own["nfiles"] == 1
+    run = client_for(project).search_runs(
+        [client_for(project).get_experiment_by_name(MODEL).experiment_id]
+    )[0]
+    assert run.data.tags["fairgate.data_interval"] == expected
