@@ -654,7 +654,7 @@ def command_check(args: argparse.Namespace) -> int:
 def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``fairgate check PATH --target COL [...]``: exit 0 pass, 1 blocked, 2 bad usage or input."""
     check = commands.add_parser("check", help="audit and leakage checks on any CSV or Parquet file")
-    check.add_argument("path", type=Path, help="a CSV (UTF-8) or Parquet file")
+    check.add_argument("path", type=Path, help="a CSV (UTF-8; .csv.gz, .csv.bz2, .csv.xz, .zip) or Parquet file")
     check.add_argument("--target", required=True, help="the outcome column (two classes)")
     check.add_argument("--time-column", help="the decision time (ISO 8601 dates)")
     for option, what in (("--sensitive", "sensitive attribute(s)"), ("--id-column", "identifier column(s)")):

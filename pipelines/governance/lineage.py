@@ -232,9 +232,12 @@ def audit_reference(
     """
     if champion is None:
         if not files_before:
-            return AuditReference(None, "none", notes=[NOTE_FIRST_RUN.format(model=model_name)])
+            note = NOTE_FIRST_RUN.format(model=model_name).replace("data/", f"{paths.data_folder}/")
+            return AuditReference(None, "none", notes=[note])
         frame = _read(files_before)
-        note = NOTE_NO_CHAMPION.format(model=model_name, files=len(files_before), rows=len(frame))
+        note = NOTE_NO_CHAMPION.format(model=model_name, files=len(files_before), rows=len(frame)).replace(
+            "data/", f"{paths.data_folder}/"  # the project's own data folder (dataset/ for its own source)
+        )
         relative = [f.relative_to(paths.data_dir).as_posix() for f in files_before]
         return AuditReference(frame, "data_before_batch", True, [note], relative)
     if champion.data_hash is None:
