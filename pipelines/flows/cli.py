@@ -319,6 +319,10 @@ def command_run(args: argparse.Namespace) -> int:
     from pipelines.flows.retrain.context import check_month  # lazy: imports every stage
 
     check_month(interval)
+    if effective.dataset.source != "file" and interval.startswith("data-"):
+        from pipelines.data.sources import ERR_NOT_MONTH  # a one-off version is a single file's only
+
+        raise BadInputError(ERR_NOT_MONTH.format(source=effective.dataset.source, interval=interval))
     run_key = _run_key(effective, paths, interval)
     done_file = paths.root / "var" / "completed" / f"{run_key}.json"
     done = json.loads(done_file.read_text(encoding="utf-8")) if done_file.is_file() else None
