@@ -72,10 +72,11 @@ def _stage_task(stage: tuple[str, str]) -> Any:
         "interval": Param(
             None,
             type=["null", "string"],
-            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            pattern=r"^(\d{4}-(0[1-9]|1[0-2])|data-[0-9a-f]{12})$",
             title="Data interval (YYYY-MM)",
-            description="The month whose batch is ingested. Empty: the scheduled interval, "
-            "or for a manual run the last complete month before the run.",
+            description="The month whose batch is ingested (or data-<12 hex>: a one-off version of a file "
+            "without a time column). Empty: the scheduled interval, or for a manual run the last complete month "
+            "before the run.",
         ),
         "request_id": Param(
             None,

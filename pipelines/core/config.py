@@ -241,6 +241,28 @@ class SmallGroupPolicy(_Section):
         return {group: merge.into for merge in self.merge for group in merge.groups}
 
 
+INTERVAL_PLACEHOLDER = "{interval}"
+SQL_INTERVAL_PARAMETERS = (":interval_start", ":interval_end")
+ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SqlSourceSettings(_Section):
+    """A ``sql`` source: where the connection URL is (an environment variable) and the interval's query."""
+
+    url_env: str = "FAIRGATE_SOURCE_URL"
+    query: str | None = None
+
+    @field_validator("url_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not ENV_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"expected the name of an environment variable holding the SQLAlchemy URL, found {value!r} "
+                "(the URL itself, with its password, never goes in fairgate.yaml)"
+            )
+        return value
+
+
 class DatasetSettings(_Section):
     """What the model is trained on and which columns play which role.
 
@@ -248,8 +270,9 @@ class DatasetSettings(_Section):
     a draft is refused by every command until a person has reviewed it.
     """
 
-    source: Literal["generator", "file"] = "generator"
+    source: Literal["generator", "file", "files", "sql"] = "generator"
     path: str | None = None
+    sql: SqlSourceSettings = Field(default_factory=SqlSourceSettings)
     target: Reviewed
     positive_label: int | str | bool = 1
     positive_is_favorable: bool = False
@@ -276,8 +299,24 @@ class DatasetSettings(_Section):
     def _path_matches_source(self) -> DatasetSettings:
         if self.source == "file" and not self.path:
             raise ValueError("source 'file' needs 'path' (a CSV or Parquet file)")
-        if self.source == "generator" and self.path:
-            raise ValueError("'path' is only used with source 'file'")
+        if self.source in ("generator", "sql") and self.path:
+            raise ValueError("'path' is only used with sources 'file' and 'files'")
+        if self.source == "files" and (not self.path or INTERVAL_PLACEHOLDER not in self.path):
+            raise ValueError(
+                "source 'files' needs 'path' with {interval} where the month goes, "
+                f"e.g. applications/{{interval}}.parquet; found {self.path!r}"
+            )
+        if self.source == "sql":
+            missing = [name for name in SQL_INTERVAL_PARAMETERS if not self.sql.query or name not in self.sql.query]
+            if missing:
+                raise ValueError(
+                    f"source 'sql' needs sql.query selecting one interval's rows with {' and '.join(missing)} "
+                    "(bound to the interval's first day and the first day after it)"
+                )
+        if self.source in ("files", "sql") and not self.time_column:
+            raise ValueError(
+                f"source {self.source!r} needs 'time_column': the decision time that places each row in its interval"
+            )
         for column, reason in self.exclude_columns.items():
             if not str(reason).strip():
                 raise ValueError(f"exclude_columns.{column} needs a reason")

@@ -25,11 +25,23 @@ ERR_HOME_MISSING = "FAIRGATE_HOME={home} does not hold " + CONFIG_FILE_NAME
 CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
+# the DVC-tracked data folder of each dataset source: the generator's is the repository's data/ (data.dvc is
+# committed with it); a project's own data is versioned apart, so it never rewrites or mixes with that version
+GENERATOR_DATA_FOLDER = "data"
+OWN_DATA_FOLDER = "dataset"
+
+
+def data_folder_for(source: str) -> str:
+    """The data folder (and ``<folder>.dvc`` pointer) of a ``dataset.source``."""
+    return GENERATOR_DATA_FOLDER if source == "generator" else OWN_DATA_FOLDER
+
+
 @dataclass(frozen=True)
 class ProjectPaths:
-    """Every path of the embedded default, derived from the project root."""
+    """Every path of the embedded default, derived from the project root (and the dataset source's data folder)."""
 
     root: Path
+    data_folder: str = GENERATOR_DATA_FOLDER
 
     @property
     def config_file(self) -> Path:
@@ -38,12 +50,12 @@ class ProjectPaths:
 
     @property
     def data_dir(self) -> Path:
-        """``data/``: the DVC-tracked dataset."""
-        return self.root / "data"
+        """The DVC-tracked dataset: ``data/`` (generator) or ``dataset/`` (a project's own source)."""
+        return self.root / self.data_folder
 
     @property
     def batches_dir(self) -> Path:
-        """``data/batches/``: one Parquet file per decision month (generator source)."""
+        """``<data folder>/batches/``: one Parquet file per month (generator, ``files`` and ``sql`` sources)."""
         return self.data_dir / "batches"
 
     @property
@@ -58,8 +70,8 @@ class ProjectPaths:
 
     @property
     def data_pointer(self) -> Path:
-        """``data.dvc``: the committed pointer to the data version."""
-        return self.root / "data.dvc"
+        """``data.dvc`` (or ``dataset.dvc``): the committed pointer to the data version."""
+        return self.root / f"{self.data_folder}.dvc"
 
     @property
     def mlflow_dir(self) -> Path:
@@ -123,8 +135,9 @@ def find_project_root(start: Path | None = None) -> Path:
 
 def open_project(start: Path | None = None) -> tuple[ProjectPaths, FairgateConfig]:
     """Return the project's paths and its validated configuration."""
-    paths = ProjectPaths(find_project_root(start))
-    return paths, load_config(paths.config_file)
+    root = find_project_root(start)
+    config = load_config(root / CONFIG_FILE_NAME)
+    return ProjectPaths(root, data_folder_for(config.dataset.source)), config
 
 
 _UNREAD = object()

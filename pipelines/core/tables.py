@@ -1,21 +1,34 @@
 """The one table reader: every file fairgate reads as data goes through :func:`read_table`.
 
-``fairgate run`` (a ``file`` source), ``fairgate check`` and the benchmarks
-read CSV and Parquet files here, with the same refusals, each one clear line
+``fairgate run`` (``file`` and ``files`` sources), ``fairgate check`` and the
+benchmarks read CSV and Parquet files here, with the same refusals, each one clear line
 naming the file: missing, not a file, another format, empty, a header without
 rows, text that is not UTF-8, column names that repeat, a CSV field longer than
 the csv module's limit, a CSV row whose number of fields is not the header's
 (pandas refuses a row with more fields but fills a row with fewer with
 missing values, so every record is counted here first), or a file the parser
 cannot read.
+
+A compressed CSV (``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, or a ``.zip`` holding
+one file) is decompressed into a temporary plain file first, and that file
+goes through every check above: a compressed file gets exactly the refusals
+of the plain CSV it holds, with the same line numbers, named by the
+compressed file's path.
 """
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import csv
+import gzip
+import lzma
+import shutil
+import tempfile
+import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,7 +41,12 @@ from pipelines.core.errors import BadInputError
 
 ERR_NOT_FOUND = "{path}: no such file"
 ERR_NOT_A_FILE = "{path}: not a file"
-ERR_FORMAT = "{path}: expected a .csv or .parquet file, found {suffix!r}"
+ERR_FORMAT = (
+    "{path}: expected a .csv or .parquet file (a CSV may be compressed: .csv.gz, .csv.bz2, .csv.xz, .zip), "
+    "found {suffix!r}"
+)
+ERR_COMPRESSED = "{path}: cannot be decompressed as {kind}: {problem}"
+ERR_ZIP_MEMBERS = "{path}: a .zip must hold exactly one CSV file, found {count} file(s): {names}"
 ERR_EMPTY_FILE = "{path}: the file is empty (no header, no rows)"
 ERR_HEADER_ONLY = "{path}: the file has a header ({count} columns) but no rows"
 ERR_NOT_UTF8 = (
@@ -43,6 +61,13 @@ ERR_RAGGED_ROW = (
 ERR_CSV_SYNTAX = "{path}: line {line}: {problem}"
 
 _UTF8_CHUNK = 1 << 20
+_COPY_CHUNK = 1 << 20
+# compressed CSV: the suffixes after ".csv" (".zip" alone) and how each is opened
+_COMPRESSIONS: dict[str, tuple[str, Callable[..., Any]]] = {
+    ".gz": ("gzip", gzip.open),
+    ".bz2": ("bzip2", bz2.open),
+    ".xz": ("xz", lzma.open),
+}
 
 
 def _first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
@@ -77,7 +102,8 @@ def read_table(path: Path) -> pd.DataFrame:
     Parameters
     ----------
     path : pathlib.Path
-        The file.
+        The file: ``.csv`` (or ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, a
+        ``.zip`` holding one CSV) or ``.parquet``.
 
     Returns
     -------
@@ -88,25 +114,32 @@ def read_table(path: Path) -> pd.DataFrame:
     ------
     BadInputError
         Missing, not a file, another format, empty, header only, not UTF-8,
-        repeated column names, or not parseable.
+        repeated column names, a ragged row, a compressed file that cannot be
+        decompressed, or not parseable.
     """
     if not path.exists():
         raise BadInputError(ERR_NOT_FOUND.format(path=path))
     if not path.is_file():
         raise BadInputError(ERR_NOT_A_FILE.format(path=path))
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise BadInputError(ERR_FORMAT.format(path=path, suffix=path.suffix))
+    kind = table_kind(path)
+    if kind is None:
+        raise BadInputError(ERR_FORMAT.format(path=path, suffix="".join(path.suffixes[-2:]) or path.name))
     if path.stat().st_size == 0:
         raise BadInputError(ERR_EMPTY_FILE.format(path=path))
     use_system_allocator()
-    if suffix == ".parquet":
+    if kind == "parquet":
         try:
             frame = pd.read_parquet(path)
         except (OSError, ValueError) as e:
             raise BadInputError(ERR_UNREADABLE.format(path=path, kind="Parquet", problem=first_line(e))) from e
+    elif kind == "csv":
+        frame = _read_csv(path, path)
     else:
-        frame = _read_csv(path)
+        with tempfile.TemporaryDirectory(prefix="fairgate-csv-") as folder:
+            plain = _decompressed(path, kind, Path(folder) / "table.csv")
+            if plain.stat().st_size == 0:
+                raise BadInputError(ERR_EMPTY_FILE.format(path=path))
+            frame = _read_csv(plain, path)
     repeated = sorted({str(name) for name in frame.columns[frame.columns.duplicated()]})
     if repeated:
         raise BadInputError(ERR_DUPLICATE_HEADER.format(path=path, names=repeated))
@@ -115,23 +148,59 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def table_kind(path: Path) -> str | None:
+    """What :func:`read_table` reads ``path`` as: ``parquet``, ``csv``, ``.gz``/``.bz2``/``.xz``/``.zip``, or None."""
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(".zip"):
+        return ".zip"
+    for suffix in _COMPRESSIONS:
+        if name.endswith(".csv" + suffix):
+            return suffix
+    return None
+
+
+def _decompressed(path: Path, kind: str, plain: Path) -> Path:
+    """Decompress ``path`` into ``plain`` (streamed, chunk by chunk); one line naming ``path`` when it cannot be."""
+    label = "zip" if kind == ".zip" else _COMPRESSIONS[kind][0]
     try:
-        header = _checked_header(path)
+        if kind == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.infolist() if not m.is_dir()]
+                if len(members) != 1:
+                    names = ", ".join(m.filename for m in members) or "none"
+                    raise BadInputError(ERR_ZIP_MEMBERS.format(path=path, count=len(members), names=names))
+                with archive.open(members[0]) as source, plain.open("wb") as target:
+                    shutil.copyfileobj(source, target, _COPY_CHUNK)
+        else:
+            with _COMPRESSIONS[kind][1](path, "rb") as source, plain.open("wb") as target:
+                shutil.copyfileobj(source, target, _COPY_CHUNK)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as e:
+        raise BadInputError(ERR_COMPRESSED.format(path=path, kind=label, problem=first_line(e))) from e
+    return plain
+
+
+def _read_csv(path: Path, shown: Path) -> pd.DataFrame:
+    """Read the plain CSV ``path``; every message names ``shown`` (the compressed file it came from, if any)."""
+    try:
+        header = _checked_header(path, shown)
         frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
     except UnicodeDecodeError as e:
         invalid = _first_invalid_utf8(path)
         if invalid is None:
-            raise BadInputError(ERR_UNREADABLE.format(path=path, kind="CSV", problem=first_line(e))) from e
+            raise BadInputError(ERR_UNREADABLE.format(path=shown, kind="CSV", problem=first_line(e))) from e
         byte, line, column = invalid
-        raise BadInputError(ERR_NOT_UTF8.format(path=path, byte=byte, line=line, column=column)) from e
+        raise BadInputError(ERR_NOT_UTF8.format(path=shown, byte=byte, line=line, column=column)) from e
     except pd.errors.EmptyDataError as e:
-        raise BadInputError(ERR_EMPTY_FILE.format(path=path)) from e
+        raise BadInputError(ERR_EMPTY_FILE.format(path=shown)) from e
     except (pd.errors.ParserError, ValueError, OSError) as e:
-        raise BadInputError(ERR_UNREADABLE.format(path=path, kind="CSV", problem=first_line(e))) from e
+        raise BadInputError(ERR_UNREADABLE.format(path=shown, kind="CSV", problem=first_line(e))) from e
     repeated = sorted(name for name, times in Counter(header).items() if times > 1)
     if repeated:
-        raise BadInputError(ERR_DUPLICATE_HEADER.format(path=path, names=repeated))
+        raise BadInputError(ERR_DUPLICATE_HEADER.format(path=shown, names=repeated))
     return frame
 
 
@@ -140,7 +209,7 @@ def _is_blank(record: list[str]) -> bool:
     return not record or (len(record) == 1 and not record[0].strip())
 
 
-def _checked_header(path: Path) -> list[str]:
+def _checked_header(path: Path, shown: Path) -> list[str]:
     """Check every CSV record's number of fields and length; return the header ([] when there is none).
 
     A byte scan (:func:`_records_look_regular`, numpy, about a quarter of
@@ -152,10 +221,10 @@ def _checked_header(path: Path) -> list[str]:
     limit = csv.field_size_limit()
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
-        with _csv_errors(path, reader, limit):
+        with _csv_errors(shown, reader, limit):
             header = next((record for record in reader if not _is_blank(record)), [])
     if header and not _records_look_regular(path, limit, len(header)):
-        _refuse_irregular(path, len(header), limit)
+        _refuse_irregular(path, shown, len(header), limit)
     return header
 
 
@@ -170,13 +239,13 @@ def _csv_errors(path: Path, reader: Any, limit: int) -> Iterator[None]:
         raise BadInputError(ERR_CSV_SYNTAX.format(path=path, line=reader.line_num, problem=first_line(e))) from e
 
 
-def _refuse_irregular(path: Path, expected: int, limit: int) -> None:
+def _refuse_irregular(path: Path, shown: Path, expected: int, limit: int) -> None:
     """Read every record with the csv module; refuse the first of another width (1-based line of its start)."""
     first: tuple[int, int] | None = None
     count = 0
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
-        with _csv_errors(path, reader, limit):
+        with _csv_errors(shown, reader, limit):
             next((record for record in reader if not _is_blank(record)), [])
             start = reader.line_num + 1
             for record in reader:
@@ -187,7 +256,7 @@ def _refuse_irregular(path: Path, expected: int, limit: int) -> None:
                 start = reader.line_num + 1
     if first is not None:
         line, found = first
-        raise BadInputError(ERR_RAGGED_ROW.format(path=path, line=line, found=found, expected=expected, count=count))
+        raise BadInputError(ERR_RAGGED_ROW.format(path=shown, line=line, found=found, expected=expected, count=count))
 
 
 def first_line(error: BaseException) -> str:

@@ -1,7 +1,9 @@
-"""The versioned dataset under ``data/``: which files make it up, and loading them.
+"""The versioned dataset: which files make it up, and loading them.
 
 With the generator as source the dataset is one Parquet file per month in
-``data/batches/``; with a ``file`` source it is ``data/dataset.parquet``.
+``data/batches/``; with a ``files`` or ``sql`` source, one per interval in
+``dataset/batches/``; with a ``file`` source it is ``dataset/dataset.parquet``
+(see :func:`pipelines.core.project.data_folder_for`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ ERR_MISSING_COLUMNS = "dataset is missing configured column(s): {columns}"
 
 def dataset_files(paths: ProjectPaths, config: FairgateConfig) -> list[Path]:
     """The files that make up the versioned dataset, in time order."""
-    if config.dataset.source == "generator":
+    if config.dataset.source in ("generator", "files", "sql"):
         return sorted(paths.batches_dir.glob("*.parquet"))
     single = paths.data_dir / "dataset.parquet"
     return [single] if single.is_file() else []

@@ -155,7 +155,8 @@ def note(record: dict[str, Any], airflow_run_id: str, quarantine_hash: str) -> s
     return (
         f"batch {Path(record['batch']).stem} of interval {record['interval']} quarantined at {refusal['stage']}: "
         f"{record['file']} (md5 {record['batch_md5']}, quarantine.dvc {quarantine_hash}); "
-        f"data.dvc back to {refusal['accepted_data_hash'] or 'the data before it'}"
+        # the batch's data folder names its pointer: data.dvc (generator) or dataset.dvc (a project's own source)
+        f"{Path(record['batch']).parts[0]}.dvc back to {refusal['accepted_data_hash'] or 'the data before it'}"
     )
 
 

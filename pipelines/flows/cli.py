@@ -147,7 +147,26 @@ def _run_key(config: FairgateConfig, paths: ProjectPaths, interval: str) -> str:
         if not source.is_file():
             raise BadInputError(f"dataset file not found: {source}")
         digest.update(hashlib.sha256(source.read_bytes()).hexdigest().encode())
+    if config.dataset.source == "files":
+        from pipelines.data.sources import source_fingerprint  # lazy: fsspec, only for a files source
+
+        digest.update(str(source_fingerprint(config.dataset, paths.root, interval)).encode())
     return digest.hexdigest()[:20]
+
+
+def _interval_of_run(paths: ProjectPaths, config: FairgateConfig) -> str | None:
+    """The interval of a run without ``--interval`` (None: the source holds nothing new; the reason is printed).
+
+    The generator's is the last complete month; a project's own source says
+    its own (:func:`pipelines.data.sources.default_interval`), never the clock.
+    """
+    if config.dataset.source == "generator":
+        return _previous_month()
+    from pipelines.data.sources import default_interval  # lazy: fsspec and SQLAlchemy, only for own sources
+
+    interval, why = default_interval(config.dataset, paths)
+    _out(why)
+    return interval
 
 
 def read_stage_records(paths: ProjectPaths, airflow_run_id: str) -> list[dict[str, Any]]:
@@ -299,10 +318,16 @@ def command_run(args: argparse.Namespace) -> int:
         record_override_refusal(paths, config, overrides, refusals, actor=f"cli:{getpass.getuser()}")
         raise BlockedError("overrides", refusals)
     effective = apply_overrides(config, overrides) if overrides else config
-    interval = args.interval or _previous_month()
+    interval = args.interval or _interval_of_run(paths, effective)
+    if interval is None:
+        return EXIT_PASSED
     from pipelines.flows.retrain.context import check_month  # lazy: imports every stage
 
     check_month(interval)
+    if effective.dataset.source != "file" and interval.startswith("data-"):
+        from pipelines.data.sources import ERR_NOT_MONTH  # a one-off version is a single file's only
+
+        raise BadInputError(ERR_NOT_MONTH.format(source=effective.dataset.source, interval=interval))
     run_key = _run_key(effective, paths, interval)
     done_file = paths.root / "var" / "completed" / f"{run_key}.json"
     done = json.loads(done_file.read_text(encoding="utf-8")) if done_file.is_file() else None
@@ -319,12 +344,15 @@ def command_run(args: argparse.Namespace) -> int:
     conf = {"interval": interval, "overrides": overrides, "request_id": request_id, "reingest": bool(args.force)}
     log_file = paths.root / "var" / "logs" / f"retrain-{interval}-{request_id[:8]}.log"
     _out(f"running the retrain DAG for interval {interval} through Airflow (log: {log_file}) ...")
-    year, month = (int(part) for part in interval.split("-"))
-    logical_date = f"{year:04d}-{month:02d}-01T00:00:00+00:00"
+    # the generator's month dates its run; a project's own interval travels in the run's conf only, and Airflow
+    # dates the run when it runs: a one-off version (data-<hash>) has no date, and a team's history may predate
+    # the DAG's start_date, before which Airflow would create the run without running a task
+    own_source = effective.dataset.source != "generator"
+    logical_date = [] if own_source else [f"{interval}-01T00:00:00+00:00"]
     from pipelines.flows.airflow_child import run_airflow_child  # lazy: only this command starts Airflow
 
     ended = run_airflow_child(
-        airflow_command("dags", "test", "retrain", logical_date, "-c", json.dumps(conf)), env, log_file, paths.root
+        airflow_command("dags", "test", "retrain", *logical_date, "-c", json.dumps(conf)), env, log_file, paths.root
     )
     stopped = ended.stopped_because()
     pointer = paths.root / "var" / "requests" / f"{request_id}.json"
@@ -635,7 +663,7 @@ def command_check(args: argparse.Namespace) -> int:
 def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``fairgate check PATH --target COL [...]``: exit 0 pass, 1 blocked, 2 bad usage or input."""
     check = commands.add_parser("check", help="audit and leakage checks on any CSV or Parquet file")
-    check.add_argument("path", type=Path, help="a CSV (UTF-8) or Parquet file")
+    check.add_argument("path", type=Path, help="a CSV (UTF-8; .csv.gz, .csv.bz2, .csv.xz, .zip) or Parquet file")
     check.add_argument("--target", required=True, help="the outcome column (two classes)")
     check.add_argument("--time-column", help="the decision time (ISO 8601 dates)")
     for option, what in (("--sensitive", "sensitive attribute(s)"), ("--id-column", "identifier column(s)")):
@@ -689,7 +717,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fairgate", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one governed retraining through Airflow")
-    run.add_argument("--interval", help="data interval YYYY-MM (default: the last complete month)")
+    run.add_argument("--interval", help="data interval YYYY-MM (default: the generator's last complete month; "
+                     "a project's own source: its latest unprocessed interval, see docs/configuration.md)")
     run.add_argument("--hazard", action="append", choices=HAZARDS, help="plant a generator hazard (repeatable)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a fairgate.yaml key for this run")
     run.add_argument("--force", action="store_true", help="run even if this interval was already processed "

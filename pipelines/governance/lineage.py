@@ -195,7 +195,7 @@ def _read(files: list[Path]) -> pd.DataFrame:
 
 def audit_reference(
     paths: ProjectPaths,
-    source: Literal["generator", "file"],
+    source: Literal["generator", "file", "files", "sql"],
     model_name: str,
     champion: ChampionLineage | None,
     batch_file: Path,
@@ -208,8 +208,8 @@ def audit_reference(
     paths : ProjectPaths
         The project.
     source : str
-        ``dataset.source``: ``generator`` (one file per month) or ``file``
-        (one file, replaced whole by every run).
+        ``dataset.source``: ``generator``, ``files`` or ``sql`` (one file per
+        month) or ``file`` (one file, replaced whole by every run).
     model_name : str
         The registered model (for the notes).
     champion : ChampionLineage or None
@@ -232,9 +232,12 @@ def audit_reference(
     """
     if champion is None:
         if not files_before:
-            return AuditReference(None, "none", notes=[NOTE_FIRST_RUN.format(model=model_name)])
+            note = NOTE_FIRST_RUN.format(model=model_name).replace("data/", f"{paths.data_folder}/")
+            return AuditReference(None, "none", notes=[note])
         frame = _read(files_before)
-        note = NOTE_NO_CHAMPION.format(model=model_name, files=len(files_before), rows=len(frame))
+        note = NOTE_NO_CHAMPION.format(model=model_name, files=len(files_before), rows=len(frame)).replace(
+            "data/", f"{paths.data_folder}/"  # the project's own data folder (dataset/ for its own source)
+        )
         relative = [f.relative_to(paths.data_dir).as_posix() for f in files_before]
         return AuditReference(frame, "data_before_batch", True, [note], relative)
     if champion.data_hash is None:
@@ -321,6 +324,7 @@ def log_split_datasets(
     target: str,
     data_hash: str,
     data_files: list[str],
+    data_path: str = "data",
 ) -> dict[str, str]:
     """Log each split as an MLflow dataset input of the run (context = its name); return the digests.
 
@@ -328,7 +332,7 @@ def log_split_datasets(
     of the split's Parquet file and its row count, and the source is the DVC
     version of ``data/`` the rows came from.
     """
-    source = dvc_dataset_source(data_hash, data_files)
+    source = dvc_dataset_source(data_hash, data_files, data_path)
     digests: dict[str, str] = {}
     with mlflow.start_run(run_id=mlflow_run_id):
         for name, frame in splits.items():

@@ -68,7 +68,9 @@ def test_unstated_renamed_or_bad_costs_stop_with_one_line(
     assert result.returncode == 2, result.stdout + result.stderr
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(line), lines
-    assert not (project / "data.dvc").exists() and not (project / "mlflow" / "mlflow.db").exists()
+    # neither pointer: a file project versions its data in dataset/ (dataset.dvc), never data.dvc
+    assert not (project / "dataset.dvc").exists() and not (project / "data.dvc").exists()
+    assert not (project / "mlflow" / "mlflow.db").exists()
 
 
 def test_the_stated_costs_decide_from_a_quarter_and_the_model_is_promoted(session_root: Path) -> None:

@@ -24,6 +24,7 @@ from pipelines.core.config import MONTH_PATTERN, FairgateConfig, apply_overrides
 from pipelines.core.errors import BadInputError, BlockedError, FairgateError
 from pipelines.core.files import write_json
 from pipelines.core.project import CODE_ROOT, ProjectPaths, open_project, safe_key
+from pipelines.data.sources import ONE_OFF_PATTERN
 from pipelines.flows.retrain.mlflow_run import STAGES, end_mlflow_run, resume_mlflow_run, stage_end_status
 from pipelines.flows.retrain.results import RunReference, RunState
 from pipelines.flows.retrain.resume import completion_of, interrupted_run
@@ -32,7 +33,9 @@ from pipelines.governance.records import record_event
 
 logger = logging.getLogger(__name__)
 
-ERR_INTERVAL = "interval must be a month as YYYY-MM, found {value!r}"
+ERR_INTERVAL = (
+    "interval must be a month as YYYY-MM (or a one-off data version data-<12 hex digits>), found {value!r}"
+)
 ERR_END_RUN = "the MLflow run could not be ended {status}: {error}"
 ERR_STAGE_MISSING = "the {stage} stage needs the result of {needed}, which the run state does not hold: {keys}"
 
@@ -75,8 +78,8 @@ class StageContext:
 
 
 def check_month(value: str) -> None:
-    """Refuse an interval that is not a month written YYYY-MM."""
-    if not MONTH_PATTERN.match(value):
+    """Refuse an interval that is neither a month written YYYY-MM nor a one-off data version ``data-<hash>``."""
+    if not MONTH_PATTERN.match(value) and not ONE_OFF_PATTERN.match(value):
         raise BadInputError(ERR_INTERVAL.format(value=value))
 
 

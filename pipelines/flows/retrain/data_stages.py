@@ -20,7 +20,7 @@ from pipelines.core.files import write_json, write_parquet
 from pipelines.core.project import ProjectPaths
 from pipelines.core.small_groups import policy_line, policy_summary
 from pipelines.core.tables import read_table
-from pipelines.data import generator, quarantine, versioning
+from pipelines.data import generator, quarantine, sources, versioning
 from pipelines.data.audit import audit_dataset
 from pipelines.data.dataset import dataset_files, load_dataset, require_columns
 from pipelines.data.leakage import find_leakage
@@ -64,7 +64,11 @@ def _ensure_history(paths: ProjectPaths, config: FairgateConfig) -> list[str]:
 
 @handed_on("ingested")
 def ingest(state: RunState) -> RunState:
-    """Add the interval's batch to ``data/``, version it with DVC, open the MLflow run.
+    """Add the interval's batch to the data folder, version it with DVC, open the MLflow run.
+
+    The data folder is ``data/`` (``data.dvc``) for the generator and
+    ``dataset/`` (``dataset.dvc``) for a project's own source
+    (:func:`pipelines.core.project.data_folder_for`).
 
     The batch is versioned before its audit, and marked pending
     (:mod:`pipelines.data.quarantine`) until the leakage checks pass; a batch
@@ -125,6 +129,8 @@ def _new_batch(ctx: StageContext) -> tuple[pd.DataFrame, Path, str | None, str]:
     """The interval's batch: its rows, where it goes in ``data/``, its decision month, a note on its source."""
     config, paths = ctx.config, ctx.paths
     if config.dataset.source == "generator":
+        if not sources.is_month(ctx.interval):
+            raise BadInputError(sources.ERR_NOT_MONTH.format(source="generator", interval=ctx.interval))
         decision_month = generator.shift_month(ctx.interval, -config.generator.label_lag_months)
         batch = generator.generate_month(decision_month, config.generator, config.generator.hazards)
         if batch.frame.empty:
@@ -135,10 +141,15 @@ def _new_batch(ctx: StageContext) -> tuple[pd.DataFrame, Path, str | None, str]:
             f"outcome observed {config.generator.label_lag_months} months later"
         )
         return batch.frame, paths.batches_dir / f"{decision_month}.parquet", decision_month, note
+    if config.dataset.source in ("files", "sql"):
+        # exactly this interval's rows, every one of them decided inside it
+        interval_batch = sources.read_interval(config.dataset, paths.root, ctx.interval, ctx.run_dir / "source")
+        require_columns(interval_batch.frame, config)
+        return interval_batch.frame, paths.batches_dir / f"{ctx.interval}.parquet", ctx.interval, interval_batch.note
     source = Path(str(config.dataset.path))
     if not source.is_absolute():
         source = paths.root / source
-    frame = read_table(source)
+    frame = sources.with_decision_times(read_table(source), config.dataset.time_column, str(source))
     if frame.empty:
         raise BadInputError(ERR_EMPTY_BATCH.format(interval=ctx.interval))
     require_columns(frame, config)
@@ -364,6 +375,7 @@ def split(state: RunState) -> RunState:
             dataset.target,
             ingested["data_hash"],
             [f.relative_to(ctx.paths.data_dir).as_posix() for f in files],
+            ctx.paths.data_folder,
         )
         keep_running(client, ingested["mlflow_run_id"])  # log_split_datasets' fluent run block ended it
         details: dict[str, Any] = {
