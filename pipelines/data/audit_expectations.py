@@ -40,8 +40,15 @@ from pipelines.core.config import AuditSettings, DatasetSettings
 from pipelines.core.findings import Severity
 from pipelines.core.small_groups import POLICY_KEYS, merged_values, policy_groups
 from pipelines.data.audit_measurable import DERIVED_INFINITE, infinite_counts, plan_finite, plan_two_groups
+from pipelines.data.audit_rows import (
+    DERIVED_REPEATED,
+    DERIVED_SEEN_ID,
+    map_counts,
+    plan_duplicate_rows,
+    plan_seen_ids,
+    plan_unique_ids,
+)
 from pipelines.data.audit_values import SHOWN_VALUES, native, number_text, percent, shown_values
-from pipelines.data.chance import allowed_count, expected_repeated_rows, modelled_match_probability
 from pipelines.data.columns import EncodedColumn, EncodedFrame, column_kind, naive_utc, values_in
 from pipelines.data.great_expectations_run import Asset, PlannedExpectation, great_expectations_view
 
@@ -58,9 +65,6 @@ REMEDY_REPORT_ONLY = (
 )
 NOTE_TIME_NOT_DATES = "freshness: time column {column!r} does not hold dates here and in the reference: not checked"
 NOTE_NOT_EARLIER = "{check}: not checked, the reference is a previous version of the data, not earlier data"
-NOTE_ONE_ROW_COLUMN = (
-    "duplicate_rows: one column compared ({column!r}): its repeated values are not repeated rows, not checked"
-)
 NOTE_NULL_ALLOWANCE = (
     "{column}: null share allowance {allowed} (reference null share {reference} + max_null_share, "
     "beyond binomial noise)"
@@ -85,8 +89,6 @@ _TYPE_LIST: dict[str, list[str]] = {
     "categorical": ["str", "bool"],
     "datetime": ["datetime64[s]", "datetime64[ms]", "datetime64[us]", "datetime64[ns]"],
 }
-_DERIVED_SEEN_ID = "id_in_reference"
-_DERIVED_REPEATED = "row_repeated_elsewhere"
 
 
 @dataclass
@@ -179,16 +181,10 @@ def _kind_label(series: pd.Series, representatives: list[Any] | None = None) -> 
 # --------------------------------------------------------------------------- result readers
 
 
-def _map_counts(result: dict[str, Any]) -> tuple[int, int, int]:
-    """Rows, non-null rows and unexpected rows of a column map expectation."""
-    rows = int(result.get("element_count", 0))
-    missing = int(result.get("missing_count", 0) or 0)
-    unexpected = int(result.get("unexpected_count", 0) or 0)
-    return rows, rows - missing, unexpected
 
 
 def _read_null_share(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    rows, _, nulls = _map_counts(result)
+    rows, _, nulls = map_counts(result)
     share = nulls / rows if rows else 0.0
     return f"{percent(share)} null ({nulls} of {rows} rows)", {
         "null_rows": nulls,
@@ -338,17 +334,17 @@ def _plan_ids_and_rows(
     planned: list[PlannedExpectation] = []
     derived: dict[str, np.ndarray] = {}
     if ids:
-        planned.append(_plan_unique_ids(ids, settings, encoded))
+        planned.append(plan_unique_ids(ids, settings, encoded))
         if reference is not None and inputs.reference_encoded is not None and not inputs.reference_is_earlier:
             notes.append(NOTE_NOT_EARLIER.format(check="ids already seen in the reference"))
         elif reference is not None and inputs.reference_encoded is not None:
             seen = _ids_in(inputs)
-            derived[_DERIVED_SEEN_ID] = seen
-            planned.append(_plan_seen_ids(ids, batch, seen, settings))
+            derived[DERIVED_SEEN_ID] = seen
+            planned.append(plan_seen_ids(ids, batch, seen, settings))
     row_columns = [c for c in audited if c not in ids]
     repeated = encoded.repeated_rows(row_columns)
-    derived[_DERIVED_REPEATED] = repeated
-    planned.append(_plan_duplicate_rows(row_columns, encoded, repeated, settings, notes))
+    derived[DERIVED_REPEATED] = repeated
+    planned.append(plan_duplicate_rows(row_columns, encoded, repeated, settings, notes))
     return planned, derived
 
 
@@ -478,7 +474,7 @@ def _plan_numeric(column: str, base: EncodedColumn, settings: AuditSettings) -> 
     low, high = q_low - settings.range_margin * span, q_high + settings.range_margin * span
 
     def read_range(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        _, non_null, outside = _map_counts(result)
+        _, non_null, outside = map_counts(result)
         share = outside / non_null if non_null else 0.0
         examples = shown_values(result.get("partial_unexpected_list") or [])
         found = f"{percent(share)} of non-null rows outside ({outside} rows)"
@@ -532,7 +528,7 @@ def _plan_domain(column: str, base: EncodedColumn, here: EncodedColumn) -> Plann
     new_values = sorted((native(v) for v in batch_values[~values_in(batch_values, known)]), key=str)
 
     def read(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        _, non_null, unexpected = _map_counts(result)
+        _, non_null, unexpected = map_counts(result)
         share = unexpected / non_null if non_null else 0.0
         if not unexpected:
             return "no new values", {"new_values": []}
@@ -558,14 +554,14 @@ def _plan_label(dataset: DatasetSettings, settings: AuditSettings, classes: list
     target, positive = dataset.target, native(dataset.positive_label)
 
     def read_values(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        _, _, unexpected = _map_counts(result)
+        _, _, unexpected = map_counts(result)
         others = shown_values(sorted({native(v) for v in result.get("partial_unexpected_list") or []}, key=str))
         if not unexpected:
             return "only these values", {}
         return f"other values {others} in {unexpected} rows", {"rows": unexpected, "other_values": others}
 
     def read_rate(result: dict[str, Any], positive_is_unexpected: bool) -> tuple[str, dict[str, Any]]:
-        _, non_null, unexpected = _map_counts(result)
+        _, non_null, unexpected = map_counts(result)
         positives = unexpected if positive_is_unexpected else non_null - unexpected
         rate = positives / non_null if non_null else 0.0
         return f"a rate of {rate:.4f} ({positives} of {non_null} labelled rows)", {"label_rate": rate}
@@ -632,11 +628,11 @@ def _plan_groups(column: str, inputs: AuditInputs) -> list[PlannedExpectation]:
             remedy = REMEDY_SMALL_GROUP.format(policy=POLICY_KEYS.format(attribute=column))
 
         def read_members(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-            _, rows, unexpected = _map_counts(result)
+            _, rows, unexpected = map_counts(result)
             return f"rows: {rows - unexpected}", {"rows": rows - unexpected}
 
         def read_share(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-            _, rows, unexpected = _map_counts(result)
+            _, rows, unexpected = map_counts(result)
             members = rows - unexpected
             share = members / rows if rows else 0.0
             return f"{percent(share)} ({members} of {rows} rows)", {"share": share, "rows": members}
@@ -687,47 +683,6 @@ def _plan_groups(column: str, inputs: AuditInputs) -> list[PlannedExpectation]:
     return planned
 
 
-def _plan_unique_ids(ids: list[str], settings: AuditSettings, encoded: EncodedFrame) -> PlannedExpectation:
-    # lazy: great_expectations takes about 2 s to import; only an audit that runs pays for it
-    import great_expectations.expectations as gxe
-
-    def decode(example: Any) -> Any:
-        """The id value behind a code of the batch view (an id column in the view holds codes)."""
-        if isinstance(example, dict):
-            return {name: decode_one(name, value) for name, value in example.items()}
-        return decode_one(ids[0], example)
-
-    def decode_one(name: str, value: Any) -> Any:
-        column = encoded[name]
-        if column.kind == "datetime" or value is None or pd.isna(value):
-            return native(value)
-        return native(column.uniques[int(value)])
-
-    mostly = 1.0 - settings.max_duplicate_share
-    expectation = (
-        gxe.ExpectColumnValuesToBeUnique(column=ids[0], mostly=mostly)
-        if len(ids) == 1
-        else gxe.ExpectCompoundColumnsToBeUnique(column_list=ids, mostly=mostly)
-    )
-
-    def read(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        rows, _, repeated = _map_counts(result)
-        share = repeated / rows if rows else 0.0
-        examples = shown_values([decode(v) for v in result.get("partial_unexpected_list") or []])
-        found = f"{repeated} rows ({percent(share)}) sharing their id with another row"
-        if repeated:
-            found += f", e.g. {examples[:5]}"
-        return found, {"rows": repeated, "share": share, "examples": examples}
-
-    return PlannedExpectation(
-        "duplicate_ids",
-        list(ids),
-        expectation,
-        f"{ids} unique within the batch (at most {percent(settings.max_duplicate_share)} of rows repeated)",
-        read,
-    )
-
-
 def _ids_in(inputs: AuditInputs) -> np.ndarray:
     """Boolean mask: the batch row's id already exists in the reference."""
     ids = inputs.dataset.id_columns
@@ -735,109 +690,6 @@ def _ids_in(inputs: AuditInputs) -> np.ndarray:
     if len(ids) == 1:
         return values_in(inputs.batch[ids[0]], inputs.reference[ids[0]])
     return pd.MultiIndex.from_frame(inputs.batch[ids]).isin(pd.MultiIndex.from_frame(inputs.reference[ids]))
-
-
-def _plan_seen_ids(
-    ids: list[str], batch: pd.DataFrame, seen: np.ndarray, settings: AuditSettings
-) -> PlannedExpectation:
-    # lazy: great_expectations takes about 2 s to import; only an audit that runs pays for it
-    import great_expectations.expectations as gxe
-
-    examples = batch.loc[seen, ids].head(SHOWN_VALUES)
-    shown = examples[ids[0]].tolist() if len(ids) == 1 else examples.to_dict("records")
-
-    def read(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        rows, _, already = _map_counts(result)
-        share = already / rows if rows else 0.0
-        found = f"{already} rows ({percent(share)}) whose id is already in the reference"
-        if already:
-            found += f", e.g. {shown_values(shown)[:5]}"
-        return found, {"rows": already, "share": share, "examples": shown_values(shown)}
-
-    # The membership test runs on the encodings (a hash join); GX counts the flagged rows.
-    return PlannedExpectation(
-        "ids_seen_in_reference",
-        list(ids),
-        gxe.ExpectColumnValuesToBeInSet(
-            column=_DERIVED_SEEN_ID, value_set=[False], mostly=1.0 - settings.max_duplicate_share
-        ),
-        f"{ids} of the batch new, not already in the reference "
-        f"(at most {percent(settings.max_duplicate_share)} of rows)",
-        read,
-        asset="derived",
-    )
-
-
-def _plan_duplicate_rows(
-    columns: list[str], encoded: EncodedFrame, repeated: np.ndarray, settings: AuditSettings, notes: list[str]
-) -> PlannedExpectation:
-    """Rows identical to another row (ids aside), against what chance gives in data of this shape.
-
-    Blocks above ``duplicate_rows_factor`` times the chance expectation
-    beyond binomial noise (or above ``max_duplicate_share``, whichever allows
-    more); identical rows within that are a warning.
-    """
-    # lazy: great_expectations takes about 2 s to import; only an audit that runs pays for it
-    import great_expectations.expectations as gxe
-
-    rows = len(repeated)
-    observed = int(np.count_nonzero(repeated))
-    floor = math.floor(settings.max_duplicate_share * rows)
-    keys = (
-        f"audit.duplicate_rows_factor {settings.duplicate_rows_factor:g}, audit.noise_significance "
-        f"{settings.noise_significance:g}, audit.max_duplicate_share {settings.max_duplicate_share:g}"
-    )
-    evidence: dict[str, Any] = {"expected_by_chance": 0.0, "allowed_rows": floor}
-    if observed == 0:
-        # nothing to compare with chance: the model is not fitted
-        allowed = floor
-        expected_text = (
-            "rows distinct on every column but the ids, or identical no more often than chance gives "
-            f"in data of this shape ({keys})"
-        )
-    else:
-        probability = modelled_match_probability(encoded, columns)
-        if probability is None:
-            notes.append(NOTE_ONE_ROW_COLUMN.format(column=columns[0] if columns else None))
-            expected, allowed = float(observed), rows
-        else:
-            expected = expected_repeated_rows(probability, rows)
-            chance_allowed = allowed_count(
-                expected, rows, settings.duplicate_rows_factor, settings.noise_significance
-            )
-            allowed = max(floor, chance_allowed)
-        evidence = {"expected_by_chance": expected, "allowed_rows": allowed}
-        expected_text = (
-            f"no more rows identical to another (ids aside) than chance gives in data of this shape: "
-            f"{expected:.1f} rows ({percent(expected / rows)}) expected by chance from how often rows "
-            f"agree on all columns but two; at most {allowed} rows ({keys})"
-        )
-    chance_evidence = evidence
-
-    def read(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        total, _, duplicated = _map_counts(result)
-        share = duplicated / total if total else 0.0
-        found = f"{duplicated} rows ({percent(share)}) identical to another row"
-        expected = float(chance_evidence["expected_by_chance"])
-        if duplicated and expected > 0.0:
-            found += f", {duplicated / expected:.1f} x the {expected:.1f} expected by chance"
-        elif duplicated:
-            found += ", where chance gives none (a column whose values rows never share)"
-        return found, {"rows": duplicated, "share": share, **chance_evidence}
-
-    # Rows are compared through exact row keys (pipelines.data.columns); GX counts the flagged rows.
-    return PlannedExpectation(
-        "duplicate_rows",
-        list(columns),
-        gxe.ExpectColumnValuesToBeInSet(
-            # GX passes when (rows - flagged) / rows >= mostly: the same division, so flagged <= allowed
-            column=_DERIVED_REPEATED, value_set=[False], mostly=(rows - allowed) / rows if rows else 1.0
-        ),
-        expected_text,
-        read,
-        asset="derived",
-        warn_on_pass=True,
-    )
 
 
 def _plan_freshness(inputs: AuditInputs, notes: list[str]) -> list[PlannedExpectation]:
@@ -863,7 +715,7 @@ def _plan_freshness(inputs: AuditInputs, notes: list[str]) -> list[PlannedExpect
         return []
 
     def read(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        _, non_null, stale = _map_counts(result)
+        _, non_null, stale = map_counts(result)
         share = stale / non_null if non_null else 0.0
         return (
             f"{stale} rows ({percent(share)}) at or before it",
