@@ -318,3 +318,24 @@ def test_training_settings_accept_the_method_when_the_attribute_is_an_input() ->
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "group": ["a", "b", "a", "b"]})
     with pytest.raises(ValueError, match="not among the model's input columns"):
         ThresholdOptimizerClassifier(sensitive_columns=["sex"]).groups(frame)
+
+
+def test_a_merged_small_group_is_decided_with_the_group_it_is_merged_into(parity: Fixture) -> None:
+    """``dataset.small_groups`` merges apply at decision time too: no threshold is fitted on a handful of rows."""
+    config = parity.config
+    policy = {"merge": [{"into": "b", "groups": ["c"]}], "reason": "twenty applicants: judged with group b"}
+    dataset = config.dataset.model_validate({**config.dataset.model_dump(), "small_groups": {"group": policy}})
+    train = parity.train.copy()
+    small = train.index[train["group"] == "b"][:20]
+    train.loc[small, "group"] = "c"
+    trained = train_model(train, parity.features, dataset, config.training, [0, 1], config.decision)
+    optimizer = optimizer_of(trained)
+    assert set(optimizer.group_rules_) == {"a", "b"}
+    rows = train.loc[small, parity.features]
+    # judged by group b's thresholds (the estimator itself still sees the value "c" as a feature)
+    assert optimizer.groups(rows).tolist() == ["b"] * len(rows)
+    assert set(optimizer.positive_decision_probability(rows).tolist()) <= {0.0, 1.0} | {
+        optimizer.group_rules_["b"]["p0"], optimizer.group_rules_["b"]["p1"]
+    }
+    with pytest.raises(ValueError, match=r"no threshold for the group\(s\) \['d'\]"):
+        optimizer.positive_decision_probability(rows.assign(group="d"))
