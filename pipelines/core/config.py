@@ -420,33 +420,46 @@ class SplitSettings(_Section):
     seed: int = 7
 
 
-MITIGATION_METHODS = ("none", "reweighing", "exponentiated_gradient")
+MITIGATION_METHODS = ("none", "reweighing", "exponentiated_gradient", "threshold_optimizer")
 
 
 ERR_THRESHOLD_OPTIMIZER = (
-    "threshold_optimizer is not offered: fairlearn's ThresholdOptimizer decides with the sensitive attribute "
-    "at prediction time, and the served model predicts from the features alone (docs/mitigation.md, "
-    "\"Mitigation search\")"
+    "threshold_optimizer decides with the sensitive attribute at decision time (disparate treatment, which many "
+    "lending and hiring rules forbid); allowed only with dataset.use_sensitive_as_feature: true, after that review "
+    "(docs/mitigation.md, \"ThresholdOptimizer\")"
+)
+ERR_THRESHOLD_OPTIMIZER_BOUND = (
+    "difference_bound does not apply to threshold_optimizer: it equalises the constraint exactly on the training rows"
 )
 
 
-class MitigationOption(_Section):
-    """One option of the mitigation search: a method and, for the reduction, its constraint and bound."""
+def _no_bound_for_threshold_optimizer(method: str, fields_set: set[str]) -> None:
+    """Refuse a ``difference_bound`` stated for ThresholdOptimizer (it would be silently ignored)."""
+    if method == "threshold_optimizer" and "difference_bound" in fields_set:
+        raise ValueError(ERR_THRESHOLD_OPTIMIZER_BOUND)
 
-    method: Literal["none", "reweighing", "exponentiated_gradient"]
+
+class MitigationOption(_Section):
+    """One option of the mitigation search: a method and, for the reduction, its constraint and bound.
+
+    ``threshold_optimizer`` takes a constraint and no bound; it is refused unless
+    ``dataset.use_sensitive_as_feature`` is true (:func:`mitigation_problems`).
+    """
+
+    method: Literal["none", "reweighing", "exponentiated_gradient", "threshold_optimizer"]
     constraint: Literal["demographic_parity", "equalized_odds"] = "demographic_parity"
     difference_bound: float = Field(default=0.01, gt=0, lt=1)
 
-    @field_validator("method", mode="before")
-    @classmethod
-    def _servable(cls, value: Any) -> Any:
-        if value == "threshold_optimizer":
-            raise ValueError(ERR_THRESHOLD_OPTIMIZER)
-        return value
+    @model_validator(mode="after")
+    def _bound_applies(self) -> MitigationOption:
+        _no_bound_for_threshold_optimizer(self.method, self.model_fields_set)
+        return self
 
     @property
     def label(self) -> str:
         """A short name for tables and plots, e.g. ``exponentiated_gradient(equalized_odds, 0.05)``."""
+        if self.method == "threshold_optimizer":
+            return f"{self.method}({self.constraint})"
         if self.method != "exponentiated_gradient":
             return self.method
         return f"{self.method}({self.constraint}, {self.difference_bound!r})"
@@ -483,11 +496,16 @@ class MitigationSettings(_Section):
     are used to fit it, never to predict.
     """
 
-    method: Literal["none", "reweighing", "exponentiated_gradient"] = "none"
+    method: Literal["none", "reweighing", "exponentiated_gradient", "threshold_optimizer"] = "none"
     constraint: Literal["demographic_parity", "equalized_odds"] = "demographic_parity"
     difference_bound: float = Field(default=0.01, gt=0, lt=1)
     max_iter: int = Field(default=50, ge=1)
     search: MitigationSearchSettings | None = None
+
+    @model_validator(mode="after")
+    def _bound_applies(self) -> MitigationSettings:
+        _no_bound_for_threshold_optimizer(self.method, self.model_fields_set)
+        return self
 
 
 class TrainingSettings(_Section):
@@ -718,11 +736,30 @@ def parse_config(raw: dict[str, Any]) -> FairgateConfig:
         config = FairgateConfig.model_validate(raw)
     except ValidationError as e:
         raise BadInputError(_first_error_line(e)) from e
-    problems = gate_protection_problems(config.gate) + decision_problems(config)
+    problems = gate_protection_problems(config.gate) + decision_problems(config) + mitigation_problems(config)
     if problems:
         key, problem = problems[0]
         raise BadInputError(ERR_CONFIG_KEY.format(key=key, problem=problem))
     return config
+
+
+def mitigation_problems(config: FairgateConfig) -> list[tuple[str, str]]:
+    """ThresholdOptimizer configured while the sensitive attributes are not model inputs, as ``(key, problem)``.
+
+    fairlearn's ThresholdOptimizer applies a threshold per group, so the served
+    model decides with the sensitive attribute: allowed only when the
+    configuration says the attribute is an input (``dataset.use_sensitive_as_feature``).
+    """
+    if config.dataset.use_sensitive_as_feature:
+        return []
+    mitigation = config.training.mitigation
+    problems = []
+    if mitigation.method == "threshold_optimizer":
+        problems.append(("training.mitigation.method", ERR_THRESHOLD_OPTIMIZER))
+    for position, option in enumerate(mitigation.search.options if mitigation.search is not None else []):
+        if option.method == "threshold_optimizer":
+            problems.append((f"training.mitigation.search.options.{position}.method", ERR_THRESHOLD_OPTIMIZER))
+    return problems
 
 
 def decision_problems(config: FairgateConfig) -> list[tuple[str, str]]:

@@ -1,7 +1,9 @@
 """Gate-aware mitigation search: fit each listed option, keep the best one that passes the gate.
 
 ``training.mitigation.search`` lists options (no mitigation, reweighing, the
-exponentiated-gradient reduction under a constraint at a bound).  The search:
+exponentiated-gradient reduction under a constraint at a bound, and, when the
+sensitive attributes are model inputs, fairlearn's ThresholdOptimizer under a
+constraint).  The search:
 
 1. carves a **validation split** out of the training window with the
    holdout's own rule (:func:`pipelines.data.split.holdout_mask`): with a time
@@ -114,12 +116,9 @@ class SearchResult:
 
 def option_settings(option: MitigationOption, base: MitigationSettings) -> MitigationSettings:
     """The ``training.mitigation`` settings of one option (the base's ``max_iter``, no search)."""
-    return MitigationSettings(
-        method=option.method,
-        constraint=option.constraint,
-        difference_bound=option.difference_bound,
-        max_iter=base.max_iter,
-    )
+    # only the option's own keys: threshold_optimizer has no bound and refuses one stated
+    stated = option.model_dump(include={"method", "constraint", "difference_bound"} & option.model_fields_set)
+    return MitigationSettings(**{**stated, "constraint": option.constraint}, max_iter=base.max_iter)
 
 
 def validation_mask(train: pd.DataFrame, config: FairgateConfig) -> np.ndarray:

@@ -26,7 +26,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from pipelines.core.config import DatasetSettings, DecisionSettings, TrainingSettings
 from pipelines.core.errors import BadInputError
 from pipelines.core.small_groups import merge_small_groups
-from pipelines.model.mitigation import ExponentiatedGradientClassifier
+from pipelines.model.mitigation import ExponentiatedGradientClassifier, ThresholdOptimizerClassifier
 from pipelines.model.weights import (
     TrainingWeights,
     exact_repr,
@@ -45,8 +45,9 @@ ERR_DATETIME_FEATURE = (
 ERR_ESTIMATOR_PARAMS = "training.params are not valid for {estimator}: {problem}"
 ERR_MITIGATION = "training.mitigation {method}: {problem}"
 ERR_NO_DECISION = (
-    "training.mitigation exponentiated_gradient needs the decision settings (its constraint is set at the threshold)"
+    "training.mitigation {method} needs the decision settings (its constraint is set at the threshold)"
 )
+THRESHOLDED_METHODS = ("exponentiated_gradient", "threshold_optimizer")
 
 
 @dataclass
@@ -97,12 +98,19 @@ def build_pipeline(
     categorical: list[str],
     mitigate_at: float | None = None,
     positive_label: Any = 1,
+    sensitive: list[str] | None = None,
+    merged_groups: dict[str, dict[str, str]] | None = None,
 ) -> Pipeline:
     """Preprocessing (impute, scale, one-hot) and the configured estimator.
 
     With ``mitigate_at`` (the threshold ``s`` of :func:`positive_threshold`) the
     estimator is wrapped in :class:`~pipelines.model.mitigation.ExponentiatedGradientClassifier`
-    with the configured constraint.
+    with the configured constraint; for ``threshold_optimizer`` the whole
+    preprocessing-and-estimator pipeline is wrapped in
+    :class:`~pipelines.model.mitigation.ThresholdOptimizerClassifier` (it reads
+    the ``sensitive`` columns from the raw input rows, with the small groups
+    merged as ``merged_groups`` says: ``{attribute: {group: merged into}}``),
+    as the single ``estimator`` step.
     """
     transformers = []
     if numeric:
@@ -126,8 +134,20 @@ def build_pipeline(
             estimator = HistGradientBoostingClassifier(random_state=training.seed, **training.params)
     except TypeError as e:
         raise BadInputError(ERR_ESTIMATOR_PARAMS.format(estimator=training.estimator, problem=e)) from e
+    preprocess = ColumnTransformer(transformers)
+    mitigation = training.mitigation
+    if mitigate_at is not None and mitigation.method == "threshold_optimizer":
+        optimizer = ThresholdOptimizerClassifier(
+            Pipeline([("preprocess", preprocess), ("estimator", estimator)]),
+            constraint=mitigation.constraint,
+            sensitive_columns=list(sensitive or []),
+            merged_groups=dict(merged_groups or {}),
+            positive_threshold=mitigate_at,
+            positive_label=positive_label,
+            seed=training.seed,
+        )
+        return Pipeline([("estimator", optimizer)])
     if mitigate_at is not None:
-        mitigation = training.mitigation
         estimator = ExponentiatedGradientClassifier(
             estimator,
             constraint=mitigation.constraint,
@@ -136,7 +156,7 @@ def build_pipeline(
             positive_threshold=mitigate_at,
             positive_label=positive_label,
         )
-    return Pipeline([("preprocess", ColumnTransformer(transformers)), ("estimator", estimator)])
+    return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
 
 
 @contextmanager
@@ -189,7 +209,7 @@ def train_model(
     classes : list, optional
         The classes the model must learn (each must be in the training window).
     decision : DecisionSettings, optional
-        Needed by ``exponentiated_gradient``, whose constraint is set at the decision threshold.
+        Needed by ``exponentiated_gradient`` and ``threshold_optimizer`` (constrained at the decision threshold).
     with_unmitigated : bool, default True
         Also fit the ``unmitigated`` twin (the mitigation search, which only compares
         options on a validation split, does without it).
@@ -205,12 +225,17 @@ def train_model(
     numeric, categorical = split_feature_types(train, features)
     fit_params: dict[str, Any] = {"estimator__sample_weight": per_sample}
     mitigate_at = None
-    if method == "exponentiated_gradient":
+    if method in THRESHOLDED_METHODS:
         if decision is None:
-            raise BadInputError(ERR_NO_DECISION)
+            raise BadInputError(ERR_NO_DECISION.format(method=method))
         mitigate_at = positive_threshold(dataset, decision)
+    if method == "exponentiated_gradient":
         fit_params["estimator__sensitive_features"] = sensitive.astype(str)
-    pipeline = build_pipeline(training, numeric, categorical, mitigate_at, dataset.positive_label)
+    # threshold_optimizer forms the groups again at decision time: with the same merges
+    merged = {name: dict(policy.merged_into) for name, policy in dataset.small_groups.items() if policy.merged_into}
+    pipeline = build_pipeline(
+        training, numeric, categorical, mitigate_at, dataset.positive_label, dataset.sensitive, merged
+    )
     with recording_received_weights(pipeline.named_steps["estimator"]) as received:
         try:
             pipeline.fit(train[features], labels.to_numpy(), **fit_params)
@@ -262,6 +287,22 @@ def _mitigation_facts(training: TrainingSettings, estimator: Any, mitigate_at: f
     mitigation = training.mitigation
     facts: dict[str, Any] = {"method": mitigation.method}
     if mitigate_at is None:
+        return facts
+    if mitigation.method == "threshold_optimizer":
+        facts.update(
+            {
+                "constraint": mitigation.constraint,
+                "positive_threshold": repr(mitigate_at),
+                "class_weights": {k: repr(v) for k, v in estimator.class_weights_.items()},
+                "costs": {k: repr(v) for k, v in estimator.costs_.items()},
+                "sensitive_at_decision": list(estimator.sensitive_columns),
+                "draw_seed": estimator.seed,
+                "group_rules": {
+                    group: {k: v if isinstance(v, str) or v is None else repr(v) for k, v in rule.items()}
+                    for group, rule in estimator.group_rules_.items()
+                },
+            }
+        )
         return facts
     facts.update(
         {

@@ -289,13 +289,6 @@ def test_the_table_and_the_trade_off_plot_are_written(passable_search: SearchRes
     )
 
 
-def test_threshold_optimizer_is_refused_with_the_reason() -> None:
-    with pytest.raises(ValueError, match="ThresholdOptimizer decides with the sensitive attribute"):
-        fixture_config().training.mitigation.model_validate(
-            {"search": {"options": [{"method": "none"}, {"method": "threshold_optimizer"}]}}
-        )
-
-
 def test_an_option_listed_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="listed more than once: reweighing"):
         fixture_config().training.mitigation.model_validate(
