@@ -11,23 +11,12 @@ Conventions
 -----------
 The model predicts ``p_positive``, the probability of ``dataset.positive_label``.
 
-Decision rule (``s = decision.positive_threshold(positive_is_favorable)``, a
+Decision rule: ``s = decision.positive_threshold(positive_is_favorable)`` is a
 threshold on ``p_positive`` itself, Bayes-optimal for the costs in both
-orientations; "approve" is the favourable decision, "refuse" the other):
-
-- positive class unfavourable (``positive_is_favorable`` False, e.g. default=1):
-  ``s = cost_wrong_unfavorable / (cost_wrong_favorable + cost_wrong_unfavorable)``
-  (``decision.refusal_threshold``); approve when ``p_positive <= s``, refuse when
-  ``p_positive > s``;
-- positive class favourable (e.g. hired=1):
-  ``s = cost_wrong_favorable / (cost_wrong_favorable + cost_wrong_unfavorable)``;
-  approve when ``p_positive >= s``, refuse when ``p_positive < s``.
-
-An explicit ``decision.threshold`` is the probability of the unfavourable outcome
-above which the unfavourable decision is taken: ``s`` is that threshold, or
-``1 - threshold`` when the positive class is favourable.  Each result records
-``positive_threshold`` (``s``, the number compared) and ``refusal_threshold``
-(on the unfavourable outcome's probability).
+orientations (:meth:`~pipelines.core.config.DecisionSettings.positive_threshold`,
+:func:`~pipelines.model.metrics.approve_decisions`; "approve" is the favourable
+decision).  Each result records ``positive_threshold`` (``s``, the number
+compared) and ``refusal_threshold`` (on the unfavourable outcome's probability).
 
 Families:
 
