@@ -276,7 +276,8 @@ def _sensitive_candidates(frame: pd.DataFrame, audit: AuditSettings, exclude: se
             if under:
                 not_chosen = (
                     f"its smallest group {native(smallest)!r} has {size} rows ({size / rows:.1%}), under "
-                    f"{' and '.join(under)}: the audit would block on it as it stands"
+                    f"{' and '.join(under)}: the audit would block on it as it stands "
+                    "(to gate on it, declare a reviewed dataset.small_groups policy: merge or report_only)"
                 )
         found.append(Candidate(str(column), why, not_chosen))
     return sorted(_drop_encodings(frame, found), key=lambda c: c.not_chosen is not None)
