@@ -56,7 +56,7 @@ def test_score_is_monthly_with_one_task_and_a_typed_interval(dag_bag):
 
     dag = dag_bag.dags["score"]
     assert type(dag.timetable).__name__ != "NullTimetable"  # scheduled, like retrain
-    assert dag.timetable.serialize() == dag_bag.dags["retrain"].timetable.serialize()  # @monthly, as retrain
+    assert dag.schedule == dag_bag.dags["retrain"].schedule == "@monthly"
     assert [t.task_id for t in dag.tasks] == ["score_with_champion"]
     interval = dag.params.get_param("interval")
     assert interval.schema.get("title") and interval.description
