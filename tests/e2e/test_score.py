@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow.pyfunc
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
@@ -65,6 +66,9 @@ def test_score_writes_the_gate_decisions_of_the_champion_once(project: Path) -> 
     column = list(model.classes_).index(config.dataset.positive_label)
     p_positive = model.predict_proba(applications[list(model.feature_names_in_)])[:, column]
     assert np.array_equal(decisions["p_positive"].to_numpy(), p_positive)
+    # served as `mlflow models serve -m models:/<name>@champion` serves it (pyfunc): the same probabilities
+    served = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion").predict(applications[list(model.feature_names_in_)])
+    assert np.array_equal(np.asarray(served)[:, column], p_positive)
     favorable = approve_decisions(p_positive, config.decision, config.dataset.positive_is_favorable)
     assert np.array_equal(decisions["favorable"].to_numpy(), favorable)
     assert 0 < favorable.sum() < len(favorable)  # a threshold that decides, not a constant
