@@ -7,6 +7,7 @@ refuses a champion whose files changed, and refuses to score without one.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -91,6 +92,20 @@ def test_score_writes_the_gate_decisions_of_the_champion_once(project: Path) -> 
     assert "already recorded" in again.stdout
     assert written.read_bytes() == before
     assert len(_scorings(project)) == 1
+
+
+def test_the_score_dag_makes_the_same_call(project: Path) -> None:
+    """The DAG's task and the command are one event: same file, one entry between them."""
+    interval = "2026-03"
+    by_hand = fairgate(project, "score", "--interval", interval)
+    assert by_hand.returncode == 0, by_hand.stdout + by_hand.stderr
+    written = project / "var" / "scores" / f"interval={interval}" / "champion-v1.parquet"
+    before = written.read_bytes()
+    written.unlink()  # the DAG's task must write it again, byte for byte
+    scheduled = fairgate(project, "airflow", "dags", "test", "score", "-c", json.dumps({"interval": interval}))
+    assert scheduled.returncode == 0, scheduled.stdout[-3000:] + scheduled.stderr[-3000:]
+    assert written.read_bytes() == before
+    assert [e.payload["interval"] for e in _scorings(project)].count(interval) == 1
 
 
 def test_a_champion_whose_files_changed_scores_nothing(project: Path) -> None:
