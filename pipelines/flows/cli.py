@@ -300,6 +300,9 @@ def command_score(args: argparse.Namespace) -> int:
          f"{scored['model_version']}, {scored['favorable']} favourable decision(s) "
          f"(threshold {scored['positive_threshold']:.4g} on p_positive)")
     _out(f"decisions: {scored['file']}  ({recorded}: audit entry {scored['audit_seq']})")
+    for shadow in scored["shadows"]:
+        _out(f"in shadow (never served): version {shadow['model_version']}, waiting for approval, "
+             f"{shadow['favorable']} favourable decision(s): {shadow['file']}")
     return EXIT_PASSED
 
 

@@ -52,7 +52,7 @@ from pipelines.core.files import write_parquet
 from pipelines.core.project import ProjectPaths, open_project
 from pipelines.core.tables import read_table
 from pipelines.data import generator, sources
-from pipelines.governance import champion_record, records, registry
+from pipelines.governance import approvals, champion_record, records, registry, tags
 from pipelines.governance.model_integrity import manifest_digest, verify_registered_model
 from pipelines.model.holdout import positive_column, predict_positive
 from pipelines.model.metrics import approve_decisions
@@ -104,27 +104,47 @@ def score(interval: str, airflow_run_id: str | None = None) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``interval``, ``model_version``, ``model_digest``, ``positive_threshold``,
-        ``data_hash``, ``rows``, ``favorable``, ``file`` (relative to the project),
-        ``audit_seq`` and ``already_recorded``.
+        The champion's scoring: ``interval``, ``model_version``, ``model_digest``,
+        ``positive_threshold``, ``data_hash``, ``rows``, ``favorable``, ``file``
+        (relative to the project), ``audit_seq``, ``already_recorded``; and
+        ``shadows``, the same for each candidate scored in shadow.
 
     Raises
     ------
     BlockedError
-        No champion, or the champion fails an integrity check (nothing written).
+        No champion, or the champion or a shadow fails an integrity check (nothing written).
     BadInputError
         The interval's applications cannot be read, or lack the champion's inputs.
     """
     paths, config = open_project()
     logger.info("scoring interval %s (asked by %s)", interval, airflow_run_id or "a direct call")
     with tempfile.TemporaryDirectory(prefix="fairgate-score-") as folder:
-        champion = verified_champion(paths, config, Path(folder))
+        champion, shadows = verified_models(paths, config, Path(folder))
         applications = read_applications(paths, config, interval)
-        decisions = score_applications(champion, applications, config, interval)
-    version, digest = champion.version, champion.digest
-    relative = Path("var") / "scores" / f"interval={interval}" / f"champion-v{version}.parquet"
+        scored = [
+            (role, model, score_applications(model, applications, config, interval))
+            for role, model in (("champion", champion), *(("shadow", shadow) for shadow in shadows))
+        ]
+    written = [_write_and_record(paths, config, interval, applications, *one) for one in scored]
+    return {**written[0], "shadows": written[1:]}
+
+
+def _write_and_record(
+    paths: ProjectPaths,
+    config: FairgateConfig,
+    interval: str,
+    applications: Applications,
+    role: str,
+    model: VerifiedModel,
+    decisions: pd.DataFrame,
+) -> dict[str, Any]:
+    """Write one model's decisions of the interval and append its ``scoring`` entry (once per key)."""
+    version, digest = model.version, model.digest
+    relative = Path("var") / "scores" / f"interval={interval}" / f"{role}-v{version}.parquet"
     payload = {
         "interval": interval,
+        "role": role,
+        "served": role == "champion",
         "model_version": version,
         "model_digest": digest,
         "positive_threshold": float(decisions["positive_threshold"].iloc[0]),
@@ -135,22 +155,22 @@ def score(interval: str, airflow_run_id: str | None = None) -> dict[str, Any]:
         "favorable": int(decisions["favorable"].sum()),
         "file": relative.as_posix(),
         "source": applications.note,
-        "summary": f"interval {interval}: {len(decisions)} application(s) scored with champion version {version}",
+        "summary": f"interval {interval}: {len(decisions)} application(s) scored with {role} version {version}"
+        + ("" if role == "champion" else " (in shadow, never served)"),
     }
     write_parquet(decisions, paths.root / relative)
     name = config.registry.model_name
-    key = f"scoring:{name}:{interval}:{version}:{digest}:{applications.data_hash}"
+    key = f"scoring:{name}:{interval}:{role}:{version}:{digest}:{applications.data_hash}"
     with records.open_audit_log(paths, config) as log:
         last_seq = max((e.seq for e in log.entries()), default=0)
         entry = records.append_event(log, config, "scoring", ACTOR, payload, key, model_version=version)
-    appended = entry.seq > last_seq
-    logger.info("interval %s scored: %s (audit entry %d)", interval, relative, entry.seq)
-    return {**payload, "audit_seq": entry.seq, "already_recorded": not appended}
+    logger.info("interval %s scored by %s v%s: %s (audit entry %d)", interval, role, version, relative, entry.seq)
+    return {**payload, "audit_seq": entry.seq, "already_recorded": entry.seq <= last_seq}
 
 
 @dataclass(frozen=True)
-class VerifiedChampion:
-    """The champion as checked: its version, the digest of its files, the model loaded from them, its inputs."""
+class VerifiedModel:
+    """A version as checked: its number, the digest of its files, the model loaded from them, its inputs."""
 
     version: str
     digest: str
@@ -158,10 +178,15 @@ class VerifiedChampion:
     inputs: list[str]
 
 
-def verified_champion(paths: ProjectPaths, config: FairgateConfig, folder: Path) -> VerifiedChampion:
-    """The champion's version, the digest of its checked files, and the model loaded from them (in ``folder``).
+def verified_models(
+    paths: ProjectPaths, config: FairgateConfig, folder: Path
+) -> tuple[VerifiedModel, list[VerifiedModel]]:
+    """The champion, and the candidates waiting for approval, each checked and loaded from its checked files.
 
-    Every check a move of ``champion`` makes, in the same order; see the module's docstring.
+    Every check a move of ``champion`` makes, in the same order (see the
+    module's docstring).  A candidate waiting for two sign-offs (recorded as
+    waiting in the audit log, and tagged so) is checked the same way and
+    scored in shadow: a check that fails refuses the whole scoring.
     """
     records.require_intact_log(paths, config)
     client = registry.connect(paths)
@@ -170,17 +195,29 @@ def verified_champion(paths: ProjectPaths, config: FairgateConfig, folder: Path)
     current = registry.champion(client, name, alias)
     if current is None:
         raise BlockedError(STAGE, [ERR_NO_CHAMPION.format(name=name, alias=alias)])
-    version = str(current.version)
     with records.open_audit_log(paths, config) as log:
         entries = log.entries()
-    problems = champion_record.target_problems(entries, name, current)
+    waiting = [
+        version
+        for version in sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
+        if version.tags.get(tags.AWAITING_APPROVAL) == "true" and str(version.version) != str(current.version)
+        and approvals.awaiting_entry(entries, name, str(version.version)) is not None
+    ]
+    checked = [_verified(name, version, entries, folder / f"v{version.version}") for version in [current, *waiting]]
+    return checked[0], checked[1:]
+
+
+def _verified(name: str, version: Any, entries: list[Any], folder: Path) -> VerifiedModel:
+    """One registered version: its recorded gate passed, its files as registered, loaded from them."""
+    number = str(version.version)
+    problems = champion_record.target_problems(entries, name, version)
     if problems:
         raise BlockedError(STAGE, problems)
-    checksums = verify_registered_model(name, version, entries, STAGE, into=folder)
+    folder.mkdir(parents=True)
+    checksums = verify_registered_model(name, number, entries, STAGE, into=folder)
     model_folder = _model_folder(folder)
     model = mlflow.sklearn.load_model(str(model_folder))
-    inputs = model_inputs(model, model_folder, name, version)
-    return VerifiedChampion(version, manifest_digest(checksums), model, inputs)
+    return VerifiedModel(number, manifest_digest(checksums), model, model_inputs(model, model_folder, name, number))
 
 
 def _model_folder(folder: Path) -> Path:
@@ -201,7 +238,7 @@ def model_inputs(model: Any, model_folder: Path, name: str, version: str) -> lis
 
 
 def score_applications(
-    champion: VerifiedChampion, applications: Applications, config: FairgateConfig, interval: str
+    champion: VerifiedModel, applications: Applications, config: FairgateConfig, interval: str
 ) -> pd.DataFrame:
     """One row per application: its ids, ``p_positive``, the favourable decision and what decided it.
 

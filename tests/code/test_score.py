@@ -18,7 +18,7 @@ from pipelines.data import generator
 from pipelines.flows.score import (
     ROW_COLUMN,
     Applications,
-    VerifiedChampion,
+    VerifiedModel,
     frame_hash,
     read_applications,
     score_applications,
@@ -121,7 +121,7 @@ def test_decisions_are_the_gate_rule_on_the_positive_column(positive_is_favorabl
     inputs = ["income", "debt_ratio"]
     model = LogisticRegression().fit(frame[inputs], frame["default"])
     config = _config(**OWN, **{"dataset.positive_is_favorable": positive_is_favorable})
-    champion = VerifiedChampion("4", "d" * 64, model, inputs)
+    champion = VerifiedModel("4", "d" * 64, model, inputs)
     applications = Applications(frame, frame[["application_id"]], frame_hash(frame), "test")
     decisions = score_applications(champion, applications, config, "2025-01")
     p_positive = model.predict_proba(frame[inputs])[:, list(model.classes_).index(1)]

@@ -20,9 +20,10 @@ from pipelines.core.config import load_config
 from pipelines.core.project import ProjectPaths
 from pipelines.data import generator
 from pipelines.governance.records import version_entries
+from pipelines.governance.tags import AWAITING_APPROVAL
 from pipelines.model.metrics import approve_decisions
 from tests.conftest import make_project
-from tests.projects import MODEL, champion_version, client_for, fairgate
+from tests.projects import MODEL, champion_version, client_for, fairgate, versions
 
 INTERVAL = "2026-01"
 
@@ -124,6 +125,43 @@ def test_a_champion_whose_files_changed_scores_nothing(project: Path) -> None:
     assert len(_scorings(project)) == entries
     # the same files put back: scoring works again (the refusal was the change, nothing else)
     assert fairgate(project, "score", "--interval", "2026-02").returncode == 0
+
+
+def test_a_candidate_waiting_for_approval_is_scored_in_shadow_beside_the_champion(project: Path) -> None:
+    assert fairgate(project, "freeze", "--reason", "scoring in shadow first").returncode == 0
+    run = fairgate(project, "run", "--interval", "2026-02")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    waiting = [str(v.version) for v in versions(project) if v.tags.get(AWAITING_APPROVAL) == "true"]
+    assert waiting == ["2"] and champion_version(project) == "1"
+
+    interval = "2026-05"
+    result = fairgate(project, "score", "--interval", interval)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "in shadow (never served): version 2" in result.stdout
+    folder = project / "var" / "scores" / f"interval={interval}"
+    champion = pd.read_parquet(folder / "champion-v1.parquet")
+    shadow = pd.read_parquet(folder / "shadow-v2.parquet")
+    assert shadow["application_id"].tolist() == champion["application_id"].tolist()
+    assert set(shadow["model_version"]) == {"2"} and set(champion["model_version"]) == {"1"}
+
+    config = load_config(project / "fairgate.yaml")
+    month = generator.shift_month(interval, -config.generator.label_lag_months)
+    applications = generator.generate_month(month, config.generator, config.generator.hazards).frame
+    client_for(project)
+    candidate = mlflow.sklearn.load_model(f"models:/{MODEL}/2")
+    column = list(candidate.classes_).index(config.dataset.positive_label)
+    p_positive = candidate.predict_proba(applications[list(candidate.feature_names_in_)])[:, column]
+    assert np.array_equal(shadow["p_positive"].to_numpy(), p_positive)
+    assert not np.array_equal(shadow["p_positive"].to_numpy(), champion["p_positive"].to_numpy())
+
+    recorded = {e.payload["role"]: e for e in _scorings(project) if e.payload["interval"] == interval}
+    assert set(recorded) == {"champion", "shadow"}
+    assert recorded["shadow"].payload["served"] is False and str(recorded["shadow"].model_version) == "2"
+    assert recorded["champion"].payload["served"] is True
+    # a second call: nothing appended for either
+    count = len(_scorings(project))
+    assert fairgate(project, "score", "--interval", interval).returncode == 0
+    assert len(_scorings(project)) == count
 
 
 def test_no_champion_no_scoring(session_root: Path) -> None:
