@@ -18,6 +18,10 @@ version, the model digest, the threshold, the input data hash) go to
 entry to the audit log. A retried or repeated run with the same champion and
 data rewrites the same file and appends nothing.
 
+A candidate waiting for two sign-offs (deployments frozen) is checked the
+same way and scored in shadow beside the champion (`shadow-v<version>.parquet`);
+its decisions are never served.
+
 The task body is one call into `pipelines.flows.score`; `fairgate score
 --interval YYYY-MM` makes the same call from the shell.
 """

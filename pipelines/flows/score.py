@@ -14,6 +14,9 @@ target before anything is scored:
   the model scored is loaded from exactly those checked files.
 
 A check that fails refuses the scoring (exit 1, one line), with nothing written.
+A candidate waiting for two sign-offs (deployments frozen) is checked the same
+way and scored in shadow: its decisions go beside the champion's, in
+``shadow-v<version>.parquet``, and are never served.
 
 The applications are the interval's rows from the same sources as
 ``retrain``: for the generator, the month whose decisions ``fairgate run
