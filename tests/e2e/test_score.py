@@ -42,10 +42,10 @@ def _scorings(project: Path) -> list:
     return [e for e in version_entries(paths, load_config(paths.config_file)) if e.kind == "scoring"]
 
 
-def _champion_folder(project: Path) -> Path:
-    """Where the registry stores the champion's model files (the embedded store: a local folder)."""
+def _model_folder(project: Path, number: str | None = None) -> Path:
+    """Where the registry stores a version's model files, the champion's by default (embedded store: a folder)."""
     client = client_for(project)
-    version = client.get_model_version(MODEL, champion_version(project))
+    version = client.get_model_version(MODEL, number or champion_version(project))
     location = client.get_logged_model(version.source.removeprefix("models:/")).artifact_location
     return Path(location.removeprefix("file://"))
 
@@ -111,7 +111,7 @@ def test_the_score_dag_makes_the_same_call(project: Path) -> None:
 
 def test_a_champion_whose_files_changed_scores_nothing(project: Path) -> None:
     entries = len(_scorings(project))
-    pickled = _champion_folder(project) / "model.pkl"
+    pickled = _model_folder(project) / "model.pkl"
     original = pickled.read_bytes()
     pickled.write_bytes(original + b"\0")
     try:
@@ -161,6 +161,19 @@ def test_a_candidate_waiting_for_approval_is_scored_in_shadow_beside_the_champio
     # a second call: nothing appended for either
     count = len(_scorings(project))
     assert fairgate(project, "score", "--interval", interval).returncode == 0
+    assert len(_scorings(project)) == count
+
+    # a waiting candidate whose files changed refuses the whole scoring: an integrity problem is never skipped
+    pickled = _model_folder(project, "2") / "model.pkl"
+    original = pickled.read_bytes()
+    pickled.write_bytes(original + b"\0")
+    try:
+        refused = fairgate(project, "score", "--interval", "2026-06")
+    finally:
+        pickled.write_bytes(original)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "version 2 of 'fairgate-credit-default': the model's files do not match" in refused.stderr
+    assert not (project / "var" / "scores" / "interval=2026-06").exists()
     assert len(_scorings(project)) == count
 
 
