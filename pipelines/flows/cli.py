@@ -1,4 +1,4 @@
-"""The ``fairgate`` command: run, rollback, freeze, status, init, airflow.
+"""The ``fairgate`` command: run, score, rollback, freeze, status, init, airflow.
 
 Exit codes: 0 passed (promoted, or waiting for approval while deployments are
 frozen: nothing failed), 1 blocked (the pipeline worked and said no), 2 bad
@@ -287,6 +287,22 @@ def command_rollback(args: argparse.Namespace) -> int:
              f"by {move['actor']}: {move['reason']}")
     else:
         _out(f"rollback: {move['summary']}")
+    return EXIT_PASSED
+
+
+def command_score(args: argparse.Namespace) -> int:
+    """Score one interval's applications with the verified champion (same logic as the score DAG)."""
+    from pipelines.flows.score import score  # lazy: MLflow and scikit-learn, only for this command
+
+    scored = score(args.interval, f"cli__{uuid.uuid4().hex}")
+    recorded = "already recorded" if scored["already_recorded"] else "recorded"
+    _out(f"interval {scored['interval']}: {scored['rows']} application(s) scored with champion version "
+         f"{scored['model_version']}, {scored['favorable']} favourable decision(s) "
+         f"(threshold {scored['positive_threshold']:.4g} on p_positive)")
+    _out(f"decisions: {scored['file']}  ({recorded}: audit entry {scored['audit_seq']})")
+    for shadow in scored["shadows"]:
+        _out(f"in shadow (never served): version {shadow['model_version']}, waiting for approval, "
+             f"{shadow['favorable']} favourable decision(s): {shadow['file']}")
     return EXIT_PASSED
 
 
@@ -580,6 +596,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _month(text: str) -> str:
+    from pipelines.data.sources import ONE_OFF_PATTERN, is_month
+
+    if not (is_month(text) or ONE_OFF_PATTERN.match(text)):
+        raise argparse.ArgumentTypeError(f"expected a data interval YYYY-MM (or data-<12 hex>), found {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fairgate`` command."""
     parser = argparse.ArgumentParser(prog="fairgate", description=__doc__.splitlines()[0])
@@ -596,6 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--reason", required=True, help="why (recorded)")
     rollback.add_argument("--to", type=int, help="a version that passed every gate")
     rollback.set_defaults(handler=command_rollback)
+    score = commands.add_parser("score", help="score one interval's applications with the verified champion")
+    score.add_argument("--interval", required=True, type=_month, help="data interval YYYY-MM (as fairgate run)")
+    score.set_defaults(handler=command_score)
     freeze = commands.add_parser("freeze", help="freeze automatic promotion (lifting it needs two people)")
     freeze.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     freeze.set_defaults(handler=command_freeze)

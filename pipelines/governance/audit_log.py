@@ -156,6 +156,7 @@ EVENT_KINDS = (
     "rollback",
     "integrity_alarm",
     "repair",
+    "scoring",
 )
 ERR_KIND = "audit log: unknown event kind {kind!r}; expected one of: " + ", ".join(EVENT_KINDS)
 ERR_ACTOR = "audit log: actor must be a non-empty string, found {found!r}"

@@ -82,7 +82,12 @@ def recorded_checksums(entries: list[Any], version: str) -> dict[str, str] | Non
 
 
 def verify_registered_model(
-    model_name: str, version: str, entries: list[Any], action: str, download_uri: str | None = None
+    model_name: str,
+    version: str,
+    entries: list[Any],
+    action: str,
+    download_uri: str | None = None,
+    into: Path | None = None,
 ) -> dict[str, str]:
     """Refuse ``action`` unless version's files match what the audit log recorded at registration.
 
@@ -96,6 +101,10 @@ def verify_registered_model(
         What is refused on a mismatch (``promote``, ``approval``, ``rollback``).
     download_uri : str, optional
         Where to download the files from; ``models:/<name>/<version>`` by default.
+    into : pathlib.Path, optional
+        An empty folder to keep the verified files in, so that what is loaded
+        afterwards is exactly what was checked (scoring); by default they are
+        downloaded to a temporary folder and deleted.
 
     Returns
     -------
@@ -105,7 +114,11 @@ def verify_registered_model(
     recorded = recorded_checksums(entries, version)
     if not recorded:
         raise BlockedError(action, [ERR_NOT_RECORDED.format(version=version, name=model_name)])
-    found = model_checksums(download_uri or f"models:/{model_name}/{version}")
+    uri = download_uri or f"models:/{model_name}/{version}"
+    if into is None:
+        found = model_checksums(uri)
+    else:
+        found = file_checksums(Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into))))
     problems = compare(recorded, found)
     if problems:
         raise BlockedError(action, [ERR_CHANGED.format(version=version, name=model_name, diff="; ".join(problems))])

@@ -21,10 +21,10 @@ def dag_bag():
 
 def test_every_dag_file_imports_without_error(dag_bag):
     assert dag_bag.import_errors == {}, dag_bag.import_errors
-    assert set(dag_bag.dag_ids) == {"retrain", "rollback", "approve", "unfreeze", "freeze", "repair"}
+    assert set(dag_bag.dag_ids) == {"retrain", "score", "rollback", "approve", "unfreeze", "freeze", "repair"}
 
 
-@pytest.mark.parametrize("dag_id", ["retrain", "rollback", "approve", "unfreeze", "freeze", "repair"])
+@pytest.mark.parametrize("dag_id", ["retrain", "score", "rollback", "approve", "unfreeze", "freeze", "repair"])
 def test_house_rules(dag_bag, dag_id):
     dag = dag_bag.dags[dag_id]
     assert dag.doc_md and len(dag.doc_md) > 200
@@ -49,6 +49,20 @@ def test_retrain_graph_is_the_governed_chain(dag_bag):
     assert dag.get_task("run_reference").upstream_task_ids == set()
     assert dag.get_task("promote").downstream_task_ids == set()
     assert dag.schedule is not None or dag.timetable is not None
+
+
+def test_score_is_monthly_with_one_task_and_a_typed_interval(dag_bag):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    dag = dag_bag.dags["score"]
+    assert type(dag.timetable).__name__ != "NullTimetable"  # scheduled, like retrain
+    assert dag.schedule == dag_bag.dags["retrain"].schedule == "@monthly"
+    assert [t.task_id for t in dag.tasks] == ["score_with_champion"]
+    interval = dag.params.get_param("interval")
+    assert interval.schema.get("title") and interval.description
+    assert interval.resolve("2025-01") == "2025-01" and interval.resolve(None) is None
+    with pytest.raises(ParamValidationError):
+        interval.resolve("2025-13")
 
 
 def test_rollback_is_manual_only_with_typed_params(dag_bag):

@@ -330,7 +330,9 @@ def _log_sklearn_model(model: Any, example: pd.DataFrame, name: str = "model") -
 
     ``pipelines.model.mitigation`` is pickled by value, so a mitigated model loads
     where fairgate is not installed; its signature holds the features only,
-    since no sensitive column is needed to predict.
+    since no sensitive column is needed to predict.  Its pyfunc form (what
+    ``mlflow models serve`` and ``mlflow.pyfunc.load_model`` run) answers with
+    ``predict_proba``, as its signature's output says.
     """
     # lazy: cloudpickle and mlflow.sklearn are needed only by the train task
     import cloudpickle
@@ -353,6 +355,9 @@ def _log_sklearn_model(model: Any, example: pd.DataFrame, name: str = "model") -
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
             pip_requirements=requirements,
             signature=signature,
+            # served (mlflow models serve, pyfunc) it answers what the gate evaluated: the class
+            # probabilities its signature declares, in classes_ order, never predict's 0.5 cut
+            pyfunc_predict_fn="predict_proba",
         )
     finally:
         cloudpickle.unregister_pickle_by_value(mitigation)
