@@ -63,7 +63,9 @@ def _ingested_rows(stdout: str) -> int:
     return int(line.split()[3])
 
 
-@pytest.mark.parametrize("kind", ["files", "sqlite", "postgres"])
+# The sql source runs end to end on Postgres; on SQLite the same query path is read month by month in
+# tests/data/test_sources.py (a third pair of Airflow runs here would add about 90 s and no other code).
+@pytest.mark.parametrize("kind", ["files", "postgres"])
 def test_two_consecutive_months_each_ingest_exactly_their_month(session_root: Path, kind: str, request) -> None:
     batches = monthly_applications()
     project, env = _project(session_root / f"e2e-own-{kind}", kind, batches, request)
