@@ -39,7 +39,7 @@ URL_ENV = "TEAM_APPLICATIONS_URL"
 
 
 def _project(root: Path, kind: str, batches: dict[str, pd.DataFrame], request) -> tuple[Path, dict[str, str]]:
-    """A project reading ``batches`` through a ``files`` or ``sql`` source; the environment its runs need."""
+    """A project reading ``batches`` through a ``files`` source or a ``sql`` source on Postgres; its environment."""
     if kind == "files":
         project = make_project(root, **OWN_SOURCE_PROJECT, **{"dataset.source": "files", "dataset.path": FILES_PATH})
         write_monthly_files(project, batches, FILES_PATH)
@@ -48,12 +48,9 @@ def _project(root: Path, kind: str, batches: dict[str, pd.DataFrame], request) -
         root, **OWN_SOURCE_PROJECT,
         **{"dataset.source": "sql", "dataset.sql": {"url_env": URL_ENV, "query": SQL_QUERY}},
     )
-    if kind == "sqlite":
-        url = f"sqlite:///{root.parent / (root.name + '-source.db')}"
-    else:
-        services: PostgresRedis = request.getfixturevalue("postgres_redis")
-        name = f"source_{secrets.token_hex(4)}"
-        url = services.postgres.create_database(name, name).url()
+    services: PostgresRedis = request.getfixturevalue("postgres_redis")
+    name = f"source_{secrets.token_hex(4)}"
+    url = services.postgres.create_database(name, name).url()
     write_sql_table(url, batches)
     return project, {URL_ENV: url}
 
