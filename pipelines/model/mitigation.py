@@ -100,30 +100,12 @@ class ExponentiatedGradientClassifier(ClassifierMixin, BaseEstimator):  # type: 
         # lazy: fitting needs fairlearn; the fitted model, pickled by value, must load and predict without it
         from fairlearn.reductions import DemographicParity, EqualizedOdds, ErrorRate, ExponentiatedGradient
 
-        if self.constraint not in CONSTRAINTS:
-            raise ValueError(f"unknown constraint {self.constraint!r}: expected one of {CONSTRAINTS}")
-        s = float(self.positive_threshold)
-        if not 0.0 < s < 1.0:
-            raise ValueError(f"positive_threshold must be in (0, 1), found {s!r}")
         if sensitive_features is None:
             raise ValueError("exponentiated gradient needs the sensitive columns to fit")
-        labels = np.asarray(y)
-        self.classes_ = np.unique(labels)
-        if len(self.classes_) != 2 or self.positive_label not in set(self.classes_.tolist()):
-            raise ValueError(
-                f"exponentiated gradient needs two classes including {self.positive_label!r}, "
-                f"found {self.classes_.tolist()}"
-            )
-        is_positive = labels == self.positive_label
-        weights = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        self.class_weights_ = {
-            "positive": _one_weight(weights[is_positive], "positive", "exponentiated gradient"),
-            "negative": _one_weight(weights[~is_positive], "negative", "exponentiated gradient"),
-        }
-        self.costs_ = {
-            "fn": self.class_weights_["positive"] * (1.0 - s),
-            "fp": self.class_weights_["negative"] * s,
-        }
+        self.classes_, self.class_weights_, self.costs_, _ = _decision_costs(
+            "exponentiated gradient", self.constraint, self.positive_threshold, self.positive_label, y, sample_weight
+        )
+        is_positive = np.asarray(y) == self.positive_label
         moment = DemographicParity if self.constraint == "demographic_parity" else EqualizedOdds
         reduction = ExponentiatedGradient(
             clone(self.estimator),
@@ -177,6 +159,35 @@ def _one_weight(weights: np.ndarray, which: str, method: str) -> float:
             f"different row weights (reweighing and {method} do not combine)"
         )
     return float(distinct[0])
+
+def _decision_costs(
+    method: str, constraint: str, positive_threshold: float, positive_label: Any, y: Any, sample_weight: Any
+) -> tuple[np.ndarray, dict[str, float], dict[str, float], np.ndarray]:
+    """Validate a mitigation's inputs; return its classes, class weights, error costs and row weights.
+
+    A false negative costs the positive class's weight times ``1 - s``, a false
+    positive the negative class's weight times ``s`` (``s`` the threshold on the
+    positive class's probability): minimising that cost decides at ``s`` on the
+    class-weighted data, as the unmitigated pipeline does.
+    """
+    if constraint not in CONSTRAINTS:
+        raise ValueError(f"unknown constraint {constraint!r}: expected one of {CONSTRAINTS}")
+    s = float(positive_threshold)
+    if not 0.0 < s < 1.0:
+        raise ValueError(f"positive_threshold must be in (0, 1), found {s!r}")
+    labels = np.asarray(y)
+    classes = np.unique(labels)
+    if len(classes) != 2 or positive_label not in set(classes.tolist()):
+        raise ValueError(f"{method} needs two classes including {positive_label!r}, found {classes.tolist()}")
+    is_positive = labels == positive_label
+    weights = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    class_weights = {
+        "positive": _one_weight(weights[is_positive], "positive", method),
+        "negative": _one_weight(weights[~is_positive], "negative", method),
+    }
+    costs = {"fn": class_weights["positive"] * (1.0 - s), "fp": class_weights["negative"] * s}
+    return classes, class_weights, costs, weights
+
 
 
 # --------------------------------------------------------------------------- ThresholdOptimizer
@@ -309,29 +320,11 @@ class ThresholdOptimizerClassifier(ClassifierMixin, BaseEstimator):  # type: ign
         # lazy: fitting needs fairlearn; the fitted model, pickled by value, must load and predict without it
         from fairlearn.postprocessing import ThresholdOptimizer
 
-        if self.constraint not in CONSTRAINTS:
-            raise ValueError(f"unknown constraint {self.constraint!r}: expected one of {CONSTRAINTS}")
-        s = float(self.positive_threshold)
-        if not 0.0 < s < 1.0:
-            raise ValueError(f"positive_threshold must be in (0, 1), found {s!r}")
+        self.classes_, self.class_weights_, self.costs_, weights = _decision_costs(
+            "threshold_optimizer", self.constraint, self.positive_threshold, self.positive_label, y, sample_weight
+        )
+        is_positive = np.asarray(y) == self.positive_label
         groups = self.groups(X)
-        labels = np.asarray(y)
-        self.classes_ = np.unique(labels)
-        if len(self.classes_) != 2 or self.positive_label not in set(self.classes_.tolist()):
-            raise ValueError(
-                f"threshold_optimizer needs two classes including {self.positive_label!r}, "
-                f"found {self.classes_.tolist()}"
-            )
-        is_positive = labels == self.positive_label
-        weights = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        self.class_weights_ = {
-            "positive": _one_weight(weights[is_positive], "positive", "threshold_optimizer"),
-            "negative": _one_weight(weights[~is_positive], "negative", "threshold_optimizer"),
-        }
-        self.costs_ = {
-            "fn": self.class_weights_["positive"] * (1.0 - s),
-            "fp": self.class_weights_["negative"] * s,
-        }
         fit_params = {} if sample_weight is None else {"estimator__sample_weight": weights}
         with _cost_objective(self.costs_) as objective:
             optimizer = ThresholdOptimizer(

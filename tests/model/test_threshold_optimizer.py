@@ -300,16 +300,22 @@ def test_the_logged_model_serves_the_same_decisions_through_pyfunc(
         """
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    outputs = [str(tmp_path / "labels.npy"), str(tmp_path / "proba.npy")]
+    outputs = [str(tmp_path / "served.npy"), str(tmp_path / "proba.npy")]
     done = subprocess.run(
         [sys.executable, "-c", probe, local, str(tmp_path / "rows.parquet"), *outputs],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    np.testing.assert_array_equal(np.load(outputs[0]), parity_model.model.predict(rows))
+    # pyfunc (mlflow models serve) answers predict_proba, as the signature says; the caller applies the threshold
+    served = np.load(outputs[0])
+    np.testing.assert_array_equal(served, parity_model.model.predict_proba(rows))
     np.testing.assert_array_equal(np.load(outputs[1]), parity_model.model.predict_proba(rows))
-    decided_default = optimizer_of(parity_model).decide_positive(rows)
-    np.testing.assert_array_equal(np.load(outputs[0]) == 1, decided_default)
+    optimizer = optimizer_of(parity_model)
+    decided_default = optimizer.decide_positive(rows)
+    # the served probability lies on the optimizer's side of the threshold, never on it
+    np.testing.assert_array_equal(served[:, 1] > optimizer.positive_threshold, decided_default)
+    assert not np.any(served[:, 1] == optimizer.positive_threshold)
+    np.testing.assert_array_equal(parity_model.model.predict(rows) == 1, decided_default)
 
 
 def test_training_settings_accept_the_method_when_the_attribute_is_an_input() -> None:
