@@ -50,6 +50,14 @@ def _group_name(value: Any) -> Any:
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
+def _distinct_groups(value: list[str]) -> list[str]:
+    """Refuse a list of groups naming one group twice."""
+    repeated = sorted({name for name in value if value.count(name) > 1})
+    if repeated:
+        raise ValueError(f"groups named twice: {repeated}")
+    return value
+
+
 class GroupMerge(Section):
     """Groups of one sensitive attribute audited, evaluated, mitigated and gated as one group ``into``."""
 
@@ -58,13 +66,7 @@ class GroupMerge(Section):
 
     _names = field_validator("into", "groups", mode="before")(_group_names)
 
-    @field_validator("groups")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        repeated = sorted({name for name in value if value.count(name) > 1})
-        if repeated:
-            raise ValueError(f"groups named twice: {repeated}")
-        return value
+    _distinct = field_validator("groups")(_distinct_groups)
 
 
 class SmallGroupPolicy(Section):
@@ -90,13 +92,7 @@ class SmallGroupPolicy(Section):
             raise ValueError("a small-group policy needs a reason (why the reviewers accepted it)")
         return value
 
-    @field_validator("report_only")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        repeated = sorted({name for name in value if value.count(name) > 1})
-        if repeated:
-            raise ValueError(f"groups named twice: {repeated}")
-        return value
+    _distinct = field_validator("report_only")(_distinct_groups)
 
     @model_validator(mode="after")
     def _coherent(self) -> SmallGroupPolicy:
