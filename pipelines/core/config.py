@@ -37,6 +37,7 @@ from pipelines.core.dataset_settings import (  # noqa: F401 (re-exported: import
     SqlSourceSettings,
 )
 from pipelines.core.dataset_settings import Section as _Section
+from pipelines.core.monitoring_settings import MonitoringSettings
 from pipelines.core.errors import BadInputError
 
 CONFIG_FILE_NAME = "fairgate.yaml"
@@ -512,6 +513,7 @@ class FairgateConfig(_Section):
     gate: GateSettings = GateSettings()
     registry: RegistrySettings
     audit_log: AuditLogSettings = AuditLogSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     def as_dict(self) -> dict[str, Any]:
         """Return the validated configuration as plain JSON-ready data."""
@@ -521,11 +523,13 @@ class FairgateConfig(_Section):
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON of the validated configuration, without ``audit_log``.
 
-        Where events are recorded does not change what a run decides, and
-        configurations written before the section existed keep their hash.
+        Where events are recorded, and how the champion is watched once it
+        serves (``monitoring``), do not change what a run decides, and
+        configurations written before those sections existed keep their hash.
         """
         settings = self.as_dict()
         settings.pop("audit_log", None)
+        settings.pop("monitoring", None)
         canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

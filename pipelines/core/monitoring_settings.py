@@ -1,0 +1,76 @@
+"""The ``monitoring`` section of ``fairgate.yaml``: what watching the champion measures and when it alerts.
+
+Split from :mod:`pipelines.core.config`, which re-exports every name here.  One
+class per horizon of the ``monitor`` DAG (docs/monitoring.md) and one for the
+alerts and the automatic rollback.  Every limit comes as a pair: ``warn``
+notifies, ``critical`` escalates (an ethical critical breach confident under its
+interval rolls the champion back).  The section does not change what a
+retraining run decides, so it is left out of the configuration hash.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipelines.core.dataset_settings import Section
+
+
+class AlertLimit(Section):
+    """A warning and a critical limit on one monitored value, on the side ``direction`` names.
+
+    ``direction: min`` breaches below the limits (a ratio, an AUC), ``max`` above
+    them (a drift statistic, a disagreement rate).  ``critical`` lies beyond
+    ``warn`` on that side.
+    """
+
+    direction: Literal["min", "max"]
+    warn: float
+    critical: float
+
+    @model_validator(mode="after")
+    def _critical_beyond_warn(self) -> AlertLimit:
+        for value in (self.warn, self.critical):
+            if not math.isfinite(value):
+                raise ValueError("limits must be finite numbers")
+        if self.direction == "min" and self.critical > self.warn:
+            raise ValueError(f"critical ({self.critical}) must not be above warn ({self.warn}) for a minimum")
+        if self.direction == "max" and self.critical < self.warn:
+            raise ValueError(f"critical ({self.critical}) must not be below warn ({self.warn}) for a maximum")
+        return self
+
+
+class DecisionTimeMonitoring(Section):
+    """Horizon 1, at decision time without labels: input drift, decisions per group, shadow disagreement."""
+
+    demographic_parity_ratio: AlertLimit = AlertLimit(direction="min", warn=0.85, critical=0.8)
+
+
+class EstimatedPerformanceMonitoring(Section):
+    """Horizon 2, before labels mature: performance estimated from the champion's calibrated probabilities."""
+
+    roc_auc: AlertLimit = AlertLimit(direction="min", warn=0.72, critical=0.7)
+
+
+class RealisedMonitoring(Section):
+    """Horizon 3, when labels mature: realised metrics per group of the decisions whose outcomes are known."""
+
+    demographic_parity_ratio: AlertLimit = AlertLimit(direction="min", warn=0.85, critical=0.8)
+
+
+class AlertSettings(Section):
+    """How breaches are acted on: notification, and the automatic rollback on a confident ethical breach."""
+
+    automatic_rollback: bool = True
+
+
+class MonitoringSettings(Section):
+    """The whole ``monitoring`` section."""
+
+    experiment: str = Field(default="fairgate-monitoring", min_length=1)
+    decision_time: DecisionTimeMonitoring = DecisionTimeMonitoring()
+    estimated: EstimatedPerformanceMonitoring = EstimatedPerformanceMonitoring()
+    realised: RealisedMonitoring = RealisedMonitoring()
+    alerts: AlertSettings = AlertSettings()
