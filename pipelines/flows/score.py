@@ -409,3 +409,15 @@ def frame_hash(frame: pd.DataFrame) -> str:
     digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return "sha256:" + digest.hexdigest()
+
+
+def asset_extra(scored: dict[str, Any]) -> dict[str, Any]:
+    """What a scoring's Asset event says (small, JSON): the interval, and each model's version and file."""
+    return {
+        "interval": scored["interval"],
+        "champion": {"version": scored["model_version"], "file": scored["file"]},
+        "shadows": [
+            {"version": shadow["model_version"], "reason": shadow["shadow_reason"], "file": shadow["file"]}
+            for shadow in scored["shadows"]
+        ],
+    }
