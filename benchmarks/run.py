@@ -1,10 +1,13 @@
 """Stage-by-stage wall time and peak memory of the retrain pipeline at growing sizes.
 
-Usage: ``python benchmarks/run.py [--rows 100000 1000000]``.  Each stage runs in
+Usage: ``python benchmarks/run.py [--rows 100000 1000000] [--only stages|scoring]``.  Each stage runs in
 its own process (so its peak resident memory is its own) on generated loan
 applications, calling the same ``pipelines`` functions the DAG calls.  Nothing
 is asserted: this measures, to keep the project honest over time.  The
 timing excludes imports and reading inputs; peak memory includes them.
+Then the scoring throughput at the same sizes (:mod:`benchmarks.scoring`):
+fairgate's scoring against a plain ``predict_proba`` on the same rows, the
+outputs checked equal.  ``--only`` runs one of the two parts.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
         train = pd.read_parquet(work / "train.parquet")
         started = time.perf_counter()
         features = candidate_feature_columns(train, dataset)
-        trained = train_model(train, features, dataset, config.training)
+        trained = train_model(train, features, dataset, config.training, decision=config.decision)
         (work / "model.pkl").write_bytes(cloudpickle.dumps((trained.model, features)))
     elif stage in ("evaluate", "gate"):
         import cloudpickle
@@ -123,18 +126,18 @@ def run_stage(stage: str, work: Path, rows: int) -> dict:
         import mlflow
 
         from pipelines.core.project import ProjectPaths
-        from pipelines.flows.retrain.model_stages import _log_sklearn_model
+        from pipelines.flows.retrain.logged_model import log_sklearn_model
         from pipelines.governance import registry
 
         model, features = cloudpickle.loads((work / "model.pkl").read_bytes())
-        example = pd.read_parquet(work / "holdout.parquet")[features].head(5)
+        example = pd.read_parquet(work / "train.parquet")[features]  # the example is built from the training rows
         paths = ProjectPaths(work)
         started = time.perf_counter()
         client = registry.connect(paths)
         experiment = registry.ensure_experiment(client, paths, "bench")
         run_id = registry.open_run(client, experiment, f"bench-{time.time_ns()}", {})
         with mlflow.start_run(run_id=run_id):
-            info = _log_sklearn_model(model, example)
+            info = log_sklearn_model(model, example)
         registry.register_candidate(client, "bench", info.model_uri, run_id, run_id, {"fairgate.bench": "true"})
     else:
         raise SystemExit(f"unknown stage {stage}")
@@ -149,6 +152,7 @@ def _peak_mb() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--only", choices=("stages", "scoring"), help="run only this part (default: both)")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,8 +162,21 @@ def main() -> int:
         sys.stdout.write("BENCH " + json.dumps(result) + "\n")
         return 0
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AIRFLOW", "DVC_"))}
+    if args.only != "scoring":
+        status = _stages(args.rows, env)
+        if status != 0:
+            return status
+    if args.only != "stages":
+        rows = [str(size) for size in args.rows]
+        command = [sys.executable, "-m", "benchmarks.scoring", "--rows", *rows]
+        return subprocess.run(command, cwd=REPO, env=env).returncode
+    return 0
+
+
+def _stages(sizes: list[int], env: dict[str, str]) -> int:
+    """Each stage in its own process at each size; print its wall seconds and peak memory."""
     print(f"{'stage':<10} {'rows':>10} {'wall s':>9} {'peak MB':>9}")
-    for rows in args.rows:
+    for rows in sizes:
         with tempfile.TemporaryDirectory(prefix="fairgate-bench-") as folder:
             work = Path(folder) / "project"
             work.mkdir()

@@ -15,10 +15,15 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
+
+# The project's decisions, var/scores (one Parquet file per interval and model): the score DAG's task
+# updates it each time it scores an interval; the event's extra names the interval and the files
+# (pipelines.flows.score.asset_extra).  A DAG scheduled on it (schedule=[SCORES]) runs after each scoring.
+SCORES = Asset(name="fairgate_scores", uri="fairgate://var/scores", group="fairgate")
 UNKNOWN_USER = "airflow:unknown-user"
 
 

@@ -18,9 +18,15 @@ version, the model digest, the threshold, the input data hash) go to
 entry to the audit log. A retried or repeated run with the same champion and
 data rewrites the same file and appends nothing.
 
-A candidate waiting for two sign-offs (deployments frozen) is checked the
-same way and scored in shadow beside the champion (`shadow-v<version>.parquet`);
-its decisions are never served.
+A candidate waiting for two sign-offs (deployments frozen), and the last
+candidate blocked only on non-regression, are checked the same way and scored
+in shadow beside the champion (`shadow-v<version>.parquet`); their decisions are never served. Every model
+decides with the threshold it was gated with (recorded in the audit log), not
+with today's `decision` in fairgate.yaml.
+
+Each successful scoring updates the Asset `fairgate_scores`
+(`fairgate://var/scores`); the event's extra names the interval and the files,
+so a DAG scheduled on that Asset (monitoring) runs after each scoring.
 
 The task body is one call into `pipelines.flows.score`; `fairgate score
 --interval YYYY-MM` makes the same call from the shell.
@@ -31,7 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Param, get_current_context, task
-from governed_dag import governed_call, governed_dag
+from governed_dag import SCORES, governed_call, governed_dag
 
 
 @governed_dag(
@@ -54,7 +60,7 @@ from governed_dag import governed_call, governed_dag
 def score() -> None:
     """Wire the one scoring step; the work is in ``pipelines.flows.score.score``."""
 
-    @task
+    @task(outlets=[SCORES])
     def score_with_champion() -> dict[str, Any]:
         # pipelines is imported when the task runs, never when the DAG file is parsed
         from pipelines.flows import score as scoring
@@ -65,7 +71,9 @@ def score() -> None:
         interval = context["params"].get("interval") or interval_for_run(
             str(dag_run.run_type), context.get("data_interval_end"), context.get("logical_date")
         )
-        return governed_call(scoring.score, interval, dag_run.run_id)
+        scored: dict[str, Any] = governed_call(scoring.score, interval, dag_run.run_id)
+        context["outlet_events"][SCORES].extra = scoring.asset_extra(scored)
+        return scored
 
     score_with_champion()
 

@@ -300,9 +300,13 @@ def command_score(args: argparse.Namespace) -> int:
          f"{scored['model_version']}, {scored['favorable']} favourable decision(s) "
          f"(threshold {scored['positive_threshold']:.4g} on p_positive)")
     _out(f"decisions: {scored['file']}  ({recorded}: audit entry {scored['audit_seq']})")
+    for note in scored["policy_differences"]:
+        _out(f"champion version {scored['model_version']}: {note}")
     for shadow in scored["shadows"]:
-        _out(f"in shadow (never served): version {shadow['model_version']}, waiting for approval, "
+        _out(f"in shadow (never served): version {shadow['model_version']}, {shadow['shadow_reason']}, "
              f"{shadow['favorable']} favourable decision(s): {shadow['file']}")
+        for note in shadow["policy_differences"]:
+            _out(f"shadow version {shadow['model_version']}: {note}")
     return EXIT_PASSED
 
 

@@ -14,8 +14,11 @@ target before anything is scored:
   the model scored is loaded from exactly those checked files.
 
 A check that fails refuses the scoring (exit 1, one line), with nothing written.
-A candidate waiting for two sign-offs (deployments frozen) is checked the same
-way and scored in shadow: its decisions go beside the champion's, in
+A candidate waiting for two sign-offs (deployments frozen), and the last
+candidate registered after the champion whose recorded gate decision blocked
+it only on non-regression (every absolute check passed), are checked the same
+way (the latter's record must say exactly that, its tags agree, its files
+match) and scored in shadow: their decisions go beside the champion's, in
 ``shadow-v<version>.parquet``, and are never served.
 
 The applications are the interval's rows from the same sources as
@@ -24,10 +27,13 @@ The applications are the interval's rows from the same sources as
 it); for ``files`` and ``sql``, the interval's rows; for a ``file``, its rows
 decided inside the interval (or the whole file for its one-off version).
 
-The decisions are those the gate evaluated: ``p_positive`` is the champion's
-``predict_proba`` column of ``dataset.positive_label`` and the decision is
-:func:`pipelines.model.metrics.approve_decisions` with ``decision`` and
-``dataset.positive_is_favorable`` of fairgate.yaml.  They are written to
+The decisions are those the gate evaluated: ``p_positive`` is the model's
+``predict_proba`` column of the positive label and the decision is the gate's
+rule (:func:`pipelines.model.metrics.decide_at_threshold`) at the threshold
+and direction the model was evaluated and gated with, read from its
+``gate_decision`` entry (:mod:`pipelines.governance.decision_record`), never
+from today's ``decision`` in fairgate.yaml: a difference is reported, not
+applied.  They are written to
 ``var/scores/interval=<interval>/champion-v<version>.parquet`` (one row per
 application, its ids first), and one ``scoring`` entry is appended to the
 audit log.  Scoring the same interval again with the same champion and the
@@ -38,12 +44,14 @@ its own file beside it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mlflow.artifacts
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
@@ -55,10 +63,11 @@ from pipelines.core.files import write_parquet
 from pipelines.core.project import ProjectPaths, open_project
 from pipelines.core.tables import read_table
 from pipelines.data import generator, sources
-from pipelines.governance import approvals, champion_record, records, registry, tags
+from pipelines.governance import approvals, champion_record, decision_record, records, registry, tags
+from pipelines.governance.decision_record import DecisionPolicy
 from pipelines.governance.model_integrity import manifest_digest, verify_registered_model
 from pipelines.model.holdout import positive_column, predict_positive
-from pipelines.model.metrics import approve_decisions
+from pipelines.model.metrics import decide_at_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +77,13 @@ ROW_COLUMN = "row"  # the row's position in the interval's batch, when dataset.i
 OUTPUT_COLUMNS = (
     "p_positive", "favorable", "model_version", "model_digest", "positive_threshold", "positive_is_favorable",
     "data_hash",
+)
+
+SHADOW_WAITING = "waiting for approval"
+SHADOW_NON_REGRESSION = "blocked only on non-regression"
+NOTE_POLICY_DIFFERS = (
+    "decision policy: fairgate.yaml now gives {field} {today!r}, the model was gated with {recorded!r} "
+    "({source}); it decides with the recorded one"
 )
 
 ERR_NO_CHAMPION = "no champion to score with: {name!r} has no version under the alias {alias!r}"
@@ -142,7 +158,10 @@ def _write_and_record(
     decisions: pd.DataFrame,
 ) -> dict[str, Any]:
     """Write one model's decisions of the interval and append its ``scoring`` entry (once per key)."""
-    version, digest = model.version, model.digest
+    version, digest, policy = model.version, model.digest, model.policy
+    differences = policy_differences(policy, config)
+    for note in differences:
+        logger.warning("interval %s, %s version %s: %s", interval, role, version, note)
     relative = Path("var") / "scores" / f"interval={interval}" / f"{role}-v{version}.parquet"
     payload = {
         "interval": interval,
@@ -151,7 +170,10 @@ def _write_and_record(
         "model_version": version,
         "model_digest": digest,
         "positive_threshold": float(decisions["positive_threshold"].iloc[0]),
-        "positive_is_favorable": config.dataset.positive_is_favorable,
+        "positive_is_favorable": policy.positive_is_favorable,
+        "decision_policy": policy.to_dict(),
+        "policy_differences": differences,
+        "shadow_reason": model.shadow_reason or None,
         "data_hash": applications.data_hash,
         "decisions_hash": frame_hash(decisions),
         "rows": len(decisions),
@@ -159,7 +181,7 @@ def _write_and_record(
         "file": relative.as_posix(),
         "source": applications.note,
         "summary": f"interval {interval}: {len(decisions)} application(s) scored with {role} version {version}"
-        + ("" if role == "champion" else " (in shadow, never served)"),
+        + ("" if role == "champion" else f" (in shadow, never served: {model.shadow_reason})"),
     }
     write_parquet(decisions, paths.root / relative)
     name = config.registry.model_name
@@ -173,23 +195,30 @@ def _write_and_record(
 
 @dataclass(frozen=True)
 class VerifiedModel:
-    """A version as checked: its number, the digest of its files, the model loaded from them, its inputs."""
+    """A version as checked: its number, files digest, loaded model, inputs, and the policy it was gated with.
+
+    ``shadow_reason`` says why a model other than the champion is scored (in shadow); empty for the champion.
+    """
 
     version: str
     digest: str
     model: Any
     inputs: list[str]
+    policy: DecisionPolicy
+    shadow_reason: str = ""
 
 
 def verified_models(
     paths: ProjectPaths, config: FairgateConfig, folder: Path
 ) -> tuple[VerifiedModel, list[VerifiedModel]]:
-    """The champion, and the candidates waiting for approval, each checked and loaded from its checked files.
+    """The champion and the candidates scored in shadow, each checked and loaded from its checked files.
 
     Every check a move of ``champion`` makes, in the same order (see the
     module's docstring).  A candidate waiting for two sign-offs (recorded as
-    waiting in the audit log, and tagged so) is checked the same way and
-    scored in shadow: a check that fails refuses the whole scoring.
+    waiting in the audit log, and tagged so), and the last candidate registered
+    after the champion that its recorded gate decision blocked only on
+    non-regression, are checked the same way and scored in shadow: a check that
+    fails refuses the whole scoring.
     """
     records.require_intact_log(paths, config)
     client = registry.connect(paths)
@@ -200,27 +229,68 @@ def verified_models(
         raise BlockedError(STAGE, [ERR_NO_CHAMPION.format(name=name, alias=alias)])
     with records.open_audit_log(paths, config) as log:
         entries = log.entries()
+    every = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
     waiting = [
         version
-        for version in sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
+        for version in every
         if version.tags.get(tags.AWAITING_APPROVAL) == "true" and str(version.version) != str(current.version)
         and approvals.awaiting_entry(entries, name, str(version.version)) is not None
     ]
-    checked = [_verified(name, version, entries, folder / f"v{version.version}") for version in [current, *waiting]]
+    blocked = [
+        version
+        for version in every
+        if int(version.version) > int(current.version) and _blocked_only_on_non_regression(entries, version)
+    ][-1:]
+    chosen = [(current, "", champion_record.target_problems(entries, name, current))]
+    chosen += [
+        (version, SHADOW_WAITING, champion_record.target_problems(entries, name, version)) for version in waiting
+    ]
+    chosen += [(version, SHADOW_NON_REGRESSION, _shadow_problems(entries, name, version)) for version in blocked]
+    checked = [
+        _verified(name, version, entries, folder / f"v{version.version}", problems, reason)
+        for version, reason, problems in chosen
+    ]
     return checked[0], checked[1:]
 
 
-def _verified(name: str, version: Any, entries: list[Any], folder: Path) -> VerifiedModel:
-    """One registered version: its recorded gate passed, its files as registered, loaded from them."""
+def _blocked_only_on_non_regression(entries: list[Any], version: Any) -> bool:
+    """Whether the audit log's gate decision of ``version`` blocked it on non-regression checks only."""
+    entry = decision_record.gate_entry(entries, version.run_id)
+    return entry is not None and decision_record.blocked_only_on_non_regression(entry.payload.get("decision"))
+
+
+def _shadow_problems(entries: list[Any], name: str, version: Any) -> list[str]:
+    """Why a candidate blocked only on non-regression may not be scored in shadow: its record and tags disagree."""
+    record = champion_record.recorded_gate(entries, name, version)
+    if isinstance(record, str):
+        return [record]
+    return champion_record.tag_disagreements(record, name, version)
+
+
+def _verified(
+    name: str, version: Any, entries: list[Any], folder: Path, problems: list[str], shadow_reason: str
+) -> VerifiedModel:
+    """One registered version: its record as required, its files as registered, loaded from them."""
     number = str(version.version)
-    problems = champion_record.target_problems(entries, name, version)
     if problems:
         raise BlockedError(STAGE, problems)
+    policy = decision_record.recorded_policy(entries, version, _read_run_artifact)
+    if isinstance(policy, str):
+        raise BlockedError(STAGE, [policy])
     folder.mkdir(parents=True)
     checksums = verify_registered_model(name, number, entries, STAGE, into=folder)
     model_folder = _model_folder(folder)
     model = mlflow.sklearn.load_model(str(model_folder))
-    return VerifiedModel(number, manifest_digest(checksums), model, model_inputs(model, model_folder, name, number))
+    inputs = model_inputs(model, model_folder, name, number)
+    return VerifiedModel(number, manifest_digest(checksums), model, inputs, policy, shadow_reason)
+
+
+def _read_run_artifact(run_id: str, artifact: str) -> dict[str, Any]:
+    """A JSON artifact of an MLflow run (the tracking URI is the project's, set by ``registry.connect``)."""
+    with tempfile.TemporaryDirectory(prefix="fairgate-score-artifact-") as folder:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=folder)
+        loaded: dict[str, Any] = json.loads(Path(local).read_text(encoding="utf-8"))
+    return loaded
 
 
 def _model_folder(folder: Path) -> Path:
@@ -245,27 +315,47 @@ def score_applications(
 ) -> pd.DataFrame:
     """One row per application: its ids, ``p_positive``, the favourable decision and what decided it.
 
-    ``p_positive`` is never rounded; ``favorable`` is
-    :func:`~pipelines.model.metrics.approve_decisions` on it, as in the gate's evaluation.
+    ``p_positive`` is never rounded; ``favorable`` is the gate's rule
+    (:func:`~pipelines.model.metrics.decide_at_threshold`) at the threshold and
+    direction the model was gated with (its recorded :class:`DecisionPolicy`),
+    whatever ``decision`` in fairgate.yaml says today.
     """
-    frame, model, inputs = applications.frame, champion.model, champion.inputs
+    frame, model, inputs, policy = applications.frame, champion.model, champion.inputs, champion.policy
     missing = [column for column in inputs if column not in frame.columns]
     if missing:
         raise BadInputError(ERR_MISSING_INPUTS.format(interval=interval, columns=", ".join(missing)))
-    column, labels = positive_column(model, config.dataset.positive_label)
+    column, labels = positive_column(model, policy.positive_label)
     p_positive = predict_positive(model, frame[inputs], column, labels)
-    favorable = approve_decisions(p_positive, config.decision, config.dataset.positive_is_favorable)
-    threshold = config.decision.positive_threshold(config.dataset.positive_is_favorable)
+    favorable = decide_at_threshold(p_positive, policy.positive_threshold, policy.positive_is_favorable)
     decisions = applications.ids.reset_index(drop=True).assign(
         p_positive=np.asarray(p_positive, dtype=np.float64),
         favorable=favorable,
         model_version=champion.version,
         model_digest=champion.digest,
-        positive_threshold=np.float64(threshold),
-        positive_is_favorable=config.dataset.positive_is_favorable,
+        positive_threshold=np.float64(policy.positive_threshold),
+        positive_is_favorable=policy.positive_is_favorable,
         data_hash=applications.data_hash,
     )
     return decisions
+
+
+def policy_differences(policy: DecisionPolicy, config: FairgateConfig) -> list[str]:
+    """How fairgate.yaml's decision policy today differs from the one a model was gated with (empty: it does not).
+
+    Reported, never applied: the model decides with the recorded policy.
+    """
+    dataset = config.dataset
+    today = {
+        "positive_threshold": config.decision.positive_threshold(dataset.positive_is_favorable),
+        "positive_is_favorable": dataset.positive_is_favorable,
+        "positive_label": dataset.positive_label,
+    }
+    recorded = policy.to_dict()
+    return [
+        NOTE_POLICY_DIFFERS.format(field=field, today=value, recorded=recorded[field], source=policy.source)
+        for field, value in today.items()
+        if value != recorded[field]
+    ]
 
 
 def read_applications(paths: ProjectPaths, config: FairgateConfig, interval: str) -> Applications:
@@ -319,3 +409,15 @@ def frame_hash(frame: pd.DataFrame) -> str:
     digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return "sha256:" + digest.hexdigest()
+
+
+def asset_extra(scored: dict[str, Any]) -> dict[str, Any]:
+    """What a scoring's Asset event says (small, JSON): the interval, and each model's version and file."""
+    return {
+        "interval": scored["interval"],
+        "champion": {"version": scored["model_version"], "file": scored["file"]},
+        "shadows": [
+            {"version": shadow["model_version"], "reason": shadow["shadow_reason"], "file": shadow["file"]}
+            for shadow in scored["shadows"]
+        ],
+    }

@@ -152,14 +152,7 @@ def target_problems(entries: Sequence[Entry], model_name: str, version: Any) -> 
     record = recorded_gate(entries, model_name, version)
     if isinstance(record, str):
         return [record]
-    problems = [
-        ERR_TAG_DISAGREES.format(
-            version=record.version, name=model_name, tag=tag, tag_value=version.tags.get(tag, "absent"),
-            seq=record.gate_seq, recorded=record.value(field),
-        )
-        for tag, field in GATE_TAGS
-        if version.tags.get(tag) != record.value(field)
-    ]
+    problems = tag_disagreements(record, model_name, version)
     if not record.passed:
         problems.insert(
             0,
@@ -169,6 +162,18 @@ def target_problems(entries: Sequence[Entry], model_name: str, version: Any) -> 
             ),
         )
     return problems
+
+
+def tag_disagreements(record: RecordedGate, model_name: str, version: Any) -> list[str]:
+    """One line per gate tag of ``version`` that disagrees with its recorded gate decision."""
+    return [
+        ERR_TAG_DISAGREES.format(
+            version=record.version, name=model_name, tag=tag, tag_value=version.tags.get(tag, "absent"),
+            seq=record.gate_seq, recorded=record.value(field),
+        )
+        for tag, field in GATE_TAGS
+        if version.tags.get(tag) != record.value(field)
+    ]
 
 
 def recorded_moves(entries: Iterable[Entry], model_name: str) -> list[Entry]:

@@ -109,10 +109,19 @@ def approve_decisions(
         when the positive class is favourable, ``p_positive <= s`` when it is unfavourable.
         Either way the decision minimises the expected cost given ``p_positive``.
     """
-    s = decision.positive_threshold(positive_is_favorable)
+    return decide_at_threshold(p_positive, decision.positive_threshold(positive_is_favorable), positive_is_favorable)
+
+
+def decide_at_threshold(p_positive: np.ndarray, positive_threshold: float, positive_is_favorable: bool) -> np.ndarray:
+    """Return the favourable decision for each ``p_positive`` at the threshold ``s`` itself.
+
+    ``p_positive >= s`` when the positive class is favourable, ``p_positive <= s``
+    otherwise: the rule of :func:`approve_decisions`, for a threshold already
+    known (the one a model was gated with, read from the audit log).
+    """
     if positive_is_favorable:
-        return np.asarray(p_positive >= s, dtype=bool)
-    return np.asarray(p_positive <= s, dtype=bool)
+        return np.asarray(p_positive >= positive_threshold, dtype=bool)
+    return np.asarray(p_positive <= positive_threshold, dtype=bool)
 
 
 def cost_saving(expected_cost: float, cost_best_constant: float) -> float | None:

@@ -32,7 +32,7 @@ Why it is built this way:
   mixture's scikit-learn classifiers and weights; ``predict_proba`` needs
   numpy, scipy and scikit-learn, never fairlearn, never a sensitive column,
   and this module imports nothing from fairgate, so the logged model carries
-  the class by value (see ``pipelines.flows.retrain.model_stages._log_sklearn_model``).
+  the class by value (see ``pipelines.flows.retrain.logged_model.log_sklearn_model``).
 """
 
 from __future__ import annotations

@@ -20,9 +20,11 @@ from pipelines.flows.score import (
     Applications,
     VerifiedModel,
     frame_hash,
+    policy_differences,
     read_applications,
     score_applications,
 )
+from pipelines.governance.decision_record import DecisionPolicy
 from pipelines.model.metrics import approve_decisions
 from tests.conftest import REPO
 
@@ -57,6 +59,14 @@ OWN = {
     "dataset.id_columns": ["application_id"],
     "dataset.sensitive": ["gender"],
 }
+
+
+def _policy_of(config: FairgateConfig) -> DecisionPolicy:
+    """The policy fairgate.yaml gives today, as if it had been recorded at the gate."""
+    favorable = config.dataset.positive_is_favorable
+    return DecisionPolicy(
+        config.decision.positive_threshold(favorable), favorable, config.dataset.positive_label, "test"
+    )
 
 
 def test_generator_interval_is_the_batch_retrain_ingests(tmp_path: Path) -> None:
@@ -121,7 +131,7 @@ def test_decisions_are_the_gate_rule_on_the_positive_column(positive_is_favorabl
     inputs = ["income", "debt_ratio"]
     model = LogisticRegression().fit(frame[inputs], frame["default"])
     config = _config(**OWN, **{"dataset.positive_is_favorable": positive_is_favorable})
-    champion = VerifiedModel("4", "d" * 64, model, inputs)
+    champion = VerifiedModel("4", "d" * 64, model, inputs, _policy_of(config))
     applications = Applications(frame, frame[["application_id"]], frame_hash(frame), "test")
     decisions = score_applications(champion, applications, config, "2025-01")
     p_positive = model.predict_proba(frame[inputs])[:, list(model.classes_).index(1)]
@@ -137,3 +147,22 @@ def test_decisions_are_the_gate_rule_on_the_positive_column(positive_is_favorabl
             champion, Applications(frame.drop(columns="debt_ratio"), frame[["application_id"]], "h", "t"),
             config, "2025-01",
         )
+
+
+def test_a_model_decides_with_its_recorded_threshold_whatever_fairgate_yaml_says_today() -> None:
+    frame = _applications(400, "2025-01-01")
+    inputs = ["income", "debt_ratio"]
+    model = LogisticRegression().fit(frame[inputs], frame["default"])
+    gated_with = _config(**OWN, **{"decision.threshold": 0.4123456789012345})
+    recorded = _policy_of(gated_with)
+    assert recorded.positive_threshold == 0.4123456789012345  # positive unfavourable: s is the threshold itself
+    today = _config(**OWN, **{"decision.threshold": 0.6})  # loosened after promotion: more approvals
+    applications = Applications(frame, frame[["application_id"]], frame_hash(frame), "test")
+    decisions = score_applications(VerifiedModel("4", "d" * 64, model, inputs, recorded), applications, today, "m")
+    p_positive = decisions["p_positive"].to_numpy()
+    assert np.array_equal(decisions["favorable"].to_numpy(), p_positive <= 0.4123456789012345)
+    assert not np.array_equal(decisions["favorable"].to_numpy(), p_positive <= 0.6)  # today's would differ
+    assert set(decisions["positive_threshold"]) == {0.4123456789012345}  # the exact float, never rounded
+    (note,) = policy_differences(recorded, today)
+    assert "fairgate.yaml now gives positive_threshold 0.6" in note and "0.4123456789012345" in note
+    assert policy_differences(recorded, gated_with) == []

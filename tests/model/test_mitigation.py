@@ -168,7 +168,7 @@ def test_the_logged_model_predicts_without_fairgate_or_a_sensitive_column(
 ) -> None:
     import mlflow
 
-    from pipelines.flows.retrain.model_stages import _log_sklearn_model
+    from pipelines.flows.retrain.logged_model import log_sklearn_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -177,7 +177,7 @@ def test_the_logged_model_predicts_without_fairgate_or_a_sensitive_column(
     # artifacts in tmp_path too: a SQLite store's default artifact root is ./mlruns of the working directory
     experiment = mlflow.create_experiment("mitigation", artifact_location=(tmp_path / "artifacts").as_uri())
     with mlflow.start_run(experiment_id=experiment):
-        info = _log_sklearn_model(default_model.model, example)
+        info = log_sklearn_model(default_model.model, example)
     local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "model"))
     assert "gender" not in [spec.name for spec in info.signature.inputs]
     rows = generated.holdout[generated.features].head(200)

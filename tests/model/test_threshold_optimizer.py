@@ -272,7 +272,7 @@ def test_the_logged_model_serves_the_same_decisions_through_pyfunc(
 ) -> None:
     import mlflow
 
-    from pipelines.flows.retrain.model_stages import _log_sklearn_model
+    from pipelines.flows.retrain.logged_model import log_sklearn_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -280,7 +280,7 @@ def test_the_logged_model_serves_the_same_decisions_through_pyfunc(
     example = parity.train[parity.features].head(5)
     experiment = mlflow.create_experiment("threshold", artifact_location=(tmp_path / "artifacts").as_uri())
     with mlflow.start_run(experiment_id=experiment):
-        info = _log_sklearn_model(parity_model.model, example)
+        info = log_sklearn_model(parity_model.model, example)
     assert "group" in [spec.name for spec in info.signature.inputs]
     local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "model"))
     rows = parity.holdout[parity.features].head(500).reset_index(drop=True)

@@ -14,10 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy
 import pandas as pd
-import scipy
-import sklearn
 
 from pipelines.core.config import TrainingSettings
 from pipelines.core.errors import BlockedError
@@ -33,15 +30,16 @@ from pipelines.flows.retrain.context import (
     stage_input,
     stage_record,
 )
+from pipelines.flows.retrain.logged_model import log_sklearn_model
 from pipelines.flows.retrain.mlflow_run import keep_running
 from pipelines.flows.retrain.results import Evaluated, Gated, Registered, RunState, Trained
 from pipelines.flows.retrain.resume import handed_on
 from pipelines.governance import champion_record, registry, tags
+from pipelines.governance.decision_record import policy_of_result
 from pipelines.governance.gate import GateDecision, decide
 from pipelines.governance.mitigation_search import SearchResult, train_with_search
 from pipelines.governance.model_integrity import manifest_digest, model_checksums
 from pipelines.governance.records import record_event
-from pipelines.model import mitigation
 from pipelines.model.evaluate import evaluate_models, flatten_metrics, per_group_table
 from pipelines.model.train import TrainedModel
 from pipelines.model.weights_reference import MAX_ULP, check_received_weights
@@ -167,12 +165,12 @@ def _log_training(
                 tags.MITIGATION: json.dumps(trained.fingerprint["mitigation"], sort_keys=True),
             }
         )
-        model_info = _log_sklearn_model(trained.model, train_frame[features].head(5))
+        model_info = log_sklearn_model(trained.model, train_frame[features])
         unmitigated_uri = None
         if trained.unmitigated is not None:
             # not registered: the evaluate stage scores it to report what the mitigation cost
-            unmitigated_uri = _log_sklearn_model(
-                trained.unmitigated, train_frame[features].head(5), name="unmitigated_model"
+            unmitigated_uri = log_sklearn_model(
+                trained.unmitigated, train_frame[features], name="unmitigated_model"
             ).model_uri
     return str(model_info.model_uri), unmitigated_uri
 
@@ -325,46 +323,6 @@ def _log_metrics(
     return metrics
 
 
-def _log_sklearn_model(model: Any, example: pd.DataFrame, name: str = "model") -> Any:
-    """Log the pipeline as a self-contained MLflow model (cloudpickle, explicit requirements).
-
-    ``pipelines.model.mitigation`` is pickled by value, so a mitigated model loads
-    where fairgate is not installed; its signature holds the features only,
-    since no sensitive column is needed to predict.  Its pyfunc form (what
-    ``mlflow models serve`` and ``mlflow.pyfunc.load_model`` run) answers with
-    ``predict_proba``, as its signature's output says.
-    """
-    # lazy: cloudpickle and mlflow.sklearn are needed only by the train task
-    import cloudpickle
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
-    requirements = [
-        f"scikit-learn=={sklearn.__version__}",
-        f"pandas=={pd.__version__}",
-        f"numpy=={numpy.__version__}",
-        f"scipy=={scipy.__version__}",
-        f"cloudpickle=={cloudpickle.__version__}",
-    ]
-    signature = infer_signature(example, model.predict_proba(example))
-    cloudpickle.register_pickle_by_value(mitigation)
-    try:
-        return mlflow.sklearn.log_model(
-            model,
-            name=name,
-            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-            pip_requirements=requirements,
-            signature=signature,
-            # served (mlflow models serve, pyfunc) it answers what the gate evaluated: the class
-            # probabilities its signature declares, in classes_ order, never predict's 0.5 cut
-            pyfunc_predict_fn="predict_proba",
-        )
-    finally:
-        cloudpickle.unregister_pickle_by_value(mitigation)
-
-
-
-
 _KEY_METRICS = {
     "technical": ("roc_auc", "balanced_accuracy", "accuracy", "latency_ms_p95"),
     "business": ("approval_rate", "expected_cost", "cost_saving_vs_best_constant"),
@@ -483,6 +441,8 @@ def gate(state: RunState) -> RunState:
                 "config_hash": ctx.config.config_hash,
                 # the policy this decision was made under: a later, looser one needs two sign-offs to promote
                 "policy": ctx.config.gate.model_dump(mode="json"),
+                # the threshold and direction the candidate was evaluated with: it decides with these when scored
+                "decision_policy": policy_of_result(evaluation["candidate"]),
                 "small_groups": policy_summary(ctx.config.dataset),  # a later looser one also needs sign-offs
                 "policy_loosened": loosened,
             },
