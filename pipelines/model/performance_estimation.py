@@ -47,7 +47,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
+
+# the pool-adjacent-violators kernel behind sklearn.isotonic.isotonic_regression, called once per resample:
+# the public function's per-call validation costs ten times the fit (tests hold the result to IsotonicRegression)
+from sklearn._isotonic import _inplace_contiguous_isotonic_regression
 
 from pipelines.core.config import DatasetSettings, DecisionSettings, EvaluationSettings
 from pipelines.core.errors import BadInputError
@@ -83,7 +86,9 @@ ESTIMATED_RATES = ("tpr", "fpr", "accuracy")
 P_POSITIVE = "p_positive"
 FAVORABLE = "favorable"
 CALIBRATION_METHODS = ("isotonic", "identity")
-_NEWTON_STEPS = 50
+_NEWTON_STEPS = 100
+_NEWTON_TOLERANCE = 1e-10
+_MAX_STEP = 4.0  # largest change of a group offset (logit) in one Newton step
 _LOGIT_BOUND = 1e-12  # calibrated probabilities enter the logit inside [1e-12, 1 - 1e-12]
 
 ERR_FRAME = "{name} must be a pandas DataFrame, found {found}"
@@ -197,25 +202,39 @@ def checked_probabilities(values: Any, name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Calibration:
-    """A fitted calibration: pooled isotonic map of ``p_positive`` and one logit offset per joint group."""
+    """A fitted calibration: the pooled isotonic map of ``p_positive`` and one logit offset per joint group.
+
+    The isotonic map is piecewise linear between ``knots`` (the distinct reference scores)
+    and constant beyond them, as scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``.
+    ``knots`` is None for the ``identity`` method (the probabilities taken as they are).
+    """
 
     method: str
-    isotonic: IsotonicRegression | None
+    knots: np.ndarray | None
+    fitted: np.ndarray | None
     offsets: np.ndarray  # per joint group (of the coding shared by reference and interval)
+
+    def pooled(self, p_positive: np.ndarray) -> np.ndarray:
+        """Return the pooled calibrated probability (before the group offsets)."""
+        if self.knots is None or self.fitted is None:
+            return p_positive
+        return np.interp(p_positive, self.knots, self.fitted)
 
     def probabilities(self, p_positive: np.ndarray, joint: np.ndarray) -> np.ndarray:
         """Return the calibrated probability of the positive class for scores and their joint groups."""
-        if self.isotonic is None:
+        if self.knots is None:
             return p_positive
-        pooled = np.asarray(self.isotonic.predict(p_positive), dtype=np.float64)
-        return _shifted(pooled, self.offsets[joint])
+        return _shifted(self.pooled(p_positive), self.offsets[joint])
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    inside = np.clip(p, _LOGIT_BOUND, 1.0 - _LOGIT_BOUND)
+    return np.log(inside) - np.log1p(-inside)
 
 
 def _shifted(pooled: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """``sigmoid(logit(pooled) + offset)``, exact where the offset is 0 or ``pooled`` is 0 or 1."""
-    inside = np.clip(pooled, _LOGIT_BOUND, 1.0 - _LOGIT_BOUND)
-    logit = np.log(inside) - np.log1p(-inside)
-    shifted = 1.0 / (1.0 + np.exp(-(logit + offsets)))
+    shifted = 1.0 / (1.0 + np.exp(-(_logit(pooled) + offsets)))
     certain = (pooled <= 0.0) | (pooled >= 1.0) | (offsets == 0.0)
     return np.where(certain, pooled, shifted)
 
@@ -223,40 +242,66 @@ def _shifted(pooled: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def _group_offsets(
     pooled: np.ndarray, positive: np.ndarray, weights: np.ndarray, joint: np.ndarray, groups: int, precision: float
 ) -> np.ndarray:
-    """Each joint group's logit offset: Newton steps on the penalised weighted log-likelihood, all groups at once."""
-    inside = np.clip(pooled, _LOGIT_BOUND, 1.0 - _LOGIT_BOUND)
-    logit = np.log(inside) - np.log1p(-inside)
+    """Each joint group's logit offset: Newton steps on the penalised weighted log-likelihood, all groups at once.
+
+    The objective is strictly concave (the prior's precision is positive); a step is
+    bounded by :data:`_MAX_STEP` so that a group whose outcomes are all one class
+    cannot overshoot.
+    """
+    logit = _logit(pooled)
     offsets = np.zeros(groups, dtype=np.float64)
     for _ in range(_NEWTON_STEPS):
         q = 1.0 / (1.0 + np.exp(-(logit + offsets[joint])))
         gradient = np.bincount(joint, weights * (positive - q), minlength=groups) - precision * offsets
         curvature = np.bincount(joint, weights * q * (1.0 - q), minlength=groups) + precision
-        step = gradient / curvature
+        step = np.clip(gradient / curvature, -_MAX_STEP, _MAX_STEP)
         offsets += step
-        if np.max(np.abs(step)) < 1e-10:
+        if np.max(np.abs(step)) < _NEWTON_TOLERANCE:
             break
     return offsets
 
 
-def _fit(
-    method: str,
-    p_positive: np.ndarray,
-    positive: np.ndarray,
-    joint: np.ndarray,
-    groups: int,
-    precision: float,
-    weights: np.ndarray | None = None,
-) -> Calibration:
-    """Fit the calibration on (weighted) reference rows; weight 0 leaves a row out."""
+@dataclass(frozen=True)
+class _Reference:
+    """The reference rows, with their distinct scores found once for every refit."""
+
+    p_positive: np.ndarray
+    positive: np.ndarray  # float64 0/1
+    joint: np.ndarray
+    groups: int
+    knots: np.ndarray  # distinct scores, ascending
+    knot_of_row: np.ndarray
+
+
+def _reference(p_positive: np.ndarray, positive: np.ndarray, joint: np.ndarray, groups: int) -> _Reference:
+    knots, knot_of_row = np.unique(p_positive, return_inverse=True)
+    return _Reference(p_positive, positive.astype(np.float64), joint, groups, knots, knot_of_row.reshape(-1))
+
+
+def _fit(method: str, reference: _Reference, precision: float, weights: np.ndarray | None = None) -> Calibration:
+    """Fit the calibration on (weighted) reference rows; weight 0 leaves a row out.
+
+    The isotonic step is scikit-learn's ``IsotonicRegression(y_min=0, y_max=1,
+    out_of_bounds="clip")`` (tied scores averaged, weighted), computed on the
+    distinct scores with the kernel of :func:`sklearn.isotonic.isotonic_regression`,
+    without the per-call validation: the tests hold it to the estimator.
+    """
     if method == "identity":
-        return Calibration(method, None, np.zeros(groups))
-    w = np.ones(len(p_positive)) if weights is None else np.asarray(weights, dtype=np.float64)
+        return Calibration(method, None, None, np.zeros(reference.groups))
+    w = np.ones(len(reference.p_positive)) if weights is None else np.asarray(weights, dtype=np.float64)
+    knot_weight = np.bincount(reference.knot_of_row, w, minlength=len(reference.knots))
+    knot_positive = np.bincount(reference.knot_of_row, w * reference.positive, minlength=len(reference.knots))
+    present = knot_weight > 0
+    fitted = np.ascontiguousarray(knot_positive[present] / knot_weight[present], dtype=np.float64)
+    _inplace_contiguous_isotonic_regression(fitted, np.ascontiguousarray(knot_weight[present], dtype=np.float64))
+    np.clip(fitted, 0.0, 1.0, out=fitted)  # y_min=0, y_max=1 (frequencies already lie inside)
+    calibration = Calibration(method, reference.knots[present], fitted, np.zeros(0))
     kept = w > 0
-    isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-    isotonic.fit(p_positive[kept], positive[kept].astype(np.float64), sample_weight=w[kept])
-    pooled = np.asarray(isotonic.predict(p_positive[kept]), dtype=np.float64)
-    offsets = _group_offsets(pooled, positive[kept].astype(np.float64), w[kept], joint[kept], groups, precision)
-    return Calibration(method, isotonic, offsets)
+    pooled = calibration.pooled(reference.p_positive[kept])
+    offsets = _group_offsets(
+        pooled, reference.positive[kept], w[kept], reference.joint[kept], reference.groups, precision
+    )
+    return Calibration(method, calibration.knots, calibration.fitted, offsets)
 
 
 # --------------------------------------------------------------------------- the inputs, coded once
@@ -266,13 +311,10 @@ def _fit(
 class _Inputs:
     """The validated reference and interval: scores, truth, decisions, groups."""
 
-    reference_p: np.ndarray
-    reference_positive: np.ndarray
-    reference_joint: np.ndarray  # joint group in the coding shared with the interval
+    reference: _Reference  # joint groups in the coding shared with the interval
     p_positive: np.ndarray
     favorable: np.ndarray
     joint: np.ndarray  # the interval's rows, shared coding (for the calibration offsets)
-    shared_groups: int
     partition: Partition  # the interval's own groups (what the metrics are measured over)
 
 
@@ -307,13 +349,15 @@ def _inputs(decisions: Any, reference: Any, dataset: DatasetSettings, evaluation
     )
     split = len(reference)
     return _Inputs(
-        reference_p=checked_probabilities(reference[P_POSITIVE], "reference"),
-        reference_positive=positive,
-        reference_joint=shared.joint[:split],
+        reference=_reference(
+            checked_probabilities(reference[P_POSITIVE], "reference"),
+            positive,
+            shared.joint[:split],
+            shared.joint_count,
+        ),
         p_positive=checked_probabilities(decisions[P_POSITIVE], "decisions"),
         favorable=favorable,
         joint=shared.joint[split:],
-        shared_groups=shared.joint_count,
         partition=own,
     )
 
@@ -400,18 +444,8 @@ def _simulations(
     """Expected counts and AUC (index 0), then one set per resample: refit, draw outcomes, measure."""
     boot = evaluation.bootstrap
 
-    def fit(weights: np.ndarray | None) -> Calibration:
-        return _fit(
-            method,
-            inputs.reference_p,
-            inputs.reference_positive,
-            inputs.reference_joint,
-            inputs.shared_groups,
-            settings.group_offset_precision,
-            weights,
-        )
-
-    full = fit(None)
+    precision = settings.group_offset_precision
+    full = _fit(method, inputs.reference, precision)
     groups = inputs.partition.joint_count
     own = inputs.partition.joint
     counts = np.empty((1 + boot.resamples, groups, 2, 2), dtype=np.float64)
@@ -421,9 +455,9 @@ def _simulations(
     auc[0] = _auc(ranking, q, 1.0 - q)
     for r in range(1, boot.resamples + 1):
         weights = bootstrap.poisson_weights(
-            bootstrap.generator(boot.seed, STREAM_REFERENCE, r), (len(inputs.reference_p),)
+            bootstrap.generator(boot.seed, STREAM_REFERENCE, r), (len(inputs.reference.p_positive),)
         )
-        refit = fit(weights)
+        refit = _fit(method, inputs.reference, precision, weights)
         q_r = refit.probabilities(inputs.p_positive, inputs.joint)
         drawn = bootstrap.generator(boot.seed, STREAM_OUTCOMES, r).random(len(q_r)) < q_r
         truth = drawn.astype(np.float64)
@@ -551,15 +585,15 @@ def estimate_performance(
         found.extend(_attribute_values(counts, attribute, settings, decision, confidence))
     values = [value for value in found if value is not None]
     notes = [
-        f"calibration: {method} on {len(inputs.reference_p)} reference rows; "
-        f"{inputs.shared_groups} joint groups with a logit offset (prior precision "
+        f"calibration: {method} on {len(inputs.reference.p_positive)} reference rows; "
+        f"{inputs.reference.groups} joint groups with a logit offset (prior precision "
         f"{settings.group_offset_precision})"
     ]
     logger.info("estimated performance: %d values on %d decisions (%s)", len(values), len(inputs.p_positive), method)
     return EstimatedPerformance(
         values=values,
         rows=len(inputs.p_positive),
-        reference_rows=len(inputs.reference_p),
+        reference_rows=len(inputs.reference.p_positive),
         method=method,
         resamples=evaluation.bootstrap.resamples,
         seed=evaluation.bootstrap.seed,
