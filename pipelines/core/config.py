@@ -37,8 +37,8 @@ from pipelines.core.dataset_settings import (  # noqa: F401 (re-exported: import
     SqlSourceSettings,
 )
 from pipelines.core.dataset_settings import Section as _Section
-from pipelines.core.monitoring_settings import MonitoringSettings
 from pipelines.core.errors import BadInputError
+from pipelines.core.monitoring_settings import MonitoringSettings
 
 CONFIG_FILE_NAME = "fairgate.yaml"
 HAZARDS = ("post_outcome_column", "label_copy", "duplicated_rows", "migration")
