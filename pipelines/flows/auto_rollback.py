@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pipelines.core.config import FairgateConfig
@@ -113,20 +114,9 @@ def act_on_alerts(
         if not isinstance(found, str) or not found.strip():
             raise BadInputError(ERR_TEXT.format(what=what, found=found))
     paths, config = open_project()
-    settings = config.monitoring.alerts
-    outcome: dict[str, Any] = {
-        "interval": interval,
-        "airflow_run_id": airflow_run_id,
-        **classified.to_dict(),
-        "evidence": [b.describe() for b in classified.breaches],
-        "action": "none" if classified.verdict == "ok" else "notify",
-        "notify": classified.verdict != "ok",
-        "rollback": None,
-        "freeze": None,
-        "retrain": {"requested": False, "interval": interval, "reason": None},
-        "alert_seq": None,
-        "notification_file": str(paths.root / settings.notification_file),
-    }
+    outcome = _quiet_outcome(
+        classified, interval, airflow_run_id, paths.root / config.monitoring.alerts.notification_file
+    )
     if not classified.critical:
         return outcome
     client = registry.connect(paths)
@@ -158,6 +148,25 @@ def act_on_alerts(
     if outcome["rollback"] is None:
         refresh_model_cards(paths, config, [decision["champion_version"]])  # the rollback wrote them itself
     return outcome
+
+
+def _quiet_outcome(
+    classified: AlertResult, interval: str, airflow_run_id: str, notification_file: Path
+) -> dict[str, Any]:
+    """The outcome before anything is decided: the classified result, nothing moved, nothing frozen."""
+    return {
+        "interval": interval,
+        "airflow_run_id": airflow_run_id,
+        **classified.to_dict(),
+        "evidence": [b.describe() for b in classified.breaches],
+        "action": "none" if classified.verdict == "ok" else "notify",
+        "notify": classified.verdict != "ok",
+        "rollback": None,
+        "freeze": None,
+        "retrain": {"requested": False, "interval": interval, "reason": None},
+        "alert_seq": None,
+        "notification_file": str(notification_file),
+    }
 
 
 def _freeze(

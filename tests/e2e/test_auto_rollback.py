@@ -9,7 +9,8 @@ nothing; a confident ethical breach rolls back (once, however often the task
 is retried); a second breach while that rollback stands moves nothing
 further; after the two-person unfreeze, a breach with nowhere to go freezes
 and moves nothing; with the alias moved outside fairgate, the rollback is
-refused like every move.
+refused like every move.  With ``automatic_rollback: false`` the trigger
+freezes and moves nothing.
 """
 
 from __future__ import annotations
@@ -70,9 +71,14 @@ def auc(value: float, low: float, high: float):
 
 
 def entries(project: Path, kind: str | None = None) -> list[dict]:
-    listed = fairgate(project, "audit", "log", "--json")
-    assert listed.returncode == 0, listed.stderr
-    return [e for e in json.loads(listed.stdout) if kind is None or e["kind"] == kind]
+    """The audit log's entries as ``fairgate audit log --json`` lists them (read in this process: faster)."""
+    from pipelines.core.config import load_config
+    from pipelines.core.project import ProjectPaths
+    from pipelines.governance.records import open_audit_log
+
+    paths = ProjectPaths(project)
+    with open_audit_log(paths, load_config(paths.config_file)) as log:
+        return [e.as_dict() for e in log.entries() if kind is None or e.kind == kind]
 
 
 def frozen(project: Path) -> bool:
@@ -188,6 +194,26 @@ def test_after_the_two_person_unfreeze_a_breach_with_nowhere_to_go_freezes_and_m
     assert freeze["actor"] == "fairgate:monitor" and freeze["payload"]["cause"] == "alert"
 
 
+def test_with_the_automatic_rollback_switched_off_a_trigger_freezes_and_a_person_decides(home):
+    import yaml
+
+    from pipelines.flows.auto_rollback import monitor_alerts
+
+    config_file = home / "fairgate.yaml"
+    original = config_file.read_text(encoding="utf-8")
+    raw = yaml.safe_load(original)
+    raw["monitoring"]["alerts"]["automatic_rollback"] = False
+    config_file.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    try:
+        outcome = monitor_alerts([ratio(0.6, 0.52, 0.68)], interval="2026-08",
+                                 airflow_run_id="scheduled__2026-09-01T00:00:00+00:00")
+    finally:
+        config_file.write_text(original, encoding="utf-8")
+    assert outcome["action"] == "freeze" and outcome["rollback"] is None and frozen(home)
+    assert "automatic rollback switched off" in entries(home, "alert")[-1]["payload"]["reason"]
+    assert champion_version(home) == "1"
+
+
 def test_the_notifier_run_by_airflow_writes_the_real_outcomes(project, outcomes, tmp_path):
     """The tiny DAG's tasks return the outcomes above; AlertNotifier is their callback, as in the monitor DAG."""
     assert set(outcomes) == {"technical", "rollback"}, "run with the tests above: they make the outcomes"
@@ -238,8 +264,8 @@ def test_with_the_alias_moved_outside_fairgate_the_automatic_rollback_is_refused
 
     client_for(home).set_registered_model_alias(MODEL, "champion", "2")  # the MLflow UI's alias pencil
     with pytest.raises(IntegrityError, match="integrity alarm"):
-        monitor_alerts([ratio(0.6, 0.52, 0.68)], interval="2026-08",
-                       airflow_run_id="scheduled__2026-09-01T00:00:00+00:00")
+        monitor_alerts([ratio(0.6, 0.52, 0.68)], interval="2026-09",
+                       airflow_run_id="scheduled__2026-10-01T00:00:00+00:00")
     assert champion_version(home) == "2"  # left where the outside move put it: nothing moved it further
     alert = entries(home, "alert")[-1]
     assert alert["payload"]["decision"] == "refused_integrity_alarm"
