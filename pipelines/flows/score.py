@@ -172,7 +172,6 @@ def _write_and_record(
         "positive_threshold": float(decisions["positive_threshold"].iloc[0]),
         "positive_is_favorable": policy.positive_is_favorable,
         "decision_policy": policy.to_dict(),
-        "policy_differences": differences,
         "shadow_reason": model.shadow_reason or None,
         "data_hash": applications.data_hash,
         "decisions_hash": frame_hash(decisions),
@@ -190,7 +189,13 @@ def _write_and_record(
         last_seq = max((e.seq for e in log.entries()), default=0)
         entry = records.append_event(log, config, "scoring", ACTOR, payload, key, model_version=version)
     logger.info("interval %s scored by %s v%s: %s (audit entry %d)", interval, role, version, relative, entry.seq)
-    return {**payload, "audit_seq": entry.seq, "already_recorded": entry.seq <= last_seq}
+    # today's differences are reported, never recorded: the entry is the same event whatever fairgate.yaml says
+    return {
+        **payload,
+        "policy_differences": differences,
+        "audit_seq": entry.seq,
+        "already_recorded": entry.seq <= last_seq,
+    }
 
 
 @dataclass(frozen=True)
