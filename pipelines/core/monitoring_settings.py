@@ -58,6 +58,8 @@ class EstimatedPerformanceMonitoring(Section):
     ``group_offset_precision`` is the precision of the zero-centred normal prior
     on each group's calibration offset (on the logit scale): a group with few
     reference rows keeps the pooled calibration, a large one gets its own.
+    A joint group with at least ``group_calibration_rows`` reference rows (and both
+    outcomes) gets its own isotonic calibration instead of a shifted pooled one.
     """
 
     roc_auc: AlertLimit = AlertLimit(direction="min", warn=0.72, critical=0.7)
@@ -65,6 +67,7 @@ class EstimatedPerformanceMonitoring(Section):
     cost_saving_vs_best_constant: AlertLimit = AlertLimit(direction="min", warn=0.05, critical=0.0)
     equalized_odds_difference: AlertLimit = AlertLimit(direction="max", warn=0.08, critical=0.1)
     group_offset_precision: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    group_calibration_rows: int = Field(default=500, ge=2)
 
 
 class RealisedMonitoring(Section):

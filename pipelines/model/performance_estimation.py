@@ -2,13 +2,15 @@
 
 Credit outcomes arrive months after the decision.  Until then the champion's
 performance on an interval can only be *estimated*, from its own probabilities
-once they are calibrated (the method of NannyML's CBPE, Kivimäki et al.; NannyML
+once they are calibrated (the method of NannyML's CBPE; NannyML
 itself resolves against the pinned set but pulls 26 further packages, and does
 not import under it: docs/performance-estimation.md).
 
 1. **Calibration, on a reference with labels** (the champion's holdout).  An
    isotonic regression maps ``p_positive`` to the observed frequency of the
-   positive class; then each joint sensitive group gets a shift of that
+   positive class (every isotonic block gets one pseudo-row at the model's own
+   mean score there, so that no block claims certainty); then each joint
+   sensitive group gets a shift of that
    calibration on the logit scale, fitted by penalised maximum likelihood with a
    zero-centred normal prior of precision ``group_offset_precision``.  A large
    group whose outcomes the pooled calibration misses (a base rate three times
@@ -28,7 +30,10 @@ not import under it: docs/performance-estimation.md).
    the metrics on those outcomes.  The percentile interval of these values at
    ``evaluation.bootstrap.confidence`` is a *predictive* interval: where the
    realised metric should fall once the labels arrive, counting the uncertainty
-   of the calibration and the chance in the outcomes.
+   of the calibration and the chance in the outcomes.  A calibration fitted on a
+   finite reference is noisier than the truth, which makes the plain estimate
+   optimistic; the refits measure that bias and it is removed (see
+   :func:`_estimated`), so the estimate moves slightly with the seed.
 
 What the estimate assumes: the probability of the outcome given the model's
 score and the group is the same in the interval as in the reference (covariate
@@ -204,17 +209,20 @@ def checked_probabilities(values: Any, name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Calibration:
-    """A fitted calibration: the pooled isotonic map of ``p_positive`` and one logit offset per joint group.
+    """A fitted calibration: isotonic maps of ``p_positive``, pooled and per large group, and group offsets.
 
-    The isotonic map is piecewise linear between ``knots`` (the distinct reference scores)
+    An isotonic map is piecewise linear between its knots (distinct reference scores)
     and constant beyond them, as scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``.
-    ``knots`` is None for the ``identity`` method (the probabilities taken as they are).
+    A joint group in ``own`` has its own map; every other group the pooled map shifted by
+    its logit offset.  ``knots`` is None for the ``identity`` method (the probabilities
+    taken as they are).
     """
 
     method: str
     knots: np.ndarray | None
     fitted: np.ndarray | None
     offsets: np.ndarray  # per joint group (of the coding shared by reference and interval)
+    own: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def pooled(self, p_positive: np.ndarray) -> np.ndarray:
         """Return the pooled calibrated probability (before the group offsets)."""
@@ -226,7 +234,11 @@ class Calibration:
         """Return the calibrated probability of the positive class for scores and their joint groups."""
         if self.knots is None:
             return p_positive
-        return _shifted(self.pooled(p_positive), self.offsets[joint])
+        q = _shifted(self.pooled(p_positive), self.offsets[joint])
+        for group, (knots, fitted) in self.own.items():
+            rows = joint == group
+            q[rows] = np.interp(p_positive[rows], knots, fitted)
+        return q
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -265,7 +277,12 @@ def _group_offsets(
 
 @dataclass(frozen=True)
 class _Reference:
-    """The reference rows, with their distinct scores found once for every refit."""
+    """The reference rows, with their distinct scores found once for every refit.
+
+    ``own`` holds, for every joint group with at least ``group_calibration_rows`` rows
+    and both outcomes, its row positions and its own reference (chosen once, so that a
+    resample never switches a group between its own map and the pooled one).
+    """
 
     p_positive: np.ndarray
     positive: np.ndarray  # float64 0/1
@@ -273,11 +290,22 @@ class _Reference:
     groups: int
     knots: np.ndarray  # distinct scores, ascending
     knot_of_row: np.ndarray
+    own: tuple[tuple[int, np.ndarray, _Reference], ...] = ()
 
 
-def _reference(p_positive: np.ndarray, positive: np.ndarray, joint: np.ndarray, groups: int) -> _Reference:
+def _reference(
+    p_positive: np.ndarray, positive: np.ndarray, joint: np.ndarray, groups: int, own_rows: int | None = None
+) -> _Reference:
     knots, knot_of_row = np.unique(p_positive, return_inverse=True)
-    return _Reference(p_positive, positive.astype(np.float64), joint, groups, knots, knot_of_row.reshape(-1))
+    own: list[tuple[int, np.ndarray, _Reference]] = []
+    for group in range(groups if own_rows is not None else 0):
+        rows = np.flatnonzero(joint == group)
+        classes = positive[rows]
+        if own_rows is not None and len(rows) >= own_rows and classes.any() and not classes.all():
+            own.append((group, rows, _reference(p_positive[rows], classes, joint[rows], groups)))
+    return _Reference(
+        p_positive, positive.astype(np.float64), joint, groups, knots, knot_of_row.reshape(-1), tuple(own)
+    )
 
 
 def _isotonic(reference: _Reference, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -330,7 +358,11 @@ def _fit(method: str, reference: _Reference, precision: float, weights: np.ndarr
         reference.groups,
         precision,
     )
-    return Calibration(method, pooled_map.knots, pooled_map.fitted, offsets)
+    own: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for group, rows, group_reference in reference.own:
+        group_knots, group_fitted, group_weight = _isotonic(group_reference, w[rows])
+        own[group] = (group_knots, _smoothed(group_fitted, group_weight, group_knots))
+    return Calibration(method, pooled_map.knots, pooled_map.fitted, offsets, own)
 
 
 # --------------------------------------------------------------------------- the inputs, coded once
@@ -347,7 +379,13 @@ class _Inputs:
     partition: Partition  # the interval's own groups (what the metrics are measured over)
 
 
-def _inputs(decisions: Any, reference: Any, dataset: DatasetSettings, evaluation: EvaluationSettings) -> _Inputs:
+def _inputs(
+    decisions: Any,
+    reference: Any,
+    dataset: DatasetSettings,
+    evaluation: EvaluationSettings,
+    settings: EstimatedPerformanceMonitoring,
+) -> _Inputs:
     """Validate both frames and code their sensitive groups."""
     sensitive = list(dataset.sensitive)
     decisions = checked_frame(
@@ -383,6 +421,7 @@ def _inputs(decisions: Any, reference: Any, dataset: DatasetSettings, evaluation
             positive,
             shared.joint[:split],
             shared.joint_count,
+            settings.group_calibration_rows,
         ),
         p_positive=checked_probabilities(decisions[P_POSITIVE], "decisions"),
         favorable=favorable,
@@ -621,7 +660,7 @@ def estimate_performance(
     """
     if method not in CALIBRATION_METHODS:
         raise BadInputError(ERR_METHOD.format(allowed=list(CALIBRATION_METHODS), found=method))
-    inputs = _inputs(decisions, reference, dataset, evaluation)
+    inputs = _inputs(decisions, reference, dataset, evaluation, settings)
     confidence = evaluation.bootstrap.confidence
     ranking = _ranking(inputs.p_positive)
     counts, auc = _simulations(inputs, method, settings, evaluation, dataset.positive_is_favorable, ranking)

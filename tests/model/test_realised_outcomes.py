@@ -178,3 +178,34 @@ def test_bad_input_is_one_clear_error(change, message):
     with pytest.raises(BadInputError) as error:
         realised_performance(decisions, outcomes, DATASET, DECISION, EVALUATION, SETTINGS)
     assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("realised", "min_label_share", 1.5, "monitoring.realised.min_label_share: Input should be less than or equal"),
+        ("realised", "min_label_share", 0, "monitoring.realised.min_label_share: Input should be greater than 0"),
+        ("estimated", "group_offset_precision", 0, "monitoring.estimated.group_offset_precision: Input should be"),
+        ("estimated", "group_calibration_rows", 1, "monitoring.estimated.group_calibration_rows: Input should be"),
+        (
+            "estimated",
+            "roc_auc",
+            {"direction": "min", "warn": 0.7, "critical": 0.72},
+            "monitoring.estimated.roc_auc: Value error, critical (0.72) must not be above warn (0.7)",
+        ),
+        ("realised", "unknown_metric", {"direction": "min", "warn": 0.1, "critical": 0.0}, "monitoring.realised"),
+    ],
+)
+def test_the_horizon_settings_refuse_bad_values_naming_the_key(section, key, value, message):
+    import copy
+    from pathlib import Path
+
+    import yaml
+
+    from pipelines.core.config import parse_config
+
+    raw = yaml.safe_load((Path(__file__).parents[2] / "fairgate.yaml").read_text(encoding="utf-8"))
+    assert parse_config(copy.deepcopy(raw)).monitoring.realised.min_label_share == 0.9
+    raw["monitoring"][section][key] = value
+    with pytest.raises(BadInputError, match="^fairgate.yaml: " + message.replace("(", r"\(").replace(")", r"\)")):
+        parse_config(raw)
