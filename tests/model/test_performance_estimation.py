@@ -246,7 +246,7 @@ def test_unknown_method_is_refused():
         pe.estimate_performance(world(1, 50, 0.0), world(2, 50, 0.0), DATASET, DECISION, EVALUATION, SETTINGS, "platt")
 
 
-def test_a_fitted_model_on_three_times_apart_base_rates_is_estimated_within_its_interval():
+def test_a_fitted_model_on_three_times_apart_base_rates_is_estimated_far_closer_than_its_own_probabilities():
     """A fitted scikit-learn model, blind to the group, on tests/model/base_rates.py; the interval drifts in income.
 
     One interval, so this checks the size of the errors (calibrated against uncalibrated), not coverage.
