@@ -12,8 +12,9 @@ beyond.
 
 What follows from the result (docs/alerts.md):
 
-- a confident critical breach of an **ethical** value is the automatic
-  rollback's trigger (:attr:`AlertResult.rollback_trigger`, acted on by
+- a confident critical breach of an **ethical** value measured on the
+  decisions made or on matured outcomes (horizons ``decision_time`` and
+  ``realised``) is the automatic rollback's trigger (:attr:`AlertResult.rollback_trigger`, acted on by
   :mod:`pipelines.flows.auto_rollback`);
 - any other critical breach alerts and opens the retrain path;
 - a warn breach notifies.
@@ -39,6 +40,9 @@ HORIZONS: tuple[str, ...] = get_args(Horizon)
 FAMILIES: tuple[str, ...] = get_args(MonitoredFamily)
 # the family whose confident critical breach rolls the champion back; every other family only alerts
 ROLLBACK_FAMILY = "ethical"
+# the horizons whose ethical values are observed, not estimated: an estimate rests on the calibration
+# holding under the new data, which monitoring cannot check before labels mature, so it alerts only
+ROLLBACK_HORIZONS = ("decision_time", "realised")
 
 ERR_NOT_A_VALUE = "alerts: expected MonitoredValue items (or their dicts), found {found}"
 ERR_FIELD = "alerts: monitored value {where}: {field} must be {expected}, found {found!r}"
@@ -70,8 +74,13 @@ class Breach:
 
     @property
     def triggers_rollback(self) -> bool:
-        """A confident critical breach of an ethical value: the automatic rollback's trigger."""
-        return self.severity == "critical" and self.confident and self.value.family == ROLLBACK_FAMILY
+        """A confident critical breach of an observed ethical value: the automatic rollback's trigger."""
+        return (
+            self.severity == "critical"
+            and self.confident
+            and self.value.family == ROLLBACK_FAMILY
+            and self.value.horizon in ROLLBACK_HORIZONS
+        )
 
     def describe(self) -> str:
         """One line of evidence: what, where, the value with its interval, the limit it breached."""
@@ -140,7 +149,7 @@ class AlertResult:
 
     @property
     def rollback_trigger(self) -> tuple[Breach, ...]:
-        """The confident critical breaches of ethical values (empty: no automatic rollback)."""
+        """The confident critical breaches of observed ethical values (empty: no automatic rollback)."""
         return tuple(b for b in self.breaches if b.triggers_rollback)
 
     @property

@@ -94,6 +94,17 @@ def test_a_confident_critical_breach_of_any_other_family_never_triggers_the_roll
     assert result.verdict == "critical" and result.critical and result.rollback_trigger == ()
 
 
+def test_an_estimated_ethical_breach_alerts_but_never_triggers_the_rollback():
+    # estimated before labels mature: it rests on the calibration holding, which nothing observed yet confirms
+    result = classify([value(0.2, 0.15, 0.25, family="ethical", metric="equalized_odds_difference",
+                             direction="max", warn=0.08, critical=0.1, horizon="estimated")])
+    assert result.verdict == "critical" and result.critical[0].confident
+    assert result.rollback_trigger == ()
+    observed = classify([value(0.2, 0.15, 0.25, family="ethical", metric="equalized_odds_difference",
+                               direction="max", warn=0.08, critical=0.1, horizon="realised")])
+    assert len(observed.rollback_trigger) == 1
+
+
 def test_only_the_ethical_confident_critical_breach_is_the_trigger_among_many():
     result = classify([
         value(0.5, 0.4, 0.6, family="technical", metric="roc_auc", subject="overall", horizon="estimated"),
