@@ -34,12 +34,12 @@ import pandas as pd
 
 from pipelines.core.config import INTERVAL_PLACEHOLDER, MONTH_PATTERN, DatasetSettings
 from pipelines.core.errors import BadInputError
+from pipelines.core.intervals import ONE_OFF_PATTERN  # noqa: F401 (re-exported: sources.ONE_OFF_PATTERN)
 from pipelines.core.project import ProjectPaths
 from pipelines.core.tables import first_line, read_table, table_kind
 
 logger = logging.getLogger(__name__)
 
-ONE_OFF_PATTERN = re.compile(r"^data-[0-9a-f]{12}$")
 ONE_OFF_PREFIX = "data-"
 _INTERVAL_GROUP = r"(\d{4}-(?:0[1-9]|1[0-2]))"
 _SENTINEL = "FAIRGATEINTERVALSENTINEL"

@@ -29,7 +29,14 @@ from typing import Any
 
 import yaml
 
-from pipelines.core.config import CONFIG_FILE_NAME, HAZARDS, FairgateConfig, apply_overrides, override_refusals
+from pipelines.core.config import (
+    CONFIG_FILE_NAME,
+    HAZARDS,
+    MONTH_PATTERN,
+    FairgateConfig,
+    apply_overrides,
+    override_refusals,
+)
 from pipelines.core.errors import (
     EXIT_BLOCKED,
     EXIT_INTERNAL,
@@ -38,6 +45,7 @@ from pipelines.core.errors import (
     BlockedError,
     FairgateError,
 )
+from pipelines.core.intervals import ONE_OFF_PATTERN, check_month
 from pipelines.core.project import (
     ProjectPaths,
     airflow_environment,
@@ -189,8 +197,6 @@ def command_run(args: argparse.Namespace) -> int:
     interval = args.interval or _interval_of_run(paths, effective)
     if interval is None:
         return EXIT_PASSED
-    from pipelines.flows.retrain.context import check_month  # lazy: imports every stage
-
     check_month(interval)
     if effective.dataset.source != "file" and interval.startswith("data-"):
         from pipelines.data.sources import ERR_NOT_MONTH  # a one-off version is a single file's only
@@ -601,9 +607,7 @@ def _positive_int(text: str) -> int:
 
 
 def _month(text: str) -> str:
-    from pipelines.data.sources import ONE_OFF_PATTERN, is_month
-
-    if not (is_month(text) or ONE_OFF_PATTERN.match(text)):
+    if not (MONTH_PATTERN.match(text) or ONE_OFF_PATTERN.match(text)):
         raise argparse.ArgumentTypeError(f"expected a data interval YYYY-MM (or data-<12 hex>), found {text!r}")
     return text
 

@@ -104,7 +104,7 @@ def render_summary(
     ``completed_by`` is the Airflow run that completed this interrupted run.
     """
     # lazy: MLflow and the stages, loaded once the run is over and only to summarise it
-    from pipelines.flows.retrain.context import STAGES
+    from pipelines.flows.retrain.mlflow_run import STAGES
     from pipelines.governance import registry
 
     records = read_stage_records(paths, airflow_run_id)

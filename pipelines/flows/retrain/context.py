@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.core.arrow_memory import use_system_allocator
-from pipelines.core.config import MONTH_PATTERN, FairgateConfig, apply_overrides, override_refusals
+from pipelines.core.config import FairgateConfig, apply_overrides, override_refusals
 from pipelines.core.errors import BadInputError, BlockedError, FairgateError
 from pipelines.core.files import write_json
+from pipelines.core.intervals import check_month
 from pipelines.core.project import CODE_ROOT, ProjectPaths, open_project, safe_key
-from pipelines.data.sources import ONE_OFF_PATTERN
 from pipelines.flows.retrain.mlflow_run import STAGES, end_mlflow_run, resume_mlflow_run, stage_end_status
 from pipelines.flows.retrain.results import RunReference, RunState
 from pipelines.flows.retrain.resume import completion_of, interrupted_run
@@ -33,9 +33,6 @@ from pipelines.governance.records import record_event
 
 logger = logging.getLogger(__name__)
 
-ERR_INTERVAL = (
-    "interval must be a month as YYYY-MM (or a one-off data version data-<12 hex digits>), found {value!r}"
-)
 ERR_END_RUN = "the MLflow run could not be ended {status}: {error}"
 ERR_STAGE_MISSING = "the {stage} stage needs the result of {needed}, which the run state does not hold: {keys}"
 
@@ -75,12 +72,6 @@ class StageContext:
             actor=str(run_ref.get("actor") or "unknown"),
             reingest=bool(run_ref.get("reingest", False)),
         )
-
-
-def check_month(value: str) -> None:
-    """Refuse an interval that is neither a month written YYYY-MM nor a one-off data version ``data-<hash>``."""
-    if not MONTH_PATTERN.match(value) and not ONE_OFF_PATTERN.match(value):
-        raise BadInputError(ERR_INTERVAL.format(value=value))
 
 
 def interval_for_run(run_type: Any, data_interval_end: Any, logical_date: Any) -> str:
