@@ -42,6 +42,7 @@ def only_breach(*values: MonitoredValue):
     [(0.9, None), (0.85, None), (0.8499999, "warn"), (0.8, "warn"), (0.7999999, "critical"), (0.1, "critical")],
 )
 def test_severity_by_the_limits_a_value_at_a_limit_passes_as_at_the_gate(measured, severity):
+    # values without an interval (no sampling error): beyond is confident
     result = classify([value(measured)])
     assert result.verdict == (severity or "ok")
     assert [b.severity for b in result.breaches] == ([severity] if severity else [])
@@ -63,21 +64,34 @@ def test_a_value_with_only_one_limit_and_one_with_none():
 
 
 @pytest.mark.parametrize(
-    ("low", "high", "confident"),
-    [(0.6, 0.79, True), (0.6, 0.8, False), (0.6, 0.95, False), (None, None, True)],
+    ("low", "high", "severity"),
+    [(0.6, 0.79, "critical"), (0.6, 0.8, "warn"), (0.6, 0.95, "warn"), (None, None, "critical")],
 )
-def test_a_critical_breach_is_confident_only_when_the_whole_interval_lies_beyond(low, high, confident):
+def test_critical_needs_the_whole_interval_beyond_else_it_warns(low, high, severity):
     breach = only_breach(value(0.7, low, high))
-    assert breach.severity == "critical" and breach.confident is confident
-    assert breach.triggers_rollback is confident
-    assert ("; confident" in breach.describe()) is confident
+    assert breach.severity == severity
+    assert breach.triggers_rollback is (severity == "critical")
+    assert breach.beyond_critical is (severity == "warn")
+    if severity == "warn":  # beyond the critical limit on its point only: said, never escalated
+        assert "beyond the critical limit 0.8 too, but the interval reaches it" in breach.describe()
+        assert breach.limit == 0.85 and breach.confident is (high < 0.85)  # confident against warn
 
 
-@pytest.mark.parametrize(("low", "high", "confident"), [(0.21, 0.4, True), (0.2, 0.4, False), (0.05, 0.4, False)])
-def test_confidence_on_a_maximum_is_the_low_bound_beyond(low, high, confident):
+def test_an_unconfident_critical_with_no_warn_limit_warns_against_the_critical_limit():
+    breach = only_breach(value(0.7, 0.6, 0.9, warn=None))
+    assert (breach.severity, breach.limit, breach.confident, breach.beyond_critical) == ("warn", 0.8, False, True)
+    assert "below the critical limit 0.8" in breach.describe()
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "severity", "confident"),
+    [(0.21, 0.4, "critical", True), (0.2, 0.4, "warn", True), (0.1, 0.4, "warn", False), (0.05, 0.4, "warn", False)],
+)
+def test_confidence_on_a_maximum_is_the_low_bound_beyond(low, high, severity, confident):
     drift = value(0.3, low, high, family="ethical", direction="max", warn=0.1, critical=0.2,
                   metric="demographic_parity_difference")
-    assert only_breach(drift).confident is confident
+    breach = only_breach(drift)
+    assert (breach.severity, breach.confident) == (severity, confident)
 
 
 def test_a_warn_breach_is_confident_against_the_warn_limit_and_never_triggers():
@@ -108,15 +122,15 @@ def test_an_estimated_ethical_breach_alerts_but_never_triggers_the_rollback():
 def test_only_the_ethical_confident_critical_breach_is_the_trigger_among_many():
     result = classify([
         value(0.5, 0.4, 0.6, family="technical", metric="roc_auc", subject="overall", horizon="estimated"),
-        value(0.7, 0.6, 0.85),                                   # ethical, critical, straddling: not confident
+        value(0.7, 0.6, 0.85),                                   # ethical, beyond critical, straddling: warns
         value(0.7, 0.6, 0.79, horizon="realised"),                # ethical, critical, confident: the trigger
         value(0.83, 0.8, 0.84, subject="age_band"),               # ethical warn
     ])
     assert [(b.value.horizon, b.value.subject) for b in result.rollback_trigger] == [("realised", "gender")]
     assert {h.horizon: h.verdict for h in result.horizons} == {
-        "decision_time": "critical", "estimated": "critical", "realised": "critical"
+        "decision_time": "warn", "estimated": "critical", "realised": "critical"
     }
-    assert result.summary().startswith("critical: decision_time critical (2 of 2 beyond a limit)")
+    assert result.summary().startswith("critical: decision_time warn (2 of 2 beyond a limit)")
 
 
 def test_clean_values_are_ok_and_the_horizons_keep_their_order():
