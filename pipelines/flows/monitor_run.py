@@ -64,7 +64,6 @@ def publish(paths: ProjectPaths, config: FairgateConfig, verdict: dict[str, Any]
     logger.info("interval %s monitored: %s (audit entry %d)", verdict["interval"], verdict["verdict"], entry.seq)
     return {
         **verdict,
-        "alerts": {key: verdict["alerts"].get(key) for key in ("action", "alert_seq", "summary")},
         "file": relative,
         "mlflow_run_id": run_id,
         "audit_seq": entry.seq,

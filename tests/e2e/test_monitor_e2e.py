@@ -82,7 +82,23 @@ def test_monitor_measures_the_decision_time_horizon(project: Path, monitored: di
     ratios = [r for r in values if r["metric"] == "demographic_parity_ratio"]
     assert [r["subject"] for r in ratios] == list(config.dataset.sensitive)
     assert ratios[0]["critical"] == config.monitoring.decision_time.demographic_parity_ratio.critical
-    assert verdict["verdict"] == horizon["verdict"] in ("ok", "warn", "critical")
+    levels = ("ok", "warn", "critical")
+    assert verdict["verdict"] == max((h["verdict"] for h in verdict["horizons"].values()), key=levels.index)
+
+
+def test_all_three_horizons_and_the_alerts(project: Path, monitored: dict) -> None:
+    verdict = monitored["verdict"]
+    assert list(verdict["horizons"]) == ["decision_time", "estimated", "realised"]
+    estimated, realised = verdict["horizons"]["estimated"], verdict["horizons"]["realised"]
+    assert {row["horizon"] for row in estimated["values"]} == {"estimated"}
+    assert any(r["metric"] == "roc_auc" and r["subject"] == "overall" for r in estimated["values"])
+    # the generator hands over applications whose outcomes matured: the realised horizon measures at once
+    assert any("label share 100.0%" in note for note in realised["notes"])
+    assert any(r["metric"] == "roc_auc" for r in realised["values"])
+    alerts = verdict["alerts"]
+    assert alerts["verdict"] == verdict["verdict"]
+    assert alerts["action"] == {"ok": "none", "warn": "notify"}.get(verdict["verdict"], alerts["action"])
+    assert "alerts: " in monitored["result"].stdout
 
 
 def test_one_mlflow_run_linked_to_the_champion(project: Path, monitored: dict) -> None:
@@ -143,3 +159,20 @@ def test_decisions_changed_after_scoring_are_an_integrity_alarm(project: Path, m
     assert result.returncode == 1
     assert "no longer match the scoring entry that recorded them" in result.stderr
     assert len(_monitoring_entries(project)) == 1
+
+
+def test_the_monitor_dag_makes_the_same_call_and_notifies(project: Path, monitored: dict) -> None:
+    """The DAG's task and the command are one event; the notifier on the task writes the severe outcome."""
+    notifications = project / "var" / "alerts" / "notifications.jsonl"
+    before = notifications.read_text(encoding="utf-8").splitlines() if notifications.is_file() else []
+    scheduled = fairgate(project, "airflow", "dags", "test", "monitor", "-c", json.dumps({"interval": SCORED}))
+    assert scheduled.returncode == 0, scheduled.stdout[-3000:] + scheduled.stderr[-3000:]
+    assert monitored["file"].read_bytes() == monitored["bytes"]
+    assert len(_monitoring_entries(project)) == 1 and len(_monitoring_runs(project)) == 1
+    lines = notifications.read_text(encoding="utf-8").splitlines() if notifications.is_file() else []
+    verdict = monitored["verdict"]["verdict"]
+    if verdict == "ok":
+        assert lines == before  # an ok interval notifies nobody
+    else:
+        (line,) = [json.loads(text) for text in lines[len(before):]]
+        assert line["severity"] == verdict and line["dag_id"] == "monitor" and line["interval"] == SCORED
