@@ -72,8 +72,9 @@ def input_drift(
     Returns
     -------
     InputDrift
-        One value per compared feature (``ks`` or ``psi``) and per sensitive group
-        (``group_share_shift``, subject ``attribute=group``), and the notes.
+        One value per compared feature (``feature_ks`` or ``feature_psi``, the keys of their
+        limits) and per sensitive group (``group_share_shift``, subject ``attribute=group``),
+        and the notes.
 
     Raises
     ------
@@ -129,7 +130,7 @@ def _monitored(statistic: DriftStatistic, limits: DecisionTimeMonitoring) -> lis
         warn, critical = _limited(limit, statistic.noise)
         return [
             MonitoredValue(
-                "decision_time", "drift", statistic.statistic, statistic.column, statistic.value,
+                "decision_time", "drift", f"feature_{statistic.statistic}", statistic.column, statistic.value,
                 None, None, warn, critical, "max",
             )
         ]  # fmt: skip

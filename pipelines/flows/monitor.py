@@ -57,7 +57,9 @@ from pipelines.core.small_groups import merge_small_groups
 from pipelines.data.input_drift import input_drift
 from pipelines.flows import score as scoring
 from pipelines.flows.monitor_horizons import champion_data, estimated_horizon, realised_horizon
-from pipelines.governance import records
+from pipelines.governance import champion_record, records, registry
+from pipelines.governance.alerts import classify
+from pipelines.governance.model_integrity import manifest_digest, verify_registered_model
 from pipelines.model.decision_mix import decision_mix, shadow_disagreement
 
 logger = logging.getLogger(__name__)
@@ -124,9 +126,15 @@ def monitor(interval: str, airflow_run_id: str | None = None) -> dict[str, Any]:
     paths, config = open_project()
     logger.info("monitoring interval %s (asked by %s)", interval, airflow_run_id or "a direct call")
     with tempfile.TemporaryDirectory(prefix="fairgate-monitor-") as folder:
-        champion, _ = scoring.verified_models(paths, config, Path(folder))
-    with records.open_audit_log(paths, config) as log:
-        entries = records.model_entries(log, config)
+        current, _ = scoring.verified_models(paths, config, Path(folder))
+        with records.open_audit_log(paths, config) as log:
+            entries = records.model_entries(log, config)
+        version = served_version(entries, interval, current.version)
+        champion = (
+            ServedModel(current.version, current.digest, current.model, current.inputs)
+            if version == current.version
+            else _verified_served(paths, config, entries, version, Path(folder) / "served")
+        )
     served = _scored_file(paths, entries, interval, "champion", champion.version, champion.digest)
     shadows = [
         _scored_file(paths, entries, interval, "shadow", version, None) for version in _shadow_versions(paths, interval)
@@ -153,38 +161,89 @@ def monitor(interval: str, airflow_run_id: str | None = None) -> dict[str, Any]:
     realised = horizon_result(interval, *realised_horizon(config, served.decisions, applications.frame))
     horizons = {"decision_time": decision_time, "estimated": estimated, "realised": realised}
     verdict = _verdict(config, interval, champion, served, shadows, applications.data_hash, horizons)
-    verdict["alerts"] = act_on_verdict(verdict)
-    from pipelines.flows.monitor_run import publish  # lazy: matplotlib and the MLflow logging
+    classified = classify_verdict(verdict)
+    from pipelines.flows.auto_rollback import act_on_alerts  # lazy: the moves of champion
+    from pipelines.flows.monitor_run import finish, publish  # lazy: matplotlib and the MLflow logging
 
-    return publish(paths, config, verdict)
+    published = publish(paths, config, verdict)  # what was measured is recorded before anything acts on it
+    # the alerting's idempotency key is the verdict's: the DAG and the shell are one event
+    outcome = act_on_alerts(classified, interval=interval, airflow_run_id=verdict["key"])
+    return finish(paths, config, published, outcome)
 
 
-def act_on_verdict(verdict: dict[str, Any]) -> dict[str, Any]:
-    """Classify the measured values and act on them (:mod:`pipelines.flows.auto_rollback`); record the verdicts.
+def classify_verdict(verdict: dict[str, Any]) -> Any:
+    """Classify the measured values (:func:`pipelines.governance.alerts.classify`); each horizon takes its verdict.
 
-    The values handed over are those measured (an undefined one is left out and
-    named in its horizon's notes).  The alerting's idempotency key is the
-    verdict's: the same inputs are one event however often they are monitored,
-    from the DAG or the shell.  Each horizon's verdict becomes the alerting's
-    classification of it.
+    The values handed over are those measured: an undefined one is left out and
+    named in its horizon's notes.
     """
-    from pipelines.flows.auto_rollback import monitor_alerts  # lazy: the moves of champion
-
     measured = {
         name: [_as_value(row) for row in horizon["values"] if row["value"] is not None and math.isfinite(row["value"])]
         for name, horizon in verdict["horizons"].items()
     }
-    outcome = monitor_alerts(
+    classified = classify(
         [value for values in measured.values() for value in values],
-        interval=verdict["interval"],
-        airflow_run_id=verdict["key"],
         checked={name: len(values) for name, values in measured.items()},
     )
     for name, horizon in verdict["horizons"].items():
-        horizon["verdict"] = outcome["horizons"][name]["verdict"]
-    verdict["verdict"] = outcome["verdict"]
-    kept = ("verdict", "summary", "action", "evidence", "notify", "rollback", "freeze", "retrain", "alert_seq")
-    return {key: outcome.get(key) for key in kept}
+        found = classified.horizon(name)
+        horizon["verdict"] = "ok" if found is None else found.verdict
+    verdict["verdict"] = classified.verdict
+    return classified
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The version whose decisions are monitored: its number, files' digest, the model loaded from them, inputs."""
+
+    version: str
+    digest: str
+    model: Any
+    inputs: list[str]
+
+
+def served_version(entries: list[Any], interval: str, champion: str) -> str:
+    """The version whose decisions of ``interval`` were served: the last recorded champion scoring of it.
+
+    Usually the current champion; after a rollback, the version rolled back
+    from (its decisions were the ones served), so that monitoring the interval
+    again is the same event.
+
+    Raises
+    ------
+    BadInputError
+        The interval was never scored with a champion.
+    """
+    scorings = [
+        entry
+        for entry in entries
+        if entry.kind == "scoring"
+        and entry.payload.get("interval") == interval
+        and entry.payload.get("role", "champion") == "champion"
+    ]
+    if not scorings:
+        relative = (Path("var") / "scores" / f"interval={interval}" / f"champion-v{champion}.parquet").as_posix()
+        raise BadInputError(ERR_NOT_SCORED.format(interval=interval, version=champion, file=relative))
+    return str(scorings[-1].payload["model_version"])
+
+
+def _verified_served(
+    paths: ProjectPaths, config: FairgateConfig, entries: list[Any], version: str, folder: Path
+) -> ServedModel:
+    """A served version that is no longer champion, checked as a move checks its target, loaded from its files."""
+    import mlflow.sklearn  # lazy: only a version other than the champion is loaded here
+
+    name = config.registry.model_name
+    registered = registry.get_version(registry.connect(paths), name, version)
+    problems = champion_record.target_problems(entries, name, registered)
+    if problems:
+        raise BlockedError(STAGE, problems)
+    folder.mkdir(parents=True)
+    checksums = verify_registered_model(name, version, entries, STAGE, into=folder)
+    model_folder = min(folder.rglob("MLmodel"), key=lambda path: len(path.parts)).parent
+    model = mlflow.sklearn.load_model(str(model_folder))
+    inputs = scoring.model_inputs(model, model_folder, name, version)
+    return ServedModel(version, manifest_digest(checksums), model, inputs)
 
 
 def _as_value(row: dict[str, Any]) -> MonitoredValue:

@@ -50,7 +50,6 @@ def publish(paths: ProjectPaths, config: FairgateConfig, verdict: dict[str, Any]
         "shadows": verdict["shadows"],
         "verdict": verdict["verdict"],
         "horizons": {name: _horizon_record(horizon) for name, horizon in verdict["horizons"].items()},
-        "alerts": {key: verdict["alerts"].get(key) for key in ("action", "alert_seq", "summary")},
         "file": relative,
         "mlflow_run_id": run_id,
         "summary": f"interval {verdict['interval']}: champion v{verdict['model_version']} monitored: "
@@ -69,6 +68,34 @@ def publish(paths: ProjectPaths, config: FairgateConfig, verdict: dict[str, Any]
         "audit_seq": entry.seq,
         "already_recorded": entry.seq <= last_seq,
     }
+
+
+ALERT_FIELDS = ("verdict", "summary", "action", "evidence", "notify", "rollback", "freeze", "retrain", "alert_seq")
+
+
+def finish(
+    paths: ProjectPaths, config: FairgateConfig, published: dict[str, Any], outcome: dict[str, Any]
+) -> dict[str, Any]:
+    """Add what the alerting did to the verdict file and to its MLflow run (both rewritten the same on a retry)."""
+    alerts = {key: outcome.get(key) for key in ALERT_FIELDS}
+    verdict = {**published, "alerts": alerts}
+    kept = {
+        key: value
+        for key, value in verdict.items()
+        if key not in ("file", "mlflow_run_id", "audit_seq", "already_recorded")
+    }
+    write_verdict(paths, kept)
+    client = registry.connect(paths)
+    run_id = published["mlflow_run_id"]
+    client.set_tag(run_id, tags.MONITORING_ACTION, str(alerts["action"]))
+    client.log_dict(run_id, alerts, "alerts.json")
+    client.log_text(run_id, summary_markdown(verdict), "summary.md")
+    client.log_text(
+        run_id,
+        verdict_file(paths, verdict["interval"], str(verdict["model_version"])).read_text(encoding="utf-8"),
+        "verdict.json",
+    )
+    return verdict
 
 
 def _horizon_record(horizon: dict[str, Any]) -> dict[str, Any]:

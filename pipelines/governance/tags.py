@@ -78,6 +78,7 @@ LAST_ALIAS_MOVE = PREFIX + "last_alias_move."
 MONITORING_KEY = PREFIX + "monitoring.key"  # what determines the verdict: one run per key
 MONITORING_INTERVAL = PREFIX + "monitoring.interval"
 MONITORING_VERDICT = PREFIX + "monitoring.verdict"  # the worst level over the horizons: ok, warn or critical
+MONITORING_ACTION = PREFIX + "monitoring.action"  # what the alerting did: none, notify, alert, rollback, freeze
 MONITORED_MODEL = PREFIX + "monitoring.model_name"
 MONITORED_VERSION = PREFIX + "monitoring.model_version"  # the champion version whose decisions were monitored
 

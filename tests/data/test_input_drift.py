@@ -47,7 +47,7 @@ def test_applications_like_the_training_data_drift_nowhere() -> None:
     reference, applications = _frames(11)
     values = _measure(applications, reference)
     metrics = {v.metric for v in values}
-    assert metrics == {"ks", "psi", "group_share_shift"}  # no label statistic at decision time
+    assert metrics == {"feature_ks", "feature_psi", "group_share_shift"}  # no label statistic at decision time
     assert [v for v in values if level(v) != "ok"] == []
     assert horizon_result("2025-01", values, [])["verdict"] == "ok"
 
@@ -57,7 +57,7 @@ def test_a_shifted_feature_is_found_on_that_feature_only() -> None:
     applications["loan_amount"] = applications["loan_amount"] * 1.6  # a migration rescaled amounts
     values = _measure(applications, reference)
     flagged = {(v.metric, v.subject) for v in values if level(v) != "ok"}
-    assert flagged == {("ks", "loan_amount")}
+    assert flagged == {("feature_ks", "loan_amount")}
     (shifted,) = [v for v in values if v.subject == "loan_amount"]
     assert level(shifted) == "critical" and shifted.family == "drift" and shifted.direction == "max"
 
@@ -77,7 +77,7 @@ def test_a_small_batch_is_not_flagged_for_being_small() -> None:
     reference, applications = _frames(13)
     values = _measure(applications.iloc[:60], reference)
     # the limits are raised to what sampling noise reaches with 60 rows
-    assert all(v.warn >= LIMITS.feature_ks.warn or v.metric != "ks" for v in values)
+    assert all(v.warn >= LIMITS.feature_ks.warn or v.metric != "feature_ks" for v in values)
     assert [v for v in values if level(v) == "critical"] == []
 
 
