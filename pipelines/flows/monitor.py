@@ -50,13 +50,13 @@ import pandas as pd
 
 from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError, BlockedError
-from pipelines.core.files import write_json
 from pipelines.core.monitored_values import MonitoredValue
 from pipelines.core.project import ProjectPaths, open_project
 from pipelines.core.small_groups import merge_small_groups
 from pipelines.data.input_drift import input_drift
 from pipelines.flows import score as scoring
 from pipelines.flows.monitor_horizons import champion_data, estimated_horizon, realised_horizon
+from pipelines.flows.monitor_run import LEVELS, finish, publish
 from pipelines.governance import champion_record, records, registry
 from pipelines.governance.alerts import classify
 from pipelines.governance.model_integrity import manifest_digest, verify_registered_model
@@ -65,8 +65,6 @@ from pipelines.model.decision_mix import decision_mix, shadow_disagreement
 logger = logging.getLogger(__name__)
 
 STAGE = "monitor"
-ACTOR = "fairgate:monitor"  # one actor whoever asks: a retry or a second call is the same event, appended once
-LEVELS = ("ok", "warn", "critical")
 
 ERR_NOT_SCORED = (
     "interval {interval} was not scored by champion version {version}: no {file} "
@@ -163,7 +161,6 @@ def monitor(interval: str, airflow_run_id: str | None = None) -> dict[str, Any]:
     verdict = _verdict(config, interval, champion, served, shadows, applications.data_hash, horizons)
     classified = classify_verdict(verdict)
     from pipelines.flows.auto_rollback import act_on_alerts  # lazy: the moves of champion
-    from pipelines.flows.monitor_run import finish, publish  # lazy: matplotlib and the MLflow logging
 
     published = publish(paths, config, verdict)  # what was measured is recorded before anything acts on it
     # the alerting's idempotency key is the verdict's: the DAG and the shell are one event
@@ -434,24 +431,3 @@ def _verdict(
         "horizons": horizons,
         "verdict": max((h["verdict"] for h in horizons.values()), key=LEVELS.index),
     }
-
-
-def verdict_file(paths: ProjectPaths, interval: str, version: str) -> Path:
-    """Where the verdict of ``interval`` under champion ``version`` is written."""
-    return paths.root / "var" / "monitoring" / f"interval={interval}" / f"champion-v{version}.json"
-
-
-def write_verdict(paths: ProjectPaths, verdict: dict[str, Any]) -> Path:
-    """Write the verdict as JSON (undefined values as null), atomically; return the file."""
-    return write_json(verdict_file(paths, verdict["interval"], verdict["model_version"]), _json_ready(verdict))
-
-
-def _json_ready(value: Any) -> Any:
-    """NaN and infinities as null: JSON has no such numbers."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_ready(item) for item in value]
-    return value

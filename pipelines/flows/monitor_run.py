@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import tempfile
 import time
@@ -25,13 +26,15 @@ from typing import Any
 from mlflow.entities import Metric, RunStatus
 
 from pipelines.core.config import FairgateConfig
+from pipelines.core.files import write_json
 from pipelines.core.project import ProjectPaths
-from pipelines.flows.monitor import ACTOR, LEVELS, verdict_file, write_verdict
 from pipelines.governance import records, registry, tags
 from pipelines.reports.monitoring import families, plot_family, summary_markdown
 
 logger = logging.getLogger(__name__)
 
+ACTOR = "fairgate:monitor"  # one actor whoever asks: a retry or a second call is the same event, appended once
+LEVELS = ("ok", "warn", "critical")
 _METRIC_NAME = re.compile(r"[^\w./\- ]")
 _METRICS_PER_BATCH = 1000
 
@@ -210,3 +213,24 @@ def monitoring_history(paths: ProjectPaths, verdict: dict[str, Any]) -> list[dic
         verdict_file(paths, verdict["interval"], str(verdict["model_version"])).read_text(encoding="utf-8")
     )
     return [chosen[interval] for interval in sorted(chosen)]
+
+
+def verdict_file(paths: ProjectPaths, interval: str, version: str) -> Path:
+    """Where the verdict of ``interval`` under champion ``version`` is written."""
+    return paths.root / "var" / "monitoring" / f"interval={interval}" / f"champion-v{version}.json"
+
+
+def write_verdict(paths: ProjectPaths, verdict: dict[str, Any]) -> Path:
+    """Write the verdict as JSON (undefined values as null), atomically; return the file."""
+    return write_json(verdict_file(paths, verdict["interval"], verdict["model_version"]), _json_ready(verdict))
+
+
+def _json_ready(value: Any) -> Any:
+    """NaN and infinities as null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(item) for item in value]
+    return value
