@@ -125,3 +125,14 @@ def sign_off_dag(*, dag_id: str, description: str, doc_md: str | None, step: str
         sign_off()
 
     return one_sign_off()
+
+
+def interval_param(description: str) -> Any:
+    """The optional data interval of a manual trigger (``YYYY-MM``, or a file's one-off ``data-<hash>``)."""
+    return Param(
+        None,
+        type=["null", "string"],
+        pattern=r"^(\d{4}-(0[1-9]|1[0-2])|data-[0-9a-f]{12})$",
+        title="Data interval (YYYY-MM)",
+        description=description,
+    )

@@ -44,9 +44,25 @@ class AlertLimit(Section):
 
 
 class DecisionTimeMonitoring(Section):
-    """Horizon 1, at decision time without labels: input drift, decisions per group, shadow disagreement."""
+    """Horizon 1, at decision time without labels: input drift, decisions per group, shadow disagreement.
 
+    The drift limits apply to :mod:`pipelines.data.drift`'s statistics of the
+    interval's applications against the champion's training data; a statistic
+    counts only beyond what sampling noise alone reaches at
+    ``audit.drift.significance`` (its limits are raised to that noise).  The
+    ratio and the disagreement have bootstrap intervals (``evaluation.bootstrap``).
+    """
+
+    # Kolmogorov-Smirnov statistic of a numeric feature (largest gap between the two distribution functions)
+    feature_ks: AlertLimit = AlertLimit(direction="max", warn=0.1, critical=0.2)
+    # population stability index of a categorical feature (0.1 / 0.25: the conventional "watch" / "act" bands)
+    feature_psi: AlertLimit = AlertLimit(direction="max", warn=0.1, critical=0.25)
+    # absolute change of one sensitive group's share of the applications
+    group_share_shift: AlertLimit = AlertLimit(direction="max", warn=0.05, critical=0.1)
+    # lowest over highest approval rate of an attribute's groups, on the decisions made (four-fifths rule)
     demographic_parity_ratio: AlertLimit = AlertLimit(direction="min", warn=0.85, critical=0.8)
+    # share of a group's applications a shadow (waiting candidate) decides differently from the champion
+    shadow_disagreement: AlertLimit = AlertLimit(direction="max", warn=0.1, critical=0.2)
 
 
 class EstimatedPerformanceMonitoring(Section):

@@ -1,4 +1,4 @@
-"""The ``fairgate`` command: run, score, rollback, freeze, status, init, airflow.
+"""The ``fairgate`` command: run, score, monitor, rollback, freeze, status, init, airflow.
 
 Exit codes: 0 passed (promoted, or waiting for approval while deployments are
 frozen: nothing failed), 1 blocked (the pipeline worked and said no), 2 bad
@@ -53,6 +53,7 @@ from pipelines.core.project import (
     open_project,
     tracking_uri,
 )
+from pipelines.flows.monitor_cli import add_monitor_command, monitoring_status
 from pipelines.flows.run_summary import (  # noqa: F401 (outcome and read_stage_records: re-exported)
     outcome,
     reached_verdict,
@@ -375,6 +376,7 @@ def command_status(args: argparse.Namespace) -> int:
                 f"  {move.get('at', '?')} {move['action']}: {move['from_version']} -> {move['to_version']} "
                 f"by {move['actor']}: {move['reason']}"
             )
+    monitoring_status(paths, config, _out)
     champion_record.reconcile(paths, config, client)  # an open alarm: exit 1, its one line last
     return EXIT_PASSED
 
@@ -631,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="score one interval's applications with the verified champion")
     score.add_argument("--interval", required=True, type=_month, help="data interval YYYY-MM (as fairgate run)")
     score.set_defaults(handler=command_score)
+    add_monitor_command(commands, _month)
     freeze = commands.add_parser("freeze", help="freeze automatic promotion (lifting it needs two people)")
     freeze.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     freeze.set_defaults(handler=command_freeze)

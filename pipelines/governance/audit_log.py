@@ -157,6 +157,7 @@ EVENT_KINDS = (
     "integrity_alarm",
     "repair",
     "scoring",
+    "monitoring",
     "alert",
 )
 ERR_KIND = "audit log: unknown event kind {kind!r}; expected one of: " + ", ".join(EVENT_KINDS)

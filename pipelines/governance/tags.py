@@ -74,6 +74,14 @@ APPROVED_BY = PREFIX + "approved_by"
 # ------------------------------------------------------------------ the registered model
 ALIAS_HISTORY = PREFIX + "alias_history"
 LAST_ALIAS_MOVE = PREFIX + "last_alias_move."
+# ------------------------------------------------------------------ monitoring (runs of monitoring.experiment)
+MONITORING_KEY = PREFIX + "monitoring.key"  # what determines the verdict: one run per key
+MONITORING_INTERVAL = PREFIX + "monitoring.interval"
+MONITORING_VERDICT = PREFIX + "monitoring.verdict"  # the worst level over the horizons: ok, warn or critical
+MONITORING_ACTION = PREFIX + "monitoring.action"  # what the alerting did: none, notify, alert, rollback, freeze
+MONITORED_MODEL = PREFIX + "monitoring.model_name"
+MONITORED_VERSION = PREFIX + "monitoring.model_version"  # the champion version whose decisions were monitored
+
 # the audit log's head (seq and hash of its last entry), anchored outside its database after every append
 AUDIT_HEAD = PREFIX + "audit.head"
 

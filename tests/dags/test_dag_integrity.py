@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
+DAG_IDS = ["retrain", "score", "monitor", "rollback", "approve", "unfreeze", "freeze", "repair"]
 HEAVY_MODULES = {"pandas", "sklearn", "mlflow", "dvc", "great_expectations", "fairlearn", "numpy"}
 
 
@@ -21,10 +22,10 @@ def dag_bag():
 
 def test_every_dag_file_imports_without_error(dag_bag):
     assert dag_bag.import_errors == {}, dag_bag.import_errors
-    assert set(dag_bag.dag_ids) == {"retrain", "score", "rollback", "approve", "unfreeze", "freeze", "repair"}
+    assert set(dag_bag.dag_ids) == set(DAG_IDS)
 
 
-@pytest.mark.parametrize("dag_id", ["retrain", "score", "rollback", "approve", "unfreeze", "freeze", "repair"])
+@pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_house_rules(dag_bag, dag_id):
     dag = dag_bag.dags[dag_id]
     assert dag.doc_md and len(dag.doc_md) > 200
