@@ -44,12 +44,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Asset, get_current_context, task
+from airflow.sdk import get_current_context, task
 from alert_notifier import AlertNotifier
-from governed_dag import governed_call, governed_dag, interval_param
-
-# The decisions the score DAG writes (its task's outlet): the same name and URI as the score DAG's Asset
-SCORES = Asset(name="fairgate_scores", uri="fairgate://var/scores", group="fairgate")
+from governed_dag import SCORES, governed_call, governed_dag, interval_param
 
 
 @governed_dag(

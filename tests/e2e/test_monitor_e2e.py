@@ -68,7 +68,9 @@ def test_monitor_measures_the_decision_time_horizon(project: Path, monitored: di
     values = horizon["values"]
     config = load_config(project / "fairgate.yaml")
     # every feature of the champion and every group of every sensitive attribute, against its training data
-    drifted = {row["subject"] for row in values if row["family"] == "drift" and row["metric"] in ("feature_ks", "feature_psi")}
+    drifted = {
+        row["subject"] for row in values if row["family"] == "drift" and row["metric"] in ("feature_ks", "feature_psi")
+    }
     client_for(project)  # the project's own MLflow store
     assert drifted == set(mlflow.sklearn.load_model(f"models:/{MODEL}@champion").feature_names_in_)
     shares = {row["subject"] for row in values if row["metric"] == "group_share_shift"}
