@@ -158,6 +158,10 @@ def monitored_value(
         return None
     low = None if interval is None else interval.get("low")
     high = None if interval is None else interval.get("high")
+    # a spread (max - min over groups) or a ratio of extremes is biased in resamples (noise widens a spread):
+    # its percentile interval can miss the observed value, so the recorded interval is moved out to hold it
+    if low is not None and high is not None:
+        low, high = min(low, float(value)), max(high, float(value))
     return MonitoredValue(
         horizon=horizon,
         family=family,

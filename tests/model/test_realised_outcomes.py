@@ -209,3 +209,20 @@ def test_the_horizon_settings_refuse_bad_values_naming_the_key(section, key, val
     raw["monitoring"][section][key] = value
     with pytest.raises(BadInputError, match="^fairgate.yaml: " + message.replace("(", r"\(").replace(")", r"\)")):
         parse_config(raw)
+
+
+def test_every_recorded_interval_holds_its_value_even_where_resampling_biases_a_spread():
+    # two groups with the same decisions and outcomes: the spreads (equalized odds, equal opportunity) are
+    # about 0 while every resample's spread is positive, so a percentile interval alone would miss them
+    frame = interval(seed=4, rows=2000)
+    frame["group"] = np.where(np.arange(len(frame)) % 2 == 0, "a", "b")
+    twin = frame.iloc[::2].reset_index(drop=True)
+    frame.loc[frame["group"] == "b", ["p_positive", "favorable", "default"]] = twin[
+        ["p_positive", "favorable", "default"]
+    ].to_numpy()
+    decisions, outcomes = split(frame)
+    result = realised_performance(decisions, outcomes, DATASET, DECISION, EVALUATION, SETTINGS)
+    spread = by_key(result)[("ethical", "equalized_odds_difference", "group")]
+    assert spread.value == 0.0 and spread.low == 0.0 and spread.high > 0.0
+    outside = [v for v in result.values if v.low is not None and not v.low <= v.value <= v.high]
+    assert outside == []
