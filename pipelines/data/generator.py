@@ -24,6 +24,19 @@ The hazards of the C07 incident can be switched on per batch (see
 in :attr:`GeneratedBatch.truth`, so a test knows exactly what a check must
 find.
 
+The ``migration`` hazard migrates ONE legacy source system, as a real
+incident does: the records of the north and south branches (about 37% of
+the rows, two thirds of the women) get their income in thousands of EUR and
+'north' written 'N'; and the new schema's default gender 'male' takes exactly
+30% of all female applicants.  Rewriting every row rejected everyone alike
+(the four-fifths ratio stayed at 0.80); one women-heavy system makes the
+decisions unfair.  Measured on the default configuration's fair champion
+over the decision months 2026-03..2026-10 (95% Poisson bootstrap of
+``evaluation.bootstrap``): ratio 0.51-0.63, the whole interval below 0.8 in
+8 of 8 months at 1,500 rows a month (7 of 8 at 600); income KS 0.40-0.43,
+region PSI 3.1-3.8, female share down 0.135-0.18.  The design and the
+figures: docs/getting-started.md (the hazards).
+
 Determinism: every month draws from its own generator seeded with
 ``SeedSequence([seed, year, month, stream])``, where ``stream`` is 0 for the
 clean batch and one code per hazard.  A clean month therefore never depends on
@@ -115,9 +128,14 @@ _HAZARD_STREAM = {"post_outcome_column": 1, "label_copy": 2, "duplicated_rows": 
 _COLLECTIONS_OFFSET_DAYS = (62, 330)  # always >= 2 and <= 11 calendar months after the decision
 _LABEL_COPY_FLIP_SHARE = 0.01
 _DUPLICATED_SHARE = 0.10
-_MIGRATION_INCOME_SCALE = 0.001
-_MIGRATION_REGION_RECODE = {"north": "N"}
-_MIGRATION_FEMALE_RELABEL_SHARE = 0.5
+# The migration moves ONE legacy source system: the records of the north and south branches
+# (where women are over-represented: about two thirds of the women, a sixth of the men).
+_MIGRATION_LEGACY_REGIONS = ("north", "south")
+_MIGRATION_INCOME_SCALE = 0.001  # that system's incomes written in thousands of EUR
+_MIGRATION_REGION_RECODE = {"north": "N"}  # ... and its region code 'north' as 'N'
+# The new applicant schema's gender defaults to 'male' where the legacy code did not map: this
+# share of all female applicants, drawn exactly (a fixed count), not only the migrated system's.
+_MIGRATION_FEMALE_RELABEL_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -390,33 +408,45 @@ def _duplicate_rows(
 def _migrate(
     frame: pd.DataFrame, month: str, settings: GeneratorSettings
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Apply the unregulated migration: income in kEUR, a region recoded, women relabelled."""
+    """Migrate one legacy source system unregulated: its incomes in kEUR, its region recoded, women relabelled."""
     rng = _rng(settings.seed, month, _HAZARD_STREAM["migration"])
     result = frame.copy()
-    female_share_before = float((frame["gender"] == GENDERS[0]).mean())
+    female = (frame["gender"] == GENDERS[0]).to_numpy()
+    female_share_before = float(female.mean())
 
-    result["income"] = frame["income"] * _MIGRATION_INCOME_SCALE
+    legacy = frame["region"].isin(_MIGRATION_LEGACY_REGIONS).to_numpy()
+    result["income"] = frame["income"].where(~legacy, frame["income"] * _MIGRATION_INCOME_SCALE)
     result["region"] = frame["region"].replace(_MIGRATION_REGION_RECODE).astype("str")
-    relabel = (frame["gender"] == GENDERS[0]).to_numpy() & (
-        rng.random(len(frame)) < _MIGRATION_FEMALE_RELABEL_SHARE
-    )
+    women = np.flatnonzero(female)
+    relabel = np.zeros(len(frame), dtype=bool)
+    relabel[rng.choice(women, size=round(_MIGRATION_FEMALE_RELABEL_SHARE * len(women)), replace=False)] = True
     result["gender"] = pd.Series(
         np.where(relabel, GENDERS[1], frame["gender"].to_numpy(dtype=object)), dtype="str"
     )
     female_share_after = float((result["gender"] == GENDERS[0]).mean())
+    migrated = int(legacy.sum())
     truth = {
         "columns": ["income", "region", "gender"],
         "description": (
-            "unregulated data migration: income written in thousands of EUR, region "
+            f"unregulated migration of one legacy source system (regions {', '.join(_MIGRATION_LEGACY_REGIONS)}: "
+            f"{migrated} of {len(frame)} rows): its income written in thousands of EUR, region "
             + ", ".join(f"{old!r} recoded to {new!r}" for old, new in _MIGRATION_REGION_RECODE.items())
-            + f", and {int(relabel.sum())} female applicants written with the default gender 'male' "
+            + f"; and {int(relabel.sum())} female applicants written with the default gender 'male' "
             f"(female share {female_share_before:.3f} -> {female_share_after:.3f})"
         ),
+        "legacy_regions": list(_MIGRATION_LEGACY_REGIONS),
+        "migrated_rows": migrated,
+        "migrated_share": migrated / len(frame),
         "income_unit_before": "EUR",
         "income_unit_after": "kEUR",
         "income_scale": _MIGRATION_INCOME_SCALE,
         "region_recode": dict(_MIGRATION_REGION_RECODE),
-        "gender_relabelled": {"from": GENDERS[0], "to": GENDERS[1], "rows": int(relabel.sum())},
+        "gender_relabelled": {
+            "from": GENDERS[0],
+            "to": GENDERS[1],
+            "rows": int(relabel.sum()),
+            "share_of_group": _MIGRATION_FEMALE_RELABEL_SHARE,
+        },
         "female_share_before": female_share_before,
         "female_share_after": female_share_after,
     }

@@ -88,17 +88,20 @@ def test_the_migration_is_blocked_by_drift_on_each_shifted_column(clean_months: 
     month = MONTHS[12]
     planted = generate_month(month, GENERATOR, ["migration"])
     result = audit_dataset(planted.frame, _history(clean_months, month), DATASET, AUDIT)
+    truth = planted.truth["migration"]
+    # one legacy system (north and south, about 37% of the rows) in kEUR: the batch median stays inside
+    # the reference range, so numeric_shift does not fire; the distribution test does
     assert _blocking(result.report.findings) == {
-        ("numeric_shift", ("income",)),  # EUR to kEUR: the median leaves the reference range
-        ("drift", ("income",)),  # ... and the whole distribution with it (KS 1.0)
+        ("drift", ("income",)),  # KS: the migrated system's rows all fall below every reference income
         ("categorical_domain", ("region",)),  # 'north' written 'N': a new category
         ("drift", ("region",)),  # ... which moves a fifth of the rows (PSI)
-        ("group_share_drift", ("gender",)),  # half the women written 'male'
+        ("group_share_drift", ("gender",)),  # 30% of the women written 'male'
     }
     stats = {(row["column"], row["statistic"]): row for row in result.drift}
-    assert stats[("income", "ks")]["value"] == 1.0
+    # the migrated rows all sit below the reference's lowest income: KS at least their share (float-exact up to 1e-12)
+    assert stats[("income", "ks")]["value"] >= truth["migrated_share"] - 1e-12
+    assert truth["migrated_share"] > AUDIT.drift.ks_block
     female = next(g for g in stats[("gender", "group_share_shift")]["detail"]["groups"] if g["group"] == "female")
-    truth = planted.truth["migration"]
     assert female["share"] == pytest.approx(truth["female_share_after"])
     # the other features did not move
     assert all(row["severity"] is None for (column, _), row in stats.items() if column not in truth["columns"])

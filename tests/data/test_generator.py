@@ -388,28 +388,55 @@ def test_duplicated_rows_do_not_change_the_clean_previous_month() -> None:
 
 
 def test_migration(clean: GeneratedBatch) -> None:
+    """One legacy source system (north and south) migrated: its rows only in kEUR; 30% of all women 'male'."""
     batch = generate_month(MONTH, SETTINGS, ["migration"])
     truth = batch.truth["migration"]
     frame = batch.frame
     assert truth["columns"] == ["income", "region", "gender"]
     assert {column: str(dtype) for column, dtype in frame.dtypes.items()} == EXPECTED_DTYPES
 
-    np.testing.assert_allclose(frame["income"], clean.frame["income"] * truth["income_scale"])
+    legacy = clean.frame["region"].isin(["north", "south"])
+    assert truth["legacy_regions"] == ["north", "south"]
+    assert truth["migrated_rows"] == int(legacy.sum())
+    assert truth["migrated_share"] == pytest.approx(legacy.mean())
+    assert 0.25 <= legacy.mean() <= 0.45  # two thirds of the women, a sixth of the men
+    # the legacy system's incomes in kEUR, every other system's untouched (exactly)
+    np.testing.assert_allclose(frame["income"][legacy], clean.frame["income"][legacy] * truth["income_scale"])
+    pd.testing.assert_series_equal(frame["income"][~legacy], clean.frame["income"][~legacy])
     assert truth["income_unit_after"] == "kEUR"
-    assert frame["income"].max() < 1_000
+    assert frame["income"][legacy].max() < 1_000
+    assert frame["income"][~legacy].min() >= 12_000
+    # the migrated system is where women are: it holds most of them and few of the men
+    female = clean.frame["gender"] == "female"
+    assert legacy[female].mean() > 0.6 and legacy[~female].mean() < 0.25
 
     assert truth["region_recode"] == {"north": "N"}
     assert "north" not in set(frame["region"])
     assert set(frame["region"]) == (set(REGIONS) - {"north"}) | {"N"}
     assert ((frame["region"] == "N") == (clean.frame["region"] == "north")).all()
 
-    female_share = (frame["gender"] == "female").mean()
-    assert female_share == pytest.approx(truth["female_share_after"])
-    assert 0.20 <= female_share <= 0.30
-    assert truth["female_share_before"] == pytest.approx((clean.frame["gender"] == "female").mean())
-    relabelled = (clean.frame["gender"] == "female") & (frame["gender"] == "male")
-    assert int(relabelled.sum()) == truth["gender_relabelled"]["rows"]
+    relabelled = female & (frame["gender"] == "male")
+    assert int(relabelled.sum()) == truth["gender_relabelled"]["rows"] == round(0.3 * female.sum())
+    assert truth["gender_relabelled"]["share_of_group"] == 0.3
     assert not ((clean.frame["gender"] == "male") & (frame["gender"] == "female")).any()
+    # the relabelling reaches women of every system, not only the migrated one
+    assert relabelled[legacy].any() and relabelled[~legacy].any()
+    assert truth["female_share_before"] == pytest.approx(female.mean())
+    assert truth["female_share_after"] == pytest.approx((frame["gender"] == "female").mean())
+    assert truth["female_share_after"] == pytest.approx((female.sum() - relabelled.sum()) / len(frame))
+    # nothing else moved
+    untouched = [column for column in COLUMNS if column not in truth["columns"]]
+    pd.testing.assert_frame_equal(frame[untouched], clean.frame[untouched])
+
+
+def test_the_migration_draws_the_relabelled_women_from_its_own_seeded_stream() -> None:
+    def relabelled(settings: GeneratorSettings) -> set[str]:
+        clean, migrated = generate_month(MONTH, settings).frame, generate_month(MONTH, settings, ["migration"]).frame
+        moved = (clean["gender"] == "female") & (migrated["gender"] == "male")
+        return set(clean.loc[moved, "application_id"])
+
+    assert relabelled(SETTINGS) == relabelled(SETTINGS)
+    assert relabelled(SETTINGS) != relabelled(SETTINGS.model_copy(update={"seed": SETTINGS.seed + 1}))
 
 
 def test_all_hazards_together() -> None:
@@ -418,8 +445,12 @@ def test_all_hazards_together() -> None:
     assert list(frame.columns) == [*COLUMNS, "internal_risk_flag", "collections_date"]
     assert set(batch.truth) >= set(HAZARDS)
     assert (frame["collections_date"].notna() == (frame["default"] == 1)).all()
+    # the migration rewrites the copies too: those of the migrated system (north, now 'N', and south) in kEUR
     copies = frame[frame["application_id"].isin(batch.truth["duplicated_rows"]["row_ids"])]
-    assert copies["income"].max() < 1_000
+    migrated = copies["region"].isin(["N", "south"])
+    assert migrated.any() and (~migrated).any()
+    assert copies.loc[migrated, "income"].max() < 1_000
+    assert copies.loc[~migrated, "income"].min() >= 12_000
 
 
 # --- bad input --------------------------------------------------------------------------------
