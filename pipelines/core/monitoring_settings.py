@@ -11,9 +11,10 @@ retraining run decides, so it is left out of the configuration hash.
 from __future__ import annotations
 
 import math
+from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipelines.core.dataset_settings import Section
 
@@ -76,10 +77,32 @@ class RealisedMonitoring(Section):
     demographic_parity_ratio: AlertLimit = AlertLimit(direction="min", warn=0.85, critical=0.8)
 
 
+ERR_NOTIFICATION_FILE = "must be a relative path under var/ (e.g. var/alerts/notifications.jsonl), found {found!r}"
+
+
 class AlertSettings(Section):
-    """How breaches are acted on: notification, and the automatic rollback on a confident ethical breach."""
+    """How breaches are acted on: notification, and the automatic rollback on a confident ethical breach.
+
+    ``automatic_rollback``: a critical breach of an ethical value whose whole
+    interval lies beyond the limit moves ``champion`` back to the last fair and
+    stable version and freezes (false: it freezes and alerts, nothing moves).
+    ``retrain_on_critical``: every critical breach opens the retrain path (the
+    ``monitor`` DAG triggers ``retrain`` for the monitored interval).
+    ``notification_file``: where the embedded notifier appends one JSON line per
+    alert, relative to the project root, under ``var/``.
+    """
 
     automatic_rollback: bool = True
+    retrain_on_critical: bool = True
+    notification_file: str = "var/alerts/notifications.jsonl"
+
+    @field_validator("notification_file")
+    @classmethod
+    def _under_var(cls, value: str) -> str:
+        parts = PurePosixPath(value).parts
+        if not parts or parts[0] != "var" or len(parts) < 2 or ".." in parts or "\\" in value:
+            raise ValueError(ERR_NOTIFICATION_FILE.format(found=value))
+        return value
 
 
 class MonitoringSettings(Section):

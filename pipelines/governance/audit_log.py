@@ -158,6 +158,7 @@ EVENT_KINDS = (
     "repair",
     "scoring",
     "monitoring",
+    "alert",
 )
 ERR_KIND = "audit log: unknown event kind {kind!r}; expected one of: " + ", ".join(EVENT_KINDS)
 ERR_ACTOR = "audit log: actor must be a non-empty string, found {found!r}"

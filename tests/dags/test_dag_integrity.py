@@ -148,11 +148,12 @@ def test_pipelines_never_imports_airflow():
 
 
 def test_dag_files_share_one_definition_of_the_house_rules():
-    """Every DAG is declared through governed_dag; the shared module is not parsed as a DAG file."""
+    """Every DAG is declared through governed_dag; the shared modules are not parsed as DAG files."""
+    helpers = {"governed_dag.py", "alert_notifier.py"}  # imported by DAG files, never parsed as DAGs
     for path in sorted(DAGS.glob("*.py")):
         source = path.read_text(encoding="utf-8")
-        if path.name == "governed_dag.py":
+        if path.name in helpers:
             continue
         assert ("@governed_dag(" in source or "= sign_off_dag(" in source) and "@dag(" not in source, path.name
         assert "AirflowFailException" not in source, f"{path.name}: use governed_call"
-    assert "governed_dag.py" in (DAGS / ".airflowignore").read_text(encoding="utf-8").split()
+    assert helpers <= set((DAGS / ".airflowignore").read_text(encoding="utf-8").split())

@@ -51,7 +51,9 @@ OVERSIGHT_RULES = (
     ".ethical all passed): a version that failed a gate can never become champion, and there is no override. "
     "Each also checks that the version's model files still match the SHA-256 checksums the audit log recorded "
     "at registration, and all three hold one lock (the champion lock) over their checks and the move.",
-    "Rollback is triggered by hand (the rollback DAG, or fairgate rollback --reason ...) with a required reason: "
+    "Rollback is triggered by hand (the rollback DAG, or fairgate rollback --reason ...) with a required reason, "
+    "or automatically by the monitor DAG (actor fairgate:monitor) on a critical breach of an ethical threshold "
+    "whose whole confidence interval lies beyond it, recorded with its evidence as an alert entry: "
     "it moves champion back to the highest version below the current champion that passed every gate and "
     "served before (fairgate.stable_fair=true), or to a named version after checking that it passed; it records "
     "who and why, and it freezes deployments.",
