@@ -66,15 +66,40 @@ class DecisionTimeMonitoring(Section):
 
 
 class EstimatedPerformanceMonitoring(Section):
-    """Horizon 2, before labels mature: performance estimated from the champion's calibrated probabilities."""
+    """Horizon 2, before labels mature: performance estimated from the champion's calibrated probabilities.
+
+    The limits mirror the gate's absolute thresholds (``critical``) with one
+    non-regression tolerance of margin (``warn``); docs/performance-estimation.md.
+    ``equalized_odds_difference`` applies to every sensitive attribute.
+    ``group_offset_precision`` is the precision of the zero-centred normal prior
+    on each group's calibration offset (on the logit scale): a group with few
+    reference rows keeps the pooled calibration, a large one gets its own.
+    """
 
     roc_auc: AlertLimit = AlertLimit(direction="min", warn=0.72, critical=0.7)
+    balanced_accuracy: AlertLimit = AlertLimit(direction="min", warn=0.62, critical=0.6)
+    cost_saving_vs_best_constant: AlertLimit = AlertLimit(direction="min", warn=0.05, critical=0.0)
+    equalized_odds_difference: AlertLimit = AlertLimit(direction="max", warn=0.08, critical=0.1)
+    group_offset_precision: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
 
 class RealisedMonitoring(Section):
-    """Horizon 3, when labels mature: realised metrics per group of the decisions whose outcomes are known."""
+    """Horizon 3, when labels mature: realised metrics per group of the decisions whose outcomes are known.
 
+    Below ``min_label_share`` (the share of the interval's decisions whose
+    outcome is known) the interval is reported "not mature" and no metric is
+    measured.  The limits mirror the gate's absolute thresholds (``critical``)
+    with one non-regression tolerance of margin (``warn``); the ethical ones
+    apply to every sensitive attribute.
+    """
+
+    min_label_share: float = Field(default=0.9, gt=0, le=1, allow_inf_nan=False)
+    roc_auc: AlertLimit = AlertLimit(direction="min", warn=0.72, critical=0.7)
+    balanced_accuracy: AlertLimit = AlertLimit(direction="min", warn=0.62, critical=0.6)
+    cost_saving_vs_best_constant: AlertLimit = AlertLimit(direction="min", warn=0.05, critical=0.0)
     demographic_parity_ratio: AlertLimit = AlertLimit(direction="min", warn=0.85, critical=0.8)
+    demographic_parity_difference: AlertLimit = AlertLimit(direction="max", warn=0.08, critical=0.1)
+    equalized_odds_difference: AlertLimit = AlertLimit(direction="max", warn=0.08, critical=0.1)
 
 
 ERR_NOTIFICATION_FILE = "must be a relative path under var/ (e.g. var/alerts/notifications.jsonl), found {found!r}"
