@@ -186,7 +186,7 @@ def test_c07_migration_in_scored_data_is_detected_and_rolls_back_to_the_previous
     verdict = json.loads((root / "var" / "monitoring" / f"interval={MIGRATED}" / "champion-v2.json").read_text())
 
     # the drift: income in kEUR, 'north' written 'N', half the women written 'male'
-    for metric, subject in (("feature_ks", "income"), ("feature_psi", "region"), ("group_share_shift", "gender")):
+    for metric, subject in (("ks", "income"), ("psi", "region"), ("group_share_shift", "gender=female")):
         drifted = _value(verdict, "drift", metric, subject)
         assert drifted["level"] == "critical", drifted
     # the change in per-group decisions, against the clean month before
