@@ -88,6 +88,8 @@ FAVORABLE = "favorable"
 CALIBRATION_METHODS = ("isotonic", "identity")
 _NEWTON_STEPS = 100
 _NEWTON_TOLERANCE = 1e-10
+BLOCK_PRIOR_ROWS = 1.0
+"""Pseudo-rows at the model's mean score added to every isotonic block (see :func:`_smoothed`)."""
 _MAX_STEP = 4.0  # largest change of a group offset (logit) in one Newton step
 _LOGIT_BOUND = 1e-12  # calibrated probabilities enter the logit inside [1e-12, 1 - 1e-12]
 
@@ -278,30 +280,57 @@ def _reference(p_positive: np.ndarray, positive: np.ndarray, joint: np.ndarray, 
     return _Reference(p_positive, positive.astype(np.float64), joint, groups, knots, knot_of_row.reshape(-1))
 
 
-def _fit(method: str, reference: _Reference, precision: float, weights: np.ndarray | None = None) -> Calibration:
-    """Fit the calibration on (weighted) reference rows; weight 0 leaves a row out.
+def _isotonic(reference: _Reference, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The isotonic fit on the distinct reference scores: knots, fitted values, weight per knot.
 
-    The isotonic step is scikit-learn's ``IsotonicRegression(y_min=0, y_max=1,
-    out_of_bounds="clip")`` (tied scores averaged, weighted), computed on the
-    distinct scores with the kernel of :func:`sklearn.isotonic.isotonic_regression`,
-    without the per-call validation: the tests hold it to the estimator.
+    scikit-learn's ``IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip")`` (tied
+    scores averaged, weighted), computed with the kernel of
+    :func:`sklearn.isotonic.isotonic_regression` without its per-call validation: the
+    tests hold it to the estimator.  Knots whose rows all weigh 0 are left out.
     """
+    knot_weight = np.bincount(reference.knot_of_row, weights, minlength=len(reference.knots))
+    knot_positive = np.bincount(reference.knot_of_row, weights * reference.positive, minlength=len(reference.knots))
+    present = knot_weight > 0
+    kept_weight = np.ascontiguousarray(knot_weight[present], dtype=np.float64)
+    fitted = np.ascontiguousarray(knot_positive[present] / kept_weight, dtype=np.float64)
+    _inplace_contiguous_isotonic_regression(fitted, kept_weight.copy())
+    np.clip(fitted, 0.0, 1.0, out=fitted)  # y_min=0, y_max=1 (frequencies already lie inside)
+    return reference.knots[present], fitted, kept_weight
+
+
+def _smoothed(fitted: np.ndarray, knot_weight: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Add :data:`BLOCK_PRIOR_ROWS` pseudo-rows to every isotonic block, at the model's own mean score there.
+
+    A block is a run of knots with one fitted value.  An end block of a few pure rows
+    would otherwise say 0 or 1, a certainty no finite reference supports, and certain
+    probabilities make the estimate optimistic; a large block hardly moves.
+    """
+    starts = np.concatenate(([True], fitted[1:] != fitted[:-1]))
+    block = np.cumsum(starts) - 1
+    block_weight = np.bincount(block, knot_weight)
+    block_score = np.bincount(block, knot_weight * knots) / block_weight
+    return (fitted * block_weight[block] + BLOCK_PRIOR_ROWS * block_score[block]) / (
+        block_weight[block] + BLOCK_PRIOR_ROWS
+    )
+
+
+def _fit(method: str, reference: _Reference, precision: float, weights: np.ndarray | None = None) -> Calibration:
+    """Fit the calibration on (weighted) reference rows; weight 0 leaves a row out."""
     if method == "identity":
         return Calibration(method, None, None, np.zeros(reference.groups))
     w = np.ones(len(reference.p_positive)) if weights is None else np.asarray(weights, dtype=np.float64)
-    knot_weight = np.bincount(reference.knot_of_row, w, minlength=len(reference.knots))
-    knot_positive = np.bincount(reference.knot_of_row, w * reference.positive, minlength=len(reference.knots))
-    present = knot_weight > 0
-    fitted = np.ascontiguousarray(knot_positive[present] / knot_weight[present], dtype=np.float64)
-    _inplace_contiguous_isotonic_regression(fitted, np.ascontiguousarray(knot_weight[present], dtype=np.float64))
-    np.clip(fitted, 0.0, 1.0, out=fitted)  # y_min=0, y_max=1 (frequencies already lie inside)
-    calibration = Calibration(method, reference.knots[present], fitted, np.zeros(0))
+    knots, fitted, knot_weight = _isotonic(reference, w)
+    pooled_map = Calibration(method, knots, _smoothed(fitted, knot_weight, knots), np.zeros(0))
     kept = w > 0
-    pooled = calibration.pooled(reference.p_positive[kept])
     offsets = _group_offsets(
-        pooled, reference.positive[kept], w[kept], reference.joint[kept], reference.groups, precision
+        pooled_map.pooled(reference.p_positive[kept]),
+        reference.positive[kept],
+        w[kept],
+        reference.joint[kept],
+        reference.groups,
+        precision,
     )
-    return Calibration(method, calibration.knots, calibration.fitted, offsets)
+    return Calibration(method, pooled_map.knots, pooled_map.fitted, offsets)
 
 
 # --------------------------------------------------------------------------- the inputs, coded once
@@ -440,30 +469,35 @@ def _simulations(
     evaluation: EvaluationSettings,
     positive_is_favorable: bool,
     ranking: _Ranking,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Expected counts and AUC (index 0), then one set per resample: refit, draw outcomes, measure."""
-    boot = evaluation.bootstrap
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and ROC AUC: the first ``1 + resamples`` drawn, the next ``1 + resamples`` expected.
 
+    Index 0 of both halves is the estimate (expected under the calibration on the whole
+    reference).  Resample ``r`` refits the calibration on Poisson(1)-weighted reference
+    rows; its drawn half holds the metrics of outcomes drawn from that refit, its expected
+    half the metrics expected under it (what :func:`_estimated` corrects the bias with).
+    """
+    boot = evaluation.bootstrap
     precision = settings.group_offset_precision
-    full = _fit(method, inputs.reference, precision)
-    groups = inputs.partition.joint_count
-    own = inputs.partition.joint
-    counts = np.empty((1 + boot.resamples, groups, 2, 2), dtype=np.float64)
-    auc = np.empty(1 + boot.resamples, dtype=np.float64)
-    q = full.probabilities(inputs.p_positive, inputs.joint)
-    counts[0] = _cell_counts(q if positive_is_favorable else 1.0 - q, inputs.favorable, own, groups)
-    auc[0] = _auc(ranking, q, 1.0 - q)
-    for r in range(1, boot.resamples + 1):
+    groups, own, size = inputs.partition.joint_count, inputs.partition.joint, 1 + boot.resamples
+    counts = np.empty((2 * size, groups, 2, 2), dtype=np.float64)
+    auc = np.empty(2 * size, dtype=np.float64)
+
+    def expected(position: int, q: np.ndarray) -> None:
+        counts[position] = _cell_counts(q if positive_is_favorable else 1.0 - q, inputs.favorable, own, groups)
+        auc[position] = _auc(ranking, q, 1.0 - q)
+
+    expected(0, _fit(method, inputs.reference, precision).probabilities(inputs.p_positive, inputs.joint))
+    counts[size], auc[size] = counts[0], auc[0]
+    for r in range(1, size):
         weights = bootstrap.poisson_weights(
             bootstrap.generator(boot.seed, STREAM_REFERENCE, r), (len(inputs.reference.p_positive),)
         )
-        refit = _fit(method, inputs.reference, precision, weights)
-        q_r = refit.probabilities(inputs.p_positive, inputs.joint)
-        drawn = bootstrap.generator(boot.seed, STREAM_OUTCOMES, r).random(len(q_r)) < q_r
-        truth = drawn.astype(np.float64)
-        counts[r] = _cell_counts(truth if positive_is_favorable else 1.0 - truth, inputs.favorable, own, groups)
-        auc[r] = _auc(ranking, truth, 1.0 - truth)
-    return counts, auc, q
+        q_r = _fit(method, inputs.reference, precision, weights).probabilities(inputs.p_positive, inputs.joint)
+        expected(size + r, q_r)
+        drawn = (bootstrap.generator(boot.seed, STREAM_OUTCOMES, r).random(len(q_r)) < q_r).astype(np.float64)
+        expected(r, drawn)  # outcomes of probability 0 or 1: their counts and AUC are the drawn ones
+    return counts, auc
 
 
 def limit_of(settings: Any, metric: str) -> AlertLimit | None:
@@ -475,9 +509,20 @@ def limit_of(settings: Any, metric: str) -> AlertLimit | None:
 def _estimated(
     family: MonitoredFamily, metric: str, subject: str, values: np.ndarray, confidence: float, limit: AlertLimit | None
 ) -> MonitoredValue | None:
-    """A value whose estimate is ``values[0]`` and whose simulated realisations are ``values[1:]``."""
-    interval = bootstrap.percentile_interval(values[1:], confidence)
-    return monitored_value("estimated", family, metric, subject, values[0], interval, limit)
+    """One estimated value, bias-corrected, from the drawn and expected halves of :func:`_simulations`.
+
+    A calibration fitted on a finite reference is noisier than the truth, and noise in the
+    probabilities looks like separation: the plain estimate is optimistic.  The bootstrap
+    measures that bias as the mean of the refits' expected values minus the estimate, and
+    removes it once from the estimate and twice from each drawn value (which is centred on
+    its refit, one bias further from the truth).
+    """
+    size = len(values) // 2
+    drawn, expected = values[:size], values[size:]
+    refits = expected[1:]
+    bias = float(np.mean(refits)) - float(expected[0]) if np.isfinite(refits).all() else 0.0
+    interval = bootstrap.percentile_interval(drawn[1:] - 2.0 * bias, confidence)
+    return monitored_value("estimated", family, metric, subject, float(drawn[0]) - bias, interval, limit)
 
 
 def _overall_values(
@@ -579,7 +624,7 @@ def estimate_performance(
     inputs = _inputs(decisions, reference, dataset, evaluation)
     confidence = evaluation.bootstrap.confidence
     ranking = _ranking(inputs.p_positive)
-    counts, auc, _q = _simulations(inputs, method, settings, evaluation, dataset.positive_is_favorable, ranking)
+    counts, auc = _simulations(inputs, method, settings, evaluation, dataset.positive_is_favorable, ranking)
     found = _overall_values(counts, auc, settings, decision, dataset.positive_is_favorable, confidence)
     for attribute in inputs.partition.attributes:
         found.extend(_attribute_values(counts, attribute, settings, decision, confidence))
