@@ -22,8 +22,12 @@ The decision-time horizon (no labels) measures, each value a
   decisions made, and each shadow's disagreement with the champion per group
   (:mod:`pipelines.model.decision_mix`).
 
-The verdict of a horizon is the worst level among its values (``ok``,
-``warn``, ``critical``).  It is written to
+The estimated and realised horizons come from
+:mod:`pipelines.flows.monitor_horizons`.  Every value measured goes to the
+alerting (:func:`pipelines.flows.auto_rollback.monitor_alerts`), which
+classifies it (``warn``, ``critical``, confident or not) and acts: a confident
+critical ethical breach rolls the champion back and freezes.  The verdict of a
+horizon is its worst classification (``ok``, ``warn``, ``critical``).  It is written to
 ``var/monitoring/interval=<m>/champion-v<v>.json``, logged to one MLflow run of
 ``monitoring.experiment`` (:mod:`pipelines.flows.monitor_run`), and recorded
 as one ``monitoring`` entry of the audit log.  Monitoring the same interval
@@ -51,10 +55,9 @@ from pipelines.core.monitored_values import MonitoredValue
 from pipelines.core.project import ProjectPaths, open_project
 from pipelines.core.small_groups import merge_small_groups
 from pipelines.data.input_drift import input_drift
-from pipelines.data.split import holdout_mask
 from pipelines.flows import score as scoring
-from pipelines.governance import records, registry, tags
-from pipelines.governance.lineage import ERR_NO_DATA_HASH, data_version_files
+from pipelines.flows.monitor_horizons import champion_data, estimated_horizon, realised_horizon
+from pipelines.governance import records
 from pipelines.model.decision_mix import decision_mix, shadow_disagreement
 
 logger = logging.getLogger(__name__)
@@ -139,20 +142,65 @@ def monitor(interval: str, airflow_run_id: str | None = None) -> dict[str, Any]:
             raise BlockedError(STAGE, [ERR_ROWS_DIFFER.format(
                 file=shadow.relative, found=len(shadow.decisions), rows=len(served.decisions), interval=interval
             )])  # fmt: skip
-    reference, reference_notes = champion_training_data(paths, config, champion.version)
-    horizon = measure_decision_time(config, applications.frame, reference, champion.inputs, served, shadows, interval)
-    horizon["notes"] = reference_notes + horizon["notes"]
-    verdict = _verdict(config, interval, champion, served, shadows, applications.data_hash, horizon)
+    data = champion_data(paths, config, champion.version)
+    decision_time = measure_decision_time(
+        config, applications.frame, data.training, champion.inputs, served, shadows, interval
+    )
+    decision_time["notes"] = data.notes + decision_time["notes"]
+    estimated = horizon_result(interval, *estimated_horizon(
+        config, champion.model, champion.inputs, data.holdout, served.decisions, applications.frame
+    ))  # fmt: skip
+    realised = horizon_result(interval, *realised_horizon(config, served.decisions, applications.frame))
+    horizons = {"decision_time": decision_time, "estimated": estimated, "realised": realised}
+    verdict = _verdict(config, interval, champion, served, shadows, applications.data_hash, horizons)
+    verdict["alerts"] = act_on_verdict(verdict)
     from pipelines.flows.monitor_run import publish  # lazy: matplotlib and the MLflow logging
 
     return publish(paths, config, verdict)
 
 
+def act_on_verdict(verdict: dict[str, Any]) -> dict[str, Any]:
+    """Classify the measured values and act on them (:mod:`pipelines.flows.auto_rollback`); record the verdicts.
+
+    The values handed over are those measured (an undefined one is left out and
+    named in its horizon's notes).  The alerting's idempotency key is the
+    verdict's: the same inputs are one event however often they are monitored,
+    from the DAG or the shell.  Each horizon's verdict becomes the alerting's
+    classification of it.
+    """
+    from pipelines.flows.auto_rollback import monitor_alerts  # lazy: the moves of champion
+
+    measured = {
+        name: [_as_value(row) for row in horizon["values"] if row["value"] is not None and math.isfinite(row["value"])]
+        for name, horizon in verdict["horizons"].items()
+    }
+    outcome = monitor_alerts(
+        [value for values in measured.values() for value in values],
+        interval=verdict["interval"],
+        airflow_run_id=verdict["key"],
+        checked={name: len(values) for name, values in measured.items()},
+    )
+    for name, horizon in verdict["horizons"].items():
+        horizon["verdict"] = outcome["horizons"][name]["verdict"]
+    verdict["verdict"] = outcome["verdict"]
+    kept = ("verdict", "summary", "action", "evidence", "notify", "rollback", "freeze", "retrain", "alert_seq")
+    return {key: outcome.get(key) for key in kept}
+
+
+def _as_value(row: dict[str, Any]) -> MonitoredValue:
+    """A value row of the verdict (its ``level`` aside) as the ``MonitoredValue`` it records."""
+    return MonitoredValue(**{name: row[name] for name in MonitoredValue.__dataclass_fields__})
+
+
 ERR_NO_INTERVAL = "no interval to monitor: give one (interval parameter), or trigger the run by a scoring"
 
 
-def monitor_intervals(intervals: list[str | None], airflow_run_id: str | None = None) -> list[dict[str, Any]]:
-    """Monitor each interval named (once each, in order); return each verdict in brief (for XCom).
+def monitor_intervals(intervals: list[str | None], airflow_run_id: str | None = None) -> dict[str, Any]:
+    """Monitor each interval named (once each, in order); return the alert outcome the notifier reads (XCom).
+
+    The outcome is the alerting's (:func:`act_on_verdict`) of the interval with
+    the worst verdict (the latest among equals), with ``intervals``: every
+    interval's verdict in brief, and ``summary`` naming each.
 
     Raises
     ------
@@ -162,13 +210,25 @@ def monitor_intervals(intervals: list[str | None], airflow_run_id: str | None = 
     named = [interval for interval in dict.fromkeys(intervals) if interval]
     if not named or any(not isinstance(interval, str) for interval in named):
         raise BadInputError(ERR_NO_INTERVAL)
-    briefs = []
-    for interval in sorted(named):
-        verdict = monitor(interval, airflow_run_id)
-        briefs.append({key: verdict[key] for key in (
-            "interval", "model_version", "verdict", "file", "mlflow_run_id", "audit_seq", "already_recorded"
-        )})  # fmt: skip
-    return briefs
+    verdicts = [monitor(interval, airflow_run_id) for interval in sorted(named)]
+    worst = max(reversed(verdicts), key=lambda verdict: LEVELS.index(verdict["verdict"]))
+    briefs = [
+        {
+            key: verdict[key]
+            for key in (
+                "interval",
+                "model_version",
+                "verdict",
+                "file",
+                "mlflow_run_id",
+                "audit_seq",
+                "already_recorded",
+            )
+        }  # fmt: skip
+        for verdict in verdicts
+    ]
+    summary = "; ".join(f"{verdict['interval']}: {verdict['alerts']['summary']}" for verdict in verdicts)
+    return {**worst["alerts"], "interval": worst["interval"], "summary": summary, "intervals": briefs}
 
 
 def _shadow_versions(paths: ProjectPaths, interval: str) -> list[str]:
@@ -209,34 +269,6 @@ def _scored_file(
             file=relative, seq=last.seq, found=found, recorded=last.payload.get("decisions_hash"),
         )])  # fmt: skip
     return ScoredFile(role, version, relative, decisions, found, matching[-1].seq)
-
-
-def champion_training_data(paths: ProjectPaths, config: FairgateConfig, version: str) -> tuple[pd.DataFrame, list[str]]:
-    """The champion's training rows: its data version (``fairgate.data_hash``, from DVC) minus its holdout.
-
-    The data version is found as the audit finds its reference
-    (:func:`pipelines.governance.lineage.data_version_files`); the holdout is
-    cut with ``split`` of fairgate.yaml, as the retraining cut it.
-
-    Raises
-    ------
-    BadInputError
-        the lineage is broken (no data hash, or data neither the DVC cache nor the remote holds).
-    """
-    client = registry.connect(paths)
-    name = config.registry.model_name
-    data_hash = registry.get_version(client, name, version).tags.get(tags.DATA_HASH)
-    if not data_hash:
-        raise BadInputError(ERR_NO_DATA_HASH.format(version=version, model=name, tag=tags.DATA_HASH))
-    files = data_version_files(paths, data_hash, version)
-    names = sorted(name for name in files if name.endswith(".parquet"))
-    frame = pd.concat([pd.read_parquet(files[name]) for name in names], ignore_index=True)
-    training = frame[~holdout_mask(frame, config.dataset, config.split)].reset_index(drop=True)
-    note = (
-        f"reference: the training rows of champion version {version} (data hash {data_hash}, "
-        f"{len(names)} file(s), {len(training)} of {len(frame)} rows: the holdout left out)"
-    )
-    return training, [note]
 
 
 def measure_decision_time(
@@ -314,11 +346,11 @@ def _verdict(
     served: ScoredFile,
     shadows: list[ScoredFile],
     data_hash: str,
-    decision_time: dict[str, Any],
+    horizons: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """The whole verdict of the interval, keyed by everything that determines it."""
     settings = {
-        "decision_time": config.monitoring.decision_time.model_dump(mode="json"),
+        "monitoring": config.monitoring.model_dump(mode="json", exclude={"experiment"}),
         "bootstrap": config.evaluation.bootstrap.model_dump(mode="json", exclude={"workers"}),
         "drift": {"significance": config.audit.drift.significance, "pseudo_count": config.audit.drift.pseudo_count},
     }
@@ -340,8 +372,8 @@ def _verdict(
         "scoring_audit_seq": served.audit_seq,
         "shadow_files": [s.relative for s in shadows],
         "key": f"monitoring:{name}:{interval}:{champion.version}:{digest}",
-        "horizons": {"decision_time": decision_time},
-        "verdict": decision_time["verdict"],
+        "horizons": horizons,
+        "verdict": max((h["verdict"] for h in horizons.values()), key=LEVELS.index),
     }
 
 

@@ -49,6 +49,15 @@ def command_monitor(args: argparse.Namespace) -> int:
             _out(f"    {row['level']:<8} {_worst_text(row)}")
         if len(breaches) > 10:
             _out(f"    ... and {len(breaches) - 10} more (see {verdict['file']})")
+    alerts = verdict["alerts"]
+    seq = "" if alerts.get("alert_seq") is None else f" (audit entry {alerts['alert_seq']})"
+    _out(f"alerts: {alerts['summary']}; action: {alerts['action']}{seq}")
+    if alerts.get("rollback"):
+        move = alerts["rollback"]
+        _out(
+            f"champion moved from version {move.get('from_version')} to version {move.get('to_version')} "
+            f"by {move.get('actor')}; deployments frozen"
+        )
     _out(
         f"verdict: {verdict['file']}  (MLflow run {verdict['mlflow_run_id']}; {recorded}: audit entry "
         f"{verdict['audit_seq']})"

@@ -50,6 +50,7 @@ def publish(paths: ProjectPaths, config: FairgateConfig, verdict: dict[str, Any]
         "shadows": verdict["shadows"],
         "verdict": verdict["verdict"],
         "horizons": {name: _horizon_record(horizon) for name, horizon in verdict["horizons"].items()},
+        "alerts": {key: verdict["alerts"].get(key) for key in ("action", "alert_seq", "summary")},
         "file": relative,
         "mlflow_run_id": run_id,
         "summary": f"interval {verdict['interval']}: champion v{verdict['model_version']} monitored: "

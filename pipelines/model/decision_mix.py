@@ -16,12 +16,15 @@ exactly the distribution of the Poisson bootstrap's weighted row counts.
   differently from the champion, overall and per group.
 
 A rate undefined in a resample (a group with no row in it) leaves the value
-without interval (``low`` and ``high`` None), as in the gate's bootstrap.
+without interval (``low`` and ``high`` None), as in the gate's bootstrap.  The
+interval is the percentile interval, moved out to the value where the
+resamples' bias leaves the value outside it (see :func:`_held`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,6 +64,17 @@ def _replicated(cells: np.ndarray, bootstrap: BootstrapSettings) -> np.ndarray:
     return np.concatenate([cells[None, ...].astype(np.int64), drawn], axis=0)
 
 
+def _held(bound: float | None, value: float, widen: Any) -> float | None:
+    """A percentile bound moved out to the value when the resamples' bias leaves the value outside.
+
+    The ratio of the lowest to the highest group rate is biased downwards in
+    resamples (noise lowers a minimum and raises a maximum): with equal rates its
+    percentile interval can lie wholly below the observed ratio.  The interval
+    recorded always holds the value it qualifies.
+    """
+    return None if bound is None or not np.isfinite(value) else float(widen(bound, value))
+
+
 def _values(
     family: MonitoredFamily,
     metric: str,
@@ -78,8 +92,8 @@ def _values(
             metric=metric,
             subject=subject,
             value=float(series[0, i]),
-            low=interval["low"],
-            high=interval["high"],
+            low=_held(interval["low"], float(series[0, i]), min),
+            high=_held(interval["high"], float(series[0, i]), max),
             warn=None if limit is None else limit.warn,
             critical=None if limit is None else limit.critical,
             direction="min" if limit is None else limit.direction,

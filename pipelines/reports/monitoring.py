@@ -119,6 +119,21 @@ def summary_markdown(verdict: dict[str, Any]) -> str:
         f"- applications' data hash: `{verdict['data_hash']}`",
         "",
     ]
+    alerts = verdict.get("alerts")
+    if alerts:
+        lines += [
+            f"**Alerts**: {alerts['summary']}; action: **{alerts['action']}**"
+            + ("" if alerts.get("alert_seq") is None else f" (audit entry {alerts['alert_seq']})"),
+            "",
+        ]
+        if alerts.get("rollback"):
+            move = alerts["rollback"]
+            lines += [
+                f"champion moved from version {move.get('from_version')} to version {move.get('to_version')} "
+                f"by {move.get('actor')}",
+                "",
+            ]
+        lines += [f"- {line}" for line in alerts.get("evidence") or []] + [""]
     for name, horizon in verdict["horizons"].items():
         lines += [f"## {name}: {horizon['verdict']} (interval {horizon['interval']})", ""]
         breaches = [row for row in horizon["values"] if row["level"] in ("warn", "critical")]
