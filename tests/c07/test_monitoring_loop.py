@@ -89,15 +89,18 @@ def _frozen(root: Path) -> bool:
     return freeze_state(_entries(root), MODEL).frozen
 
 
-def _monitor_interval(interval: str, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What the ``score`` and ``monitor`` DAG tasks call for one interval: score, monitor, act on the alerts."""
-    from pipelines.flows import auto_rollback, monitor, score
+def _monitor_interval(root: Path, interval: str, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the ``score`` and ``monitor`` DAG tasks call for one interval; the verdict written, the alert outcome."""
+    from pipelines.flows import monitor, score
 
-    score.score(interval, run_id)
-    verdict = monitor.monitor(interval, run_id)
-    values = [value for horizon in verdict["horizons"].values() for value in horizon["values"]]
-    outcome = auto_rollback.monitor_alerts(values, interval=interval, airflow_run_id=run_id)
-    return verdict, outcome
+    scored = score.score(interval, run_id)
+    outcome = monitor.monitor_intervals([interval], run_id)
+    return _verdict(root, interval, scored["model_version"]), outcome
+
+
+def _verdict(root: Path, interval: str, version: str) -> dict[str, Any]:
+    """The monitoring verdict written for ``interval`` under champion ``version``."""
+    return json.loads((root / "var" / "monitoring" / f"interval={interval}" / f"champion-v{version}.json").read_text())
 
 
 def _value(verdict: dict[str, Any], family: str, metric: str, subject: str) -> dict[str, Any]:
@@ -140,7 +143,7 @@ def test_a_clean_year_of_scoring_and_monitoring_raises_no_critical_alert_and_mov
 
     seen = []
     for interval in CLEAN_YEAR:
-        verdict, outcome = _monitor_interval(interval, f"scheduled__loop-{interval}")
+        verdict, outcome = _monitor_interval(root, interval, f"scheduled__loop-{interval}")
         ratio = _value(verdict, "ethical", "demographic_parity_ratio", "gender")
         worst = verdict["horizons"]["decision_time"]["worst"] or {}
         seen.append(
@@ -174,7 +177,7 @@ def test_c07_migration_in_scored_data_is_detected_and_rolls_back_to_the_previous
     for command in ("score", "monitor"):
         done = fairgate(root, command, "--interval", CLEAN_YEAR[-1])
         assert done.returncode == 0, done.stdout + done.stderr
-    before = json.loads((root / "var" / "monitoring" / f"interval={CLEAN_YEAR[-1]}" / "champion-v2.json").read_text())
+    before = _verdict(root, CLEAN_YEAR[-1], "2")
     last_seq = max(entry.seq for entry in _entries(root))
 
     # the migration arrives in the applications the champion decides; the retrain gate never saw it
@@ -183,7 +186,7 @@ def test_c07_migration_in_scored_data_is_detected_and_rolls_back_to_the_previous
     assert scored.returncode == 0, scored.stdout + scored.stderr
     monitored = fairgate(root, "monitor", "--interval", MIGRATED)
     assert monitored.returncode == 1, monitored.stdout + monitored.stderr  # critical: the monitor said no
-    verdict = json.loads((root / "var" / "monitoring" / f"interval={MIGRATED}" / "champion-v2.json").read_text())
+    verdict = _verdict(root, MIGRATED, "2")
 
     # the drift: income in kEUR, 'north' written 'N', half the women written 'male'
     for metric, subject in (("ks", "income"), ("psi", "region"), ("group_share_shift", "gender=female")):
@@ -206,7 +209,8 @@ def test_c07_migration_in_scored_data_is_detected_and_rolls_back_to_the_previous
     assert _frozen(root)
     new = [entry for entry in _entries(root) if entry.seq > last_seq]
     by_kind = {entry.kind: entry for entry in new}
-    assert [entry.kind for entry in new] == ["scoring", "monitoring", "alert", "rollback", "freeze"], [
+    # the alert is recorded before anything moves; the monitoring entry closes the interval's record
+    assert [entry.kind for entry in new] == ["scoring", "alert", "rollback", "freeze", "monitoring"], [
         (entry.seq, entry.kind) for entry in new
     ]
     scoring, monitoring, alert, rollback = (by_kind[k] for k in ("scoring", "monitoring", "alert", "rollback"))
@@ -235,11 +239,17 @@ def test_c07_migration_in_scored_data_is_detected_and_rolls_back_to_the_previous
     assert "rollback: 2 -> 1 by fairgate:monitor" in status.stdout, status.stdout
     assert f"interval={MIGRATED} champion=v2 CRITICAL" in status.stdout, status.stdout
 
-    # a retry moves nothing more
-    again = fairgate(root, "monitor", "--interval", MIGRATED)
-    assert again.returncode in (0, 1), again.stdout + again.stderr
+    # the same verdict again is the same event: nothing appended, nothing moved
+    from pipelines.flows.monitor import act_on_verdict
+
+    assert act_on_verdict(dict(verdict))["alert_seq"] == alert.seq
+    # the loop goes on: the rolled-back champion decides the migrated interval, breaches too, moves nothing more
+    for command in ("score", "monitor"):
+        again = fairgate(root, command, "--interval", MIGRATED)
+        assert again.returncode in (0, 1), again.stdout + again.stderr
     assert champion_version(root) == "1" and _frozen(root)
-    assert not [e for e in _entries(root) if e.seq > new[-1].seq and e.kind in ("rollback", "freeze", "promotion")]
+    later = [e.kind for e in _entries(root) if e.seq > new[-1].seq]
+    assert not {"rollback", "freeze", "promotion", "unfreeze"} & set(later), later
     assert fairgate(root, "audit", "verify").returncode == 0
     _set_hazards(root, [])
 
