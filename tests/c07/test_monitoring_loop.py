@@ -103,11 +103,13 @@ def _verdict(root: Path, interval: str, version: str) -> dict[str, Any]:
     return json.loads((root / "var" / "monitoring" / f"interval={interval}" / f"champion-v{version}.json").read_text())
 
 
-def _value(verdict: dict[str, Any], family: str, metric: str, subject: str) -> dict[str, Any]:
+def _value(
+    verdict: dict[str, Any], family: str, metric: str, subject: str, horizon: str = "decision_time"
+) -> dict[str, Any]:
+    """One measured value of the verdict (at decision time unless ``horizon`` says otherwise)."""
     found = [
         row
-        for horizon in verdict["horizons"].values()
-        for row in horizon["values"]
+        for row in verdict["horizons"][horizon]["values"]
         if (row["family"], row["metric"], row["subject"]) == (family, metric, subject)
     ]
     assert len(found) == 1, f"{family} {metric} {subject}: {len(found)} value(s) in the verdict"
