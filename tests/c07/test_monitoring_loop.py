@@ -176,9 +176,9 @@ def test_c07_migration_in_scored_data_is_detected_and_rolls_back_to_the_previous
     assert champion_version(root) == "2"
     # the clean month before, as the loop saw it (already recorded when the clean year ran: appended once)
     _set_hazards(root, [])
-    for command in ("score", "monitor"):
+    for command in ("score", "monitor"):  # whether this month alerts is the clean year's question, not this one's
         done = fairgate(root, command, "--interval", CLEAN_YEAR[-1])
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.returncode in (0, 1), done.stdout + done.stderr
     before = _verdict(root, CLEAN_YEAR[-1], "2")
     last_seq = max(entry.seq for entry in _entries(root))
 
