@@ -220,8 +220,12 @@ def test_c07_migration_in_scored_data_is_detected_and_rolls_back_to_the_previous
     assert monitoring.actor == alert.actor == rollback.actor == by_kind["freeze"].actor == "fairgate:monitor"
     assert scoring.model_version == monitoring.model_version == alert.model_version == 2
     assert alert.payload["decision"] == "rollback" and alert.payload["target_version"] == "1"
-    trigger = [t for t in alert.payload["trigger"] if t["metric"] == "demographic_parity_ratio"]
-    assert len(trigger) == 1 and trigger[0]["subject"] == "gender"
+    trigger = [
+        t
+        for t in alert.payload["trigger"]
+        if (t["horizon"], t["metric"], t["subject"]) == ("decision_time", "demographic_parity_ratio", "gender")
+    ]
+    assert len(trigger) == 1 and trigger[0]["confident"] is True, alert.payload["trigger"]
     assert trigger[0]["value"] == ratio["value"] and trigger[0]["high"] == ratio["high"]  # the evidence, unrounded
     assert str(rollback.payload["from_version"]) == "2" and str(rollback.payload["to_version"]) == "1"
 
