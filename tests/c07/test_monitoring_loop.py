@@ -147,10 +147,11 @@ def test_a_clean_year_of_scoring_and_monitoring_raises_no_critical_alert_and_mov
     for interval in CLEAN_YEAR:
         verdict, outcome = _monitor_interval(root, interval, f"scheduled__loop-{interval}")
         ratio = _value(verdict, "ethical", "demographic_parity_ratio", "gender")
-        worst = verdict["horizons"]["decision_time"]["worst"] or {}
-        seen.append(
-            (interval, verdict["verdict"], outcome["action"], ratio, f"{worst.get('metric')} {worst.get('subject')}")
+        worst = ", ".join(
+            f"{name} {(h['worst'] or {}).get('metric')} {(h['worst'] or {}).get('subject')} ({h['verdict']})"
+            for name, h in verdict["horizons"].items()
         )
+        seen.append((interval, verdict["verdict"], outcome["action"], ratio, worst))
     report = "\n".join(
         f"{i}: verdict {v}, action {a}, worst {w}, four-fifths {r['value']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
         for i, v, a, r, w in seen
