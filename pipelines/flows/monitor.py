@@ -58,7 +58,7 @@ from pipelines.flows import score as scoring
 from pipelines.flows.monitor_horizons import champion_data, estimated_horizon, realised_horizon
 from pipelines.flows.monitor_run import LEVELS, finish, publish
 from pipelines.governance import champion_record, records, registry
-from pipelines.governance.alerts import classify
+from pipelines.governance.alerts import breach_of, classify
 from pipelines.governance.model_integrity import manifest_digest, verify_registered_model
 from pipelines.model.decision_mix import decision_mix, shadow_disagreement
 
@@ -359,11 +359,16 @@ def measure_decision_time(
 
 
 def level(value: MonitoredValue) -> str | None:
-    """``critical``, ``warn`` or ``ok`` for a value against its limits; None when undefined or without limits."""
+    """``critical``, ``warn`` or ``ok`` for a value, as the alerting classifies it; None when undefined or unlimited.
+
+    The same rule as :func:`pipelines.governance.alerts.breach_of` (critical needs
+    the whole interval beyond the limit), so a verdict never says critical where
+    the alerting saw a warning.
+    """
     if value.warn is None or value.critical is None or not math.isfinite(value.value):
         return None
-    beyond = (lambda limit: value.value < limit) if value.direction == "min" else (lambda limit: value.value > limit)
-    return "critical" if beyond(value.critical) else "warn" if beyond(value.warn) else "ok"
+    found = breach_of(value)
+    return "ok" if found is None else found.severity
 
 
 def _excess(value: MonitoredValue) -> float:

@@ -237,7 +237,7 @@ def classify(
             raise BadInputError(ERR_DUPLICATE.format(where=_where(value)))
         seen.add(key)
         counts[value.horizon] = counts.get(value.horizon, 0) + 1
-        breach = _breach(value)
+        breach = breach_of(value)
         by_horizon.setdefault(value.horizon, [])
         if breach is not None:
             by_horizon[value.horizon].append(breach)
@@ -257,7 +257,7 @@ def _beyond(value: float, limit: float, direction: str) -> bool:
     return value < limit if direction == "min" else value > limit
 
 
-def _breach(value: MonitoredValue) -> Breach | None:
+def breach_of(value: MonitoredValue) -> Breach | None:
     """The worst breach of one value, or None when it is within its limits.
 
     Critical needs confidence: a value beyond its critical limit whose interval
