@@ -1,13 +1,16 @@
 """Stage-by-stage wall time and peak memory of the retrain pipeline at growing sizes.
 
-Usage: ``python benchmarks/run.py [--rows 100000 1000000] [--only stages|scoring]``.  Each stage runs in
+Usage: ``python benchmarks/run.py [--rows 100000 1000000] [--only stages|scoring|monitoring]``.  Each stage runs in
 its own process (so its peak resident memory is its own) on generated loan
 applications, calling the same ``pipelines`` functions the DAG calls.  Nothing
 is asserted: this measures, to keep the project honest over time.  The
 timing excludes imports and reading inputs; peak memory includes them.
 Then the scoring throughput at the same sizes (:mod:`benchmarks.scoring`):
 fairgate's scoring against a plain ``predict_proba`` on the same rows, the
-outputs checked equal.  ``--only`` runs one of the two parts.
+outputs checked equal.  Then the monitoring throughput at the same sizes
+(:mod:`benchmarks.monitoring`): each horizon of the monitor against the same
+plain ``predict_proba``, its values checked against fairlearn's and
+sklearn's.  ``--only`` runs one of the three parts.
 """
 
 from __future__ import annotations
@@ -152,7 +155,7 @@ def _peak_mb() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--only", choices=("stages", "scoring"), help="run only this part (default: both)")
+    parser.add_argument("--only", choices=("stages", "scoring", "monitoring"), help="run only this part (default: all)")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,14 +165,18 @@ def main() -> int:
         sys.stdout.write("BENCH " + json.dumps(result) + "\n")
         return 0
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AIRFLOW", "DVC_"))}
-    if args.only != "scoring":
+    if args.only in (None, "stages"):
         status = _stages(args.rows, env)
         if status != 0:
             return status
-    if args.only != "stages":
-        rows = [str(size) for size in args.rows]
-        command = [sys.executable, "-m", "benchmarks.scoring", "--rows", *rows]
-        return subprocess.run(command, cwd=REPO, env=env).returncode
+    rows = [str(size) for size in args.rows]
+    for part in ("scoring", "monitoring"):
+        if args.only in (None, part):
+            status = subprocess.run(
+                [sys.executable, "-m", f"benchmarks.{part}", "--rows", *rows], cwd=REPO, env=env
+            ).returncode
+            if status != 0:
+                return status
     return 0
 
 
