@@ -56,6 +56,7 @@ from benchmarks.scoring import (
 )
 
 PARTS = ("decision_mix", "input_drift", "estimated", "realised", "plain")
+RESAMPLED = ("decision_mix", "estimated", "realised")
 RELATIVE = 1e-12
 
 
@@ -82,8 +83,18 @@ def prepare(work: Path, sizes: list[int]) -> None:
         _month(SCORED_MONTH, rows).to_parquet(work / f"applications-{rows}.parquet", index=False)
 
 
-def _parts(config: Any, champion: Any, month: Any, decisions: Any, training: Any, holdout: Any) -> dict[str, Any]:
-    """Each part as a call without arguments, the monitor's calls on the month."""
+def with_resamples(config: Any, resamples: int | None) -> Any:
+    """``config`` with ``evaluation.bootstrap.resamples`` replaced (None: as it is)."""
+    if resamples is None:
+        return config
+    bootstrap = config.evaluation.bootstrap.model_copy(update={"resamples": resamples})
+    return config.model_copy(update={"evaluation": config.evaluation.model_copy(update={"bootstrap": bootstrap})})
+
+
+def _parts(
+    config: Any, champion: Any, month: Any, decisions: Any, training: Any, holdout: Any, fewer: dict[str, int]
+) -> dict[str, Any]:
+    """Each part as a call without arguments, the monitor's calls on the month (``fewer``: resamples per part)."""
     from pipelines.core.small_groups import merge_small_groups
     from pipelines.data.input_drift import input_drift
     from pipelines.flows.monitor_horizons import estimated_horizon, realised_horizon
@@ -94,13 +105,14 @@ def _parts(config: Any, champion: Any, month: Any, decisions: Any, training: Any
     report_only = {attribute: policy.report_only for attribute, policy in dataset.small_groups.items()}
     favorable = decisions["favorable"].to_numpy(dtype=bool)
     drift = config.audit.drift
+    mix, estimated, realised = (with_resamples(config, fewer.get(part)) for part in RESAMPLED)
     return {
-        "decision_mix": lambda: decision_mix(favorable, sensitive, report_only, limits, config.evaluation.bootstrap),
+        "decision_mix": lambda: decision_mix(favorable, sensitive, report_only, limits, mix.evaluation.bootstrap),
         "input_drift": lambda: input_drift(
             month, training, champion.inputs, dataset, limits, drift.significance, drift.pseudo_count
         ),
-        "estimated": lambda: estimated_horizon(config, champion.model, champion.inputs, holdout, decisions, month),
-        "realised": lambda: realised_horizon(config, decisions, month),
+        "estimated": lambda: estimated_horizon(estimated, champion.model, champion.inputs, holdout, decisions, month),
+        "realised": lambda: realised_horizon(realised, decisions, month),
         "plain": lambda: score_plain(champion, month),
     }
 
@@ -153,7 +165,7 @@ def check_equal(config: Any, month: Any, decisions: Any, mix: list[Any], realise
     return "; ".join(found) if found else None
 
 
-def measure(work: Path, rows: int) -> dict[str, Any]:
+def measure(work: Path, rows: int, fewer: dict[str, int]) -> dict[str, Any]:
     """Every part on ``rows`` applications, REPEATS times each; the medians and the equality check."""
     import pandas as pd
 
@@ -166,7 +178,7 @@ def measure(work: Path, rows: int) -> dict[str, Any]:
     seconds: dict[str, list[float]] = {part: [] for part in PARTS}
     results: dict[str, Any] = {}
     for _ in range(REPEATS):
-        for part, call in _parts(config, champion, month, decisions, training, holdout).items():
+        for part, call in _parts(config, champion, month, decisions, training, holdout, fewer).items():
             elapsed, results[part] = _timed(call)
             seconds[part].append(elapsed)
             print(f"  {rows:,} rows: {part} {elapsed:.3f} s", file=sys.stderr, flush=True)
@@ -178,19 +190,39 @@ def measure(work: Path, rows: int) -> dict[str, Any]:
     }
 
 
+def _fewer(parser: argparse.ArgumentParser, given: list[str]) -> dict[int, dict[str, int]]:
+    """``ROWS:PART=N`` arguments as ``{rows: {part: resamples}}``; a bad one is a usage error (exit 2)."""
+    fewer: dict[int, dict[str, int]] = {}
+    for item in given:
+        rows, _, rest = item.partition(":")
+        part, _, count = rest.partition("=")
+        if not (rows.isdigit() and part in RESAMPLED and count.isdigit() and int(count) > 0):
+            parser.error(f"--fewer-resamples {item!r}: expected ROWS:PART=N, PART one of {', '.join(RESAMPLED)}")
+        fewer.setdefault(int(rows), {})[part] = int(count)
+    return fewer
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the monitoring lines; exit 1 when a value differs from fairlearn's or sklearn's."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--fewer-resamples",
+        nargs="+",
+        default=[],
+        metavar="ROWS:PART=N",
+        help=f"at ROWS rows, run PART ({', '.join(RESAMPLED)}) with N bootstrap resamples (printed on its line)",
+    )
     args = parser.parse_args(argv)
     resamples = _config().evaluation.bootstrap.resamples
+    fewer = _fewer(parser, args.fewer_resamples)
     print(f"{'monitoring':<12} {'rows':>10} {'part':<13} {'median s':>9} {'rows/s':>12} {'x plain':>8}")
     failed = False
     with tempfile.TemporaryDirectory(prefix="fairgate-bench-monitoring-") as folder:
         work = Path(folder)
         prepare(work, args.rows)
         for rows in args.rows:
-            result = measure(work, rows)
+            result = measure(work, rows, fewer.get(rows, {}))
             if result["difference"] is not None:
                 failed = True
                 print(f"{'monitoring':<12} {rows:>10,} DIFFERENT: {result['difference']}; no figure is claimed")
@@ -198,9 +230,11 @@ def main(argv: list[str] | None = None) -> int:
             plain = result["seconds"]["plain"]
             for part in PARTS:
                 median = result["seconds"][part]
+                reduced = fewer.get(rows, {}).get(part)
                 print(
                     f"{'monitoring':<12} {rows:>10,} {part:<13} {median:>9.3f} {rows / median:>12,.0f} "
-                    f"{median / plain:>7.1f}x",
+                    f"{median / plain:>7.1f}x"
+                    + ("" if reduced is None else f"  ONLY {reduced} resamples, not the configured {resamples}"),
                     flush=True,
                 )
             print(
