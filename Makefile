@@ -55,7 +55,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check pipelines dags plugins tests benchmarks
 	$(BIN)/mypy pipelines
 
-## stage-by-stage timing and peak memory at 100k and 1M rows; rollback trigger-to-move time
+## stage-by-stage timing and peak memory, scoring and monitoring throughput at 100k and 1M rows; rollback trigger-to-move time
 bench: $(STAMP) bytecode
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python -m benchmarks.weights
