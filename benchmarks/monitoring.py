@@ -165,8 +165,8 @@ def check_equal(config: Any, month: Any, decisions: Any, mix: list[Any], realise
     return "; ".join(found) if found else None
 
 
-def measure(work: Path, rows: int, fewer: dict[str, int]) -> dict[str, Any]:
-    """Every part on ``rows`` applications, REPEATS times each; the medians and the equality check."""
+def measure(work: Path, rows: int, fewer: dict[str, int], repeats: int = REPEATS) -> dict[str, Any]:
+    """Every part on ``rows`` applications, ``repeats`` times each; the medians and the equality check."""
     import pandas as pd
 
     config = _config()
@@ -177,7 +177,7 @@ def measure(work: Path, rows: int, fewer: dict[str, int]) -> dict[str, Any]:
     decisions = score_fairgate(champion, month, work / "decisions.parquet")
     seconds: dict[str, list[float]] = {part: [] for part in PARTS}
     results: dict[str, Any] = {}
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         for part, call in _parts(config, champion, month, decisions, training, holdout, fewer).items():
             elapsed, results[part] = _timed(call)
             seconds[part].append(elapsed)
@@ -213,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ROWS:PART=N",
         help=f"at ROWS rows, run PART ({', '.join(RESAMPLED)}) with N bootstrap resamples (printed on its line)",
     )
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="runs of each part (the median is printed)")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, found {args.repeats}")
     resamples = _config().evaluation.bootstrap.resamples
     fewer = _fewer(parser, args.fewer_resamples)
     print(f"{'monitoring':<12} {'rows':>10} {'part':<13} {'median s':>9} {'rows/s':>12} {'x plain':>8}")
@@ -222,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(folder)
         prepare(work, args.rows)
         for rows in args.rows:
-            result = measure(work, rows, fewer.get(rows, {}))
+            result = measure(work, rows, fewer.get(rows, {}), args.repeats)
             if result["difference"] is not None:
                 failed = True
                 print(f"{'monitoring':<12} {rows:>10,} DIFFERENT: {result['difference']}; no figure is claimed")
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     print(
-        f"medians of {REPEATS}; bootstrap {resamples} resamples (evaluation.bootstrap); estimated = "
+        f"medians of {args.repeats}; bootstrap {resamples} resamples (evaluation.bootstrap); estimated = "
         "estimated_horizon, realised = realised_horizon, plain = predict_proba"
     )
     return 1 if failed else 0
