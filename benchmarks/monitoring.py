@@ -30,6 +30,10 @@ same decisions (relative 1e-12), each group's approval rate the plain mean of
 its decisions, the realised ROC AUC ``sklearn.metrics.roc_auc_score`` on the
 same rows and the realised four-fifths ratio fairlearn's.  If one differs, no
 figure is printed for that size and the command exits 1.
+
+``--fewer-resamples ROWS:PART=N`` runs PART with N resamples at ROWS rows
+(its line then says ``ONLY N resamples``); ``--repeats N`` changes the three
+runs of each part.
 """
 
 from __future__ import annotations
