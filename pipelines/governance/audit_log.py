@@ -398,6 +398,18 @@ class AuditLog:
             refuse_append_against(reading, last_seq, hash_at, self._shown_url)
         return last_seq, last_hash
 
+    def _anchor_committed_head(self) -> None:
+        """Anchor the committed head, under the write lock.
+
+        After the commit, so the anchor never runs ahead of what the database
+        holds; under the lock, so two writers anchoring at once cannot move
+        the anchor backwards (the store's read-then-write is not atomic).
+        """
+        if self._anchor is None:
+            return
+        with self._write_transaction() as connection:
+            self._write_anchor(connection)
+
     def _write_anchor(self, connection: Connection) -> None:
         """Anchor the head the log holds now (a retry re-anchors what a crash left unanchored)."""
         if self._anchor is None:
@@ -479,9 +491,7 @@ class AuditLog:
             )
             entry = replace(entry, entry_hash=chain_hash(self._key, entry))
             _insert_entry(connection, entry)
-        # after the commit: the anchor never runs ahead of what the database holds
-        if self._anchor is not None:
-            self._anchor.write(Anchor(entry.seq, entry.entry_hash))
+        self._anchor_committed_head()
         logger.info("audit log: entry %d %s by %s", entry.seq, entry.kind, entry.actor)
         return entry
 
@@ -526,8 +536,7 @@ class AuditLog:
                 connection.execute(update.values(prev_hash=entry.prev_hash, entry_hash=entry.entry_hash))
             last = rekeyed[-1]
             connection.execute(HEAD.update().where(HEAD.c.id == 1).values(seq=last.seq, entry_hash=last.entry_hash))
-        if self._anchor is not None:
-            self._anchor.write(Anchor(last.seq, last.entry_hash))
+        self._anchor_committed_head()
         logger.warning("audit log %s: %d legacy entries re-keyed (legacy head %s)", self._shown_url, len(rekeyed),
                        entries[-1].entry_hash)
         return len(rekeyed)
@@ -580,15 +589,18 @@ class AuditLog:
             (or is empty while the registry holds fairgate versions and no
             anchor), edited when it holds another hash at the anchor's entry.
         """
+        # the anchor first: it only moves after a commit, so every entry it names is in the snapshot read
+        # next; read after the snapshot, it could name an entry committed since (a false "deleted")
+        reading = self._anchor.read() if self._anchor is not None else None
         with self._read_transaction() as connection:
             rows = connection.execute(sa.select(ENTRIES).order_by(ENTRIES.c.seq)).all()
             head = connection.execute(sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == 1)).first()
         head_state = (int(head.seq), str(head.entry_hash)) if head is not None else None
         entries = [_entry_from_row(row) for row in rows]
         result = verify_chain(lambda entry: hash_problem(self._key, entry), entries, head_state)
-        if self._anchor is None or (not result.ok and result.problem != PROBLEM_HEAD_MISSING):
+        if reading is None or (not result.ok and result.problem != PROBLEM_HEAD_MISSING):
             return result
-        return _against_anchor(result, entries, self._anchor.read())
+        return _against_anchor(result, entries, reading)
 
 
 def _rekeyed(key: bytes, entries: Sequence[Entry]) -> list[Entry]:
