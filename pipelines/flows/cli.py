@@ -373,8 +373,8 @@ def command_status(args: argparse.Namespace) -> int:
         _out("alias moves (latest last):")
         for move in history[-10:]:
             _out(
-                f"  {move.get('at', '?')} {move['action']}: {move['from_version']} -> {move['to_version']} "
-                f"by {move['actor']}: {move['reason']}"
+                f"  {move.get('at', '?')} {move['action']}: {move['from_version'] or 'none'} -> "
+                f"{move['to_version'] or 'none'} by {move['actor']}: {move['reason']}"
             )
     monitoring_status(paths, config, _out)
     champion_record.reconcile(paths, config, client)  # an open alarm: exit 1, its one line last

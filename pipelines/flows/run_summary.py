@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,35 @@ def _stage_detail(stage: str, record: dict[str, Any]) -> str:
         detail = f"{details.get('model', '')} version {details.get('version', '?')}"
     elif stage == "promote" and record["verdict"] == "waiting":
         detail = f"frozen: version {details.get('version', '?')} awaits approval"
+    elif stage == "promote" and details.get("to_version") is not None:
+        detail = f"champion {details.get('from_version') or 'none'} -> {details['to_version']}"
     elif stage == "promote":
-        detail = f"champion {details.get('from_version') or 'none'} -> {details.get('to_version')}"
+        detail = "nothing moved"
     return detail
+
+
+def stage_lines(by_stage: dict[str, dict[str, Any]], stages: Sequence[str]) -> list[str]:
+    """The summary's table: one line per stage (verdict, seconds, detail), then its reasons.
+
+    A reason an earlier stage already gave (the gate's, when promote is
+    blocked by it) is not printed twice: the line names that stage instead.
+    """
+    lines: list[str] = []
+    shown: dict[str, str] = {}  # a reason already printed, and the stage that gave it
+    for stage in stages:
+        record = by_stage.get(stage)
+        if record is None:
+            lines.append(f"{stage:<10} {'not run':<9} {'':>8}")
+            continue
+        detail = _stage_detail(stage, record)
+        lines.append(f"{stage:<10} {record['verdict']:<9} {record.get('seconds', 0):>8.2f}  {detail}")
+        reasons = record.get("reasons", [])
+        lines += [f"{'':<30}reason: {reason}" for reason in reasons if reason not in shown]
+        repeated = [reason for reason in reasons if reason in shown]
+        if repeated:
+            lines.append(f"{'':<30}reason: the {shown[repeated[0]]} stage's, above")
+        shown.update({reason: stage for reason in reasons if reason not in shown})
+    return lines
 
 
 def render_summary(
@@ -116,15 +143,8 @@ def render_summary(
     _out("-" * 78)
     _out(f"{'stage':<10} {'verdict':<9} {'seconds':>8}  detail")
     by_stage = {r["stage"]: r for r in records}
-    for stage in STAGES:
-        record = by_stage.get(stage)
-        if record is None:
-            _out(f"{stage:<10} {'not run':<9} {'':>8}")
-            continue
-        detail = _stage_detail(stage, record)
-        _out(f"{stage:<10} {record['verdict']:<9} {record.get('seconds', 0):>8.2f}  {detail}")
-        for reason in record.get("reasons", []):
-            _out(f"{'':<30}reason: {reason}")
+    for line in stage_lines(by_stage, STAGES):
+        _out(line)
     notes = by_stage.get("ingest", {}).get("details", {}).get("notes", [])
     notes += by_stage.get("split", {}).get("details", {}).get("notes", [])
     notes += by_stage.get("gate", {}).get("details", {}).get("notes", [])
