@@ -76,15 +76,22 @@ def connect(paths: ProjectPaths) -> MlflowClient:
     return client
 
 
+# the experiment's kind: MLflow 3's UI opens a "custom model development" experiment on its runs, not on the
+# GenAI overview with empty trace charts
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 def ensure_experiment(client: MlflowClient, paths: ProjectPaths, name: str) -> str:
-    """Return the experiment id, creating it with the project's artifact root."""
+    """Return the experiment id, creating it with the project's artifact root as a machine-learning experiment."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         return str(experiment.experiment_id)
     location = None
     if tracking_uri(paths).startswith("sqlite:///"):
         location = paths.mlflow_artifacts.as_uri()
-    return str(client.create_experiment(name, artifact_location=location))
+    return str(client.create_experiment(name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}))
 
 
 def open_run(client: MlflowClient, experiment_id: str, airflow_run_id: str, run_tags: dict[str, str]) -> str:

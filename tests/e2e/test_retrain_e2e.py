@@ -205,6 +205,32 @@ def test_lineage_follows_a_version_to_its_data_and_every_alias_move(project, tmp
     assert sorted(p.name for p in (tmp_path / "v1" / "batches").iterdir())[-1] == "2025-01.parquet"
 
 
+def test_mlflow_pages_state_the_verdict_first(project):
+    """What a reviewer reads first in the MLflow UI: a blocked version does not look like the champion."""
+    client = client_for(project)
+    first, second, *_, blocked = versions(project)
+    assert blocked.description.startswith("**BLOCKED at gate: technical.roc_auc")
+    assert "| technical | `roc_auc` |" in blocked.description and "**failed**" in blocked.description
+    assert first.description.startswith("**PASSED: the champion (serving)**")
+    assert second.description.startswith("**PASSED: not serving**")
+    assert f"data `{second.tags['fairgate.data_hash']}`" in second.description
+    assert "[Gate report](#/experiments/" in second.description and "model_card/model_card.md" in second.description
+    model = client.get_registered_model(MODEL)
+    assert model.description.startswith("**Champion: version 1**")
+    rows = [line for line in model.description.splitlines() if line.startswith("| 20")]
+    assert [row.split(" | ")[1] for row in rows] == ["rollback", "promote", "promote"]  # the latest first
+    assert "e2e: champion misbehaves" in rows[0]
+    experiment = client.get_experiment_by_name(MODEL)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
+    assert runs["retrain 2026-03 · blocked at gate"].info.status == "FAILED"
+    assert runs["retrain 2026-02 · v2 promoted"].info.status == "FINISHED"
+    described = runs["retrain 2026-03 · blocked at gate"].data.tags["mlflow.note.content"]
+    assert described.startswith("**BLOCKED at gate: ") and "| technical | `roc_auc` |" in described
+    hazard_names = [name for name in runs if name.startswith("retrain 2026-02 · blocked at ")]
+    assert hazard_names and all(runs[name].info.status == "FAILED" for name in hazard_names)
+
+
 def test_rollback_by_cli_to_a_named_version_that_passed(project):
     result = fairgate(project, "rollback", "--reason", "v2 was fine after all", "--to", "2")
     assert result.returncode == 0, result.stderr

@@ -232,7 +232,7 @@ def _end_mlflow_run_for(ctx: StageContext, stage: str, record: dict[str, Any], r
     if ending is None:
         return
     try:
-        end_mlflow_run(ctx.paths, ctx.config, ctx.airflow_run_id, *ending)
+        end_mlflow_run(ctx.paths, ctx.config, ctx.airflow_run_id, *ending, current=record)
     except Exception as e:
         # a verdict cannot stand over a run left open: the stage crashed (Airflow retries it), the reason says why
         problem = ERR_END_RUN.format(status=ending[0], error=f"{type(e).__name__}: {e}")

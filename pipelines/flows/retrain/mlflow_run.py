@@ -52,9 +52,18 @@ def find_mlflow_run(client: MlflowClient, config: FairgateConfig, airflow_run_id
 
 
 def end_mlflow_run(
-    paths: ProjectPaths, config: FairgateConfig, airflow_run_id: str, status: str, run_tags: dict[str, str]
+    paths: ProjectPaths,
+    config: FairgateConfig,
+    airflow_run_id: str,
+    status: str,
+    run_tags: dict[str, str],
+    current: dict[str, Any] | None = None,
 ) -> str | None:
-    """Tag the run and end it with ``status``; return its MLflow run id (None: no MLflow run yet)."""
+    """Tag the run and end it with ``status``; return its MLflow run id (None: no MLflow run yet).
+
+    ``current`` is the record of the stage that ends the run, not written yet;
+    with the records already written it names and describes the run.
+    """
     client = registry.connect(paths)
     run = find_mlflow_run(client, config, airflow_run_id)
     if run is None:
@@ -63,8 +72,72 @@ def end_mlflow_run(
     for key, value in run_tags.items():
         client.set_tag(run_id, key, registry.tag_value(value))
     client.set_terminated(run_id, status=status)
+    describe_run(paths, config, client, run, status, {**run.data.tags, **run_tags}, current)
     logger.info("MLflow run %s of %s ended %s", run_id, airflow_run_id, status)
     return run_id
+
+
+def run_verdict(status: str, run_tags: dict[str, str], records: list[dict[str, Any]]) -> tuple[str, str]:
+    """How a run ended, for its page: ``(verdict line, short verdict for the run name)``."""
+    by_stage = {record["stage"]: record for record in records}
+    if status == FINISHED:
+        promote = by_stage.get("promote", {})
+        details = promote.get("details", {})
+        if promote.get("verdict") == "waiting":
+            version = details.get("version", "?")
+            return (f"PASSED: version {version} waits for a technical and an ethical sign-off; nothing promoted",
+                    f"v{version} waiting for approval")
+        version = details.get("to_version", "?")
+        return (f"PASSED: version {version} promoted to champion (was {details.get('from_version') or 'none'})",
+                f"v{version} promoted")
+    for word, at_tag, reason_tag in (("BLOCKED", tags.BLOCKED_AT, tags.BLOCKED_REASONS),
+                                     ("CRASHED", tags.CRASHED_AT, tags.CRASHED_REASON),
+                                     ("STOPPED", tags.STOPPED_AT, tags.STOPPED_REASON)):
+        if at_tag in run_tags:
+            stage = run_tags[at_tag]
+            reason = run_tags.get(reason_tag) or "no reason recorded"
+            return f"{word} at {stage}: {reason}", f"{word.lower()} at {stage}"
+    return f"{status}: no verdict recorded", status.lower()
+
+
+def describe_run(
+    paths: ProjectPaths,
+    config: FairgateConfig,
+    client: MlflowClient,
+    run: Any,
+    status: str,
+    run_tags: dict[str, str],
+    current: dict[str, Any] | None = None,
+) -> None:
+    """Name the ended run and write its description (verdict first) from its stage records and tags."""
+    # lazy: the summary module is the flows' reader of stage records
+    from pipelines.flows.run_summary import read_stage_records
+    from pipelines.reports.mlflow_pages import (
+        DESCRIPTION_TAG,
+        GATE_REPORT_PATH,
+        artifact_link,
+        run_description,
+        run_name,
+        version_link,
+    )
+
+    records = read_stage_records(paths, run_tags.get(tags.AIRFLOW_RUN_ID, ""))
+    if current is not None:
+        records = [record for record in records if record["stage"] != current["stage"]] + [current]
+    line, short = run_verdict(status, run_tags, records)
+    by_stage = {record["stage"]: record for record in records}
+    evaluation = by_stage.get("evaluate", {}).get("details", {})
+    run_id, experiment_id = str(run.info.run_id), str(run.info.experiment_id)
+    links = []
+    if "gate" in by_stage:
+        links.append(("Gate report", artifact_link(experiment_id, run_id, GATE_REPORT_PATH)))
+    registered = by_stage.get("register", {}).get("details", {}).get("version")
+    if registered is not None:
+        links.append((f"Version {registered} (its model card)", version_link(config.registry.model_name, registered)))
+    text = run_description(line, run_tags, evaluation.get("key_metrics") or {},
+                           evaluation.get("champion_key_metrics") or {}, links)
+    client.set_tag(run_id, DESCRIPTION_TAG, text)
+    client.update_run(run_id, name=run_name(run_tags.get(tags.DATA_INTERVAL), short))
 
 
 def keep_running(client: MlflowClient, mlflow_run_id: str) -> None:

@@ -51,6 +51,7 @@ from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import BadInputError
 from pipelines.core.project import ProjectPaths
 from pipelines.governance import tags
+from pipelines.reports.mlflow_pages import version_description
 from pipelines.reports.model_card.facts import (
     DATA_SUMMARY_PATH,
     PER_GROUP_PLOT_PATH,
@@ -136,6 +137,8 @@ def write_model_card(client: Any, paths: ProjectPaths, config: FairgateConfig, v
         client.log_artifacts(run["run_id"], str(folder), CARD_FOLDER)
     markdown_uri = f"{run['artifact_uri'].rstrip('/')}/{CARD_FOLDER}/{CARD_MARKDOWN}"
     client.set_model_version_tag(name, number, tags.MODEL_CARD, markdown_uri)
+    # the version's page in the MLflow UI states the verdict first, from the same facts as the card
+    client.update_model_version(name, number, description=version_description(facts, run.get("experiment_id")))
     logger.info("model card of %s version %s written to %s", name, number, markdown_uri)
     return {
         "markdown": f"{CARD_FOLDER}/{CARD_MARKDOWN}",
