@@ -6,7 +6,6 @@ the exit code follows from them (:func:`outcome`).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 from pipelines.core.config import FairgateConfig
 from pipelines.core.errors import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_INTERNAL, EXIT_PASSED
 from pipelines.core.project import ProjectPaths
+from pipelines.flows.retrain.results import read_stage_records
 
 NOTE_COMPLETED = (
     "this run completes run {run}, interrupted after registering version {version}: nothing was trained or "
@@ -24,12 +24,6 @@ NOTE_COMPLETED = (
 
 def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
-
-
-def read_stage_records(paths: ProjectPaths, airflow_run_id: str) -> list[dict[str, Any]]:
-    """The per-stage records a run wrote, in stage order."""
-    folder = paths.run_dir(airflow_run_id) / "stages"
-    return [json.loads(f.read_text(encoding="utf-8")) for f in sorted(folder.glob("*.json"))]
 
 
 def outcome(records: list[dict[str, Any]]) -> tuple[int, str]:

@@ -27,6 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from pipelines.core.config import FairgateConfig
 from pipelines.core.project import ProjectPaths
+from pipelines.flows.retrain.results import read_stage_records
 from pipelines.governance import registry, tags
 
 logger = logging.getLogger(__name__)
@@ -110,8 +111,6 @@ def describe_run(
     current: dict[str, Any] | None = None,
 ) -> None:
     """Name the ended run and write its description (verdict first) from its stage records and tags."""
-    # lazy: the summary module is the flows' reader of stage records
-    from pipelines.flows.run_summary import read_stage_records
     from pipelines.reports.mlflow_pages import (
         DESCRIPTION_TAG,
         GATE_REPORT_PATH,

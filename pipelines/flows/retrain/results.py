@@ -8,7 +8,11 @@ paths, hashes, run ids, verdicts and short lists.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, Required, TypedDict
+import json
+from typing import TYPE_CHECKING, Any, NotRequired, Required, TypedDict
+
+if TYPE_CHECKING:
+    from pipelines.core.project import ProjectPaths
 
 
 class RunReference(TypedDict):
@@ -117,3 +121,9 @@ class RunState(TypedDict, total=False):
     gated: Gated
     registered: Registered
     promoted: dict[str, Any]  # the move of champion (AliasMove.to_dict()) or the wait for approval
+
+
+def read_stage_records(paths: ProjectPaths, airflow_run_id: str) -> list[dict[str, Any]]:
+    """The per-stage records a run wrote (``var/runs/<run>/stages/``), in stage order."""
+    folder = paths.run_dir(airflow_run_id) / "stages"
+    return [json.loads(f.read_text(encoding="utf-8")) for f in sorted(folder.glob("*.json"))]
