@@ -23,9 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from pipelines.core.errors import BadInputError
 from pipelines.core.project import open_project
-from pipelines.flows.governance_view import governance_view, version_document
 
-URL_PREFIX = "/fairgate"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 NO_STORE = {"Cache-Control": "no-store"}
 # a stored model card is served as fairgate rendered it, in a sandbox: no script, no form, no same-origin access
@@ -33,11 +31,15 @@ CARD_HEADERS = {**NO_STORE, "Content-Security-Policy": "sandbox"}
 
 
 def _view() -> dict[str, Any]:
+    from pipelines.flows.governance_view import governance_view  # lazy: MLflow, on the first request only
+
     paths, config = open_project()
     return governance_view(paths, config)
 
 
 def _document(version: str, document: str) -> Any:
+    from pipelines.flows.governance_view import version_document  # lazy: MLflow, on the first request only
+
     paths, config = open_project()
     try:
         return version_document(paths, config, version, document)
@@ -46,7 +48,7 @@ def _document(version: str, document: str) -> Any:
 
 
 def create_app() -> FastAPI:
-    """The FastAPI app Airflow mounts under :data:`URL_PREFIX`; every route needs an authenticated Airflow user."""
+    """The FastAPI app Airflow mounts (see :mod:`.plugin`); every route needs an authenticated Airflow user."""
     app = FastAPI(
         title="fairgate governance",
         docs_url=None,
