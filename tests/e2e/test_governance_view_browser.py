@@ -45,21 +45,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser import headless_chromium
 from tests.governance_state import ROLLBACK_BY, TECHNICAL_BY, GovernanceState, build
 from tests.servers import ServerProcess, free_port, start_process, wait_for_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the tests run as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 800}  # a laptop screen: what is "above the fold"
 UI_TIMEOUT_MS = 60_000
 API_SERVER_STARTUP_TIMEOUT = 240.0
@@ -210,22 +201,8 @@ def test_an_authenticated_viewer_gets_every_endpoint_read_only(airflow: Airflow,
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"{CHROMIUM} not found: these tests drive Debian's Chromium. Install the Debian packages "
-            "`chromium` and `chromium-driver` (`make test` installs them); no browser is downloaded."
-        )
-    from playwright.sync_api import Error, sync_playwright
-
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        except Error as e:
-            pytest.fail(f"{CHROMIUM} did not start headless: {e}")
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with headless_chromium() as chromium:
+        yield chromium
 
 
 def new_page(browser, airflow: Airflow, token: str | None):
