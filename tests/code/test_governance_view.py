@@ -15,6 +15,7 @@ import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,7 @@ from tests.governance_state import (
     TECHNICAL_BY,
     GovernanceState,
     build,
+    register,
 )
 
 
@@ -198,3 +200,24 @@ def test_documents_come_from_the_versions_runs(state):
         version_document(state.paths, state.config, "99", "gate_report")
     with pytest.raises(BadInputError, match="model_version must be a positive integer"):
         version_document(state.paths, state.config, "../1", "gate_report")
+
+
+def test_before_any_champion_the_view_says_none_and_a_blocked_version_stays_blocked(tmp_path, monkeypatch):
+    root = tmp_path / "fresh"
+    root.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[2] / "fairgate.yaml", root / "fairgate.yaml")
+    monkeypatch.setenv("FAIRGATE_HOME", str(root))
+    paths = ProjectPaths(root)
+    config = load_config(paths.config_file)
+    empty = governance_view(paths, config)
+    assert (empty["champion"], empty["registry_champion"], empty["versions"], empty["history"]) == (None, None, [], [])
+    assert empty["audit"]["ok"] and empty["audit"]["checked"] == 0
+    assert empty["freeze"]["frozen"] is False and empty["freeze"]["unfreeze"] is None
+    assert (empty["pending"], empty["refusals"], empty["monitoring"], empty["integrity"]) == ([], [], [], None)
+
+    blocked = register(paths, config, ethical_passed=False)
+    shown = governance_view(paths, config)
+    assert shown["champion"] is None and shown["history"] == [] and shown["pending"] == []
+    (version,) = shown["versions"]
+    assert (version["version"], version["decision"], version["champion"]) == (blocked, "blocked", False)
+    assert [c["reason"] for c in version["failed_checks"]] == [ETHICAL_FAILURE]
