@@ -46,7 +46,7 @@ import httpx
 import pytest
 
 from tests.browser import headless_chromium
-from tests.governance_state import ROLLBACK_BY, TECHNICAL_BY, GovernanceState, build
+from tests.governance_state import ETHICAL_FAILURE, ROLLBACK_BY, TECHNICAL_BY, GovernanceState, build
 from tests.servers import ServerProcess, free_port, start_process, wait_for_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -252,6 +252,13 @@ def test_the_champion_and_its_verdicts_are_above_the_fold(browser, airflow: Airf
         expect(waiting).to_contain_text(f"an ethical sign-off from someone other than {TECHNICAL_BY}")
         expect(page.locator("#refusals")).to_contain_text("did not pass every gate")
         expect(page.locator("#monitoring")).to_contain_text("warn")
+
+        blocked_row.get_by_role("link", name="gate report").click()
+        page.wait_for_url(f"**{PREFIX}/versions/{state.blocked}/gate-report")
+        expect(page.locator("#gate-report")).to_contain_text(ETHICAL_FAILURE)
+        expect(page.locator("#gate-report")).to_be_in_viewport()
+        save_screenshot(page, airflow, f"gate-report-v{state.blocked}-blocked", capsys)
+        page.go_back()
 
         champion.get_by_role("link", name="model card").click()
         page.wait_for_url(f"**{PREFIX}/versions/{state.champion}/model-card")
