@@ -23,7 +23,7 @@ def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def _worst_text(worst: dict[str, Any] | None) -> str:
+def worst_text(worst: dict[str, Any] | None) -> str:
     """``metric subject value [low, high] (level; warn w, critical c)`` or ``nothing beyond a limit``."""
     if worst is None:
         return "no value with limits"
@@ -43,10 +43,10 @@ def command_monitor(args: argparse.Namespace) -> int:
     recorded = "already recorded" if verdict["already_recorded"] else "recorded"
     _out(f"interval {verdict['interval']}: champion version {verdict['model_version']}: {verdict['verdict'].upper()}")
     for name, horizon in verdict["horizons"].items():
-        _out(f"  {name} (interval {horizon['interval']}): {horizon['verdict']}; worst: {_worst_text(horizon['worst'])}")
+        _out(f"  {name} (interval {horizon['interval']}): {horizon['verdict']}; worst: {worst_text(horizon['worst'])}")
         breaches = [row for row in horizon["values"] if row["level"] in ("warn", "critical")]
         for row in sorted(breaches, key=lambda r: r["level"] != "critical")[:10]:
-            _out(f"    {row['level']:<8} {_worst_text(row)}")
+            _out(f"    {row['level']:<8} {worst_text(row)}")
         if len(breaches) > 10:
             _out(f"    ... and {len(breaches) - 10} more (see {verdict['file']})")
     alerts = verdict["alerts"]
@@ -93,5 +93,5 @@ def monitoring_status(paths: ProjectPaths, config: FairgateConfig, out: Callable
     for name, (seq, horizon, entry) in latest.items():
         out(
             f"  {name:<14} interval={horizon['interval']} champion=v{entry.model_version} "
-            f"{horizon['verdict'].upper():<8} worst: {_worst_text(horizon['worst'])} (audit entry {seq})"
+            f"{horizon['verdict'].upper():<8} worst: {worst_text(horizon['worst'])} (audit entry {seq})"
         )

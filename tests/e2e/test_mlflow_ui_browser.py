@@ -41,22 +41,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import headless_chromium
 from tests.projects import MODEL, client_for
 from tests.servers import MlflowServer, mlflow_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the tests run as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # the network is closed: no update checks, component downloads or sync
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Tall enough that the whole version page and run overview fit without inner scrolling: the MLflow
 # UI scrolls inside its own panes, which a full-page screenshot would cut off.
 VIEWPORT = {"width": 1600, "height": 2400}
@@ -143,22 +133,8 @@ def site(registered: Registered, session_root: Path) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"{CHROMIUM} not found: these tests drive Debian's Chromium. Install the Debian packages "
-            "`chromium` and `chromium-driver` (`make test` installs them); no browser is downloaded."
-        )
-    from playwright.sync_api import Error, sync_playwright
-
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        except Error as e:
-            pytest.fail(f"{CHROMIUM} did not start headless: {e}")
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with headless_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture
