@@ -26,7 +26,6 @@ from pipelines.data.dataset import dataset_files, load_dataset, require_columns
 from pipelines.data.leakage import find_leakage
 from pipelines.data.split import holdout_mask, split_notes
 from pipelines.flows.retrain.context import StageContext, block_run, log_artifact_files, stage_input, stage_record
-from pipelines.flows.retrain.mlflow_run import keep_running
 from pipelines.flows.retrain.results import Audited, Ingested, LeakageChecked, RunState, SplitResult
 from pipelines.flows.retrain.resume import handed_on, source_digest
 from pipelines.governance import registry, tags
@@ -376,8 +375,8 @@ def split(state: RunState) -> RunState:
             ingested["data_hash"],
             [f.relative_to(ctx.paths.data_dir).as_posix() for f in files],
             ctx.paths.data_folder,
+            client,
         )
-        keep_running(client, ingested["mlflow_run_id"])  # log_split_datasets' fluent run block ended it
         details: dict[str, Any] = {
             "train_rows": int((~is_test).sum()),
             "holdout_rows": int(is_test.sum()),
