@@ -36,7 +36,7 @@ from mlflow.data.dataset_source import DatasetSource
 from mlflow.entities import Dataset as DatasetEntity
 from mlflow.entities import DatasetInput, InputTag
 from mlflow.exceptions import MlflowException
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, Schema, TensorSpec
 from mlflow.types.utils import _infer_schema
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
@@ -70,8 +70,9 @@ def frame_schema(frame: pd.DataFrame, name: str = "dataset") -> Schema | None:
     as ``from_pandas`` logs no schema then.
     """
     by_dtype = [column for column in frame.columns if _typed_by_dtype(frame[column].dtype)]
-    types = {spec.name: spec.type for spec in _infer_schema(frame[by_dtype].head(0)).inputs} if by_dtype else {}
-    specs: list[ColSpec] = []
+    typed = _infer_schema(frame[by_dtype].head(0)).inputs if by_dtype else []
+    types = {spec.name: spec.type for spec in typed if isinstance(spec, ColSpec)}
+    specs: list[ColSpec | TensorSpec] = []
     for column in frame.columns:
         values = frame[column]
         if column in types:
