@@ -98,10 +98,15 @@ def run_dataset_files(table: pa.Table) -> list[str]:
     return list(json.loads((table.schema.metadata or {})[FILES_KEY]))
 
 
-def to_frame(table: pa.Table) -> pd.DataFrame:
-    """The table as the DataFrame it was written from (its own metadata gives the dtypes), without fairgate's keys."""
+def _without_own_keys(table: pa.Table) -> pa.Table:
+    """The table with the schema metadata pandas wrote (its dtypes), without fairgate's keys."""
     metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k not in (DATA_HASH_KEY, FILES_KEY)}
-    return table.replace_schema_metadata(metadata).to_pandas()
+    return table.replace_schema_metadata(metadata)
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """The table as the DataFrame it was written from (its pandas metadata gives the dtypes)."""
+    return _without_own_keys(table).to_pandas()
 
 
 def write_split(table: pa.Table, is_holdout: np.ndarray, train_file: Path, holdout_file: Path) -> dict[str, pa.Table]:
@@ -119,8 +124,7 @@ def write_split(table: pa.Table, is_holdout: np.ndarray, train_file: Path, holdo
 
     if len(is_holdout) != table.num_rows:
         raise BadInputError(ERR_MASK.format(found=len(is_holdout), rows=table.num_rows))
-    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k not in (DATA_HASH_KEY, FILES_KEY)}
-    plain = table.replace_schema_metadata(metadata)
+    plain = _without_own_keys(table)
 
     def cut(keep: np.ndarray, path: Path) -> pa.Table:
         side = plain.filter(pa.array(keep))
