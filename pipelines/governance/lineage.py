@@ -32,11 +32,11 @@ from typing import Any, Literal
 import mlflow
 import pandas as pd
 from mlflow.data.dataset_source import DatasetSource
-from mlflow.data.pandas_dataset import from_pandas
 
 from pipelines.core.errors import BadInputError
 from pipelines.core.project import ProjectPaths
 from pipelines.governance import registry, tags
+from pipelines.governance.dataset_inputs import dataset_input, split_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ NOTE_NO_CHAMPION = (
     "no champion of {model!r} yet, so no champion training data to compare with: the reference is, "
     "explicitly, the data in data/ before this batch: {files} file(s), {rows} rows"
 )
+ERR_NO_TARGET = "split {name!r} has no target column {target!r}: it cannot be logged as a training dataset"
 NOTE_FIRST_RUN = "no champion of {model!r} yet and no data in data/ before this batch: no reference (a first run)"
 
 
@@ -325,27 +326,43 @@ def log_split_datasets(
     data_hash: str,
     data_files: list[str],
     data_path: str = "data",
+    client: Any | None = None,
 ) -> dict[str, str]:
     """Log each split as an MLflow dataset input of the run (context = its name); return the digests.
 
-    The digest is MLflow's own (of the rows); the input's tags add the SHA-256
-    of the split's Parquet file and its row count, and the source is the DVC
-    version of ``data/`` the rows came from.
+    The digest is fairgate's own: the start of the SHA-256 of the split's
+    Parquet file, whole in the input's ``fairgate.file_sha256`` tag beside its
+    row count; the source is the DVC version of ``data/`` the rows came from;
+    the schema and profile are those ``from_pandas`` gives, without its walk
+    over every value (see :mod:`pipelines.governance.dataset_inputs`).  The
+    run's status is left as it is.
+
+    Parameters
+    ----------
+    target : str
+        The target column: it must be a column of every split.
+    client : mlflow.tracking.MlflowClient, optional
+        A client on the project's tracking store (default: one on the current tracking URI).
     """
     source = dvc_dataset_source(data_hash, data_files, data_path)
     digests: dict[str, str] = {}
-    with mlflow.start_run(run_id=mlflow_run_id):
-        for name, frame in splits.items():
-            dataset = from_pandas(frame, source=source, targets=target, name=name)
-            sha256 = hashlib.sha256(files[name].read_bytes()).hexdigest()
-            mlflow.log_input(
-                dataset,
-                context=name,
-                tags={
-                    tags.ROWS: str(len(frame)),
-                    tags.FILE_SHA256: sha256,
-                    tags.DATA_HASH: data_hash,
-                },
-            )
-            digests[name] = dataset.digest
+    inputs = []
+    for name, frame in splits.items():
+        if target not in frame.columns:
+            raise BadInputError(ERR_NO_TARGET.format(name=name, target=target))
+        sha256 = file_sha256(files[name])
+        dataset = split_dataset(frame, source, name, sha256)
+        input_tags = {tags.ROWS: str(len(frame)), tags.FILE_SHA256: sha256, tags.DATA_HASH: data_hash}
+        inputs.append(dataset_input(dataset, name, input_tags))
+        digests[name] = dataset.digest
+    (client or mlflow.MlflowClient()).log_inputs(mlflow_run_id, datasets=inputs)
     return digests
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -95,6 +95,13 @@ def test_first_run_creates_the_data_version_and_promotes_a_champion(project, fir
         source = json.loads(item.dataset.source)
         assert item.dataset.source_type == "dvc" and source["md5"] == version.tags["fairgate.data_hash"]
         assert item.dataset.digest and {t.key for t in item.tags} >= {"fairgate.rows", "fairgate.file_sha256"}
+        # fairgate's own digest (the split file's SHA-256), a schema and a profile, as from_pandas gave them
+        input_tags = {t.key: t.value for t in item.tags}
+        assert input_tags["fairgate.file_sha256"].startswith(item.dataset.digest)
+        assert json.loads(item.dataset.profile)["num_rows"] == int(input_tags["fairgate.rows"])
+        assert {c["name"] for c in json.loads(item.dataset.schema)["mlflow_colspec"]} >= {"default", "gender"}
+    # the run dataset (data/ read once, for the leakage checks and the split) is gone once the split is written
+    assert not list((project / "var" / "runs").glob("*/dataset/*.arrow"))
     # the model's files, checksummed at registration; the model card (Markdown, HTML, facts)
     assert len(version.tags["fairgate.model_sha256"]) == 64 and "MLmodel" in version.tags["fairgate.model_files_sha256"]
     cards = {a.path for a in client_for(project).list_artifacts(run.info.run_id, "model_card")}

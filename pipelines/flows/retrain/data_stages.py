@@ -8,6 +8,7 @@ no records why on the MLflow run and raises
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,17 @@ from pipelines.data import generator, quarantine, sources, versioning
 from pipelines.data.audit import audit_dataset
 from pipelines.data.dataset import dataset_files, load_dataset, require_columns
 from pipelines.data.leakage import find_leakage
+from pipelines.data.run_dataset import (
+    open_run_dataset,
+    remove_run_dataset,
+    run_dataset_files,
+    run_dataset_path,
+    to_frame,
+    write_run_dataset,
+    write_split,
+)
 from pipelines.data.split import holdout_mask, split_notes
 from pipelines.flows.retrain.context import StageContext, block_run, log_artifact_files, stage_input, stage_record
-from pipelines.flows.retrain.mlflow_run import keep_running
 from pipelines.flows.retrain.results import Audited, Ingested, LeakageChecked, RunState, SplitResult
 from pipelines.flows.retrain.resume import handed_on, source_digest
 from pipelines.governance import registry, tags
@@ -34,6 +43,12 @@ from pipelines.governance.lineage import audit_reference, champion_lineage, log_
 from pipelines.reports.check_report import ReportPage, audit_report_html, render_html
 from pipelines.reports.model_card import DATA_SUMMARY_PATH, summarise_split
 
+logger = logging.getLogger(__name__)
+
+ERR_DATA_MOVED = (
+    "split: the run's data version is {expected} but {found} is recorded now: data/ changed since ingest, "
+    "so the rows to split are not this run's"
+)
 ERR_EMPTY_BATCH = "the batch for {interval} is empty: nothing to ingest"
 ERR_REFUSED_BEFORE = "; nothing ingested (to audit it again deliberately: fairgate run --force)"
 ERR_NOT_PENDING = (
@@ -322,7 +337,8 @@ def leakage(state: RunState) -> RunState:
     ingested = state["ingested"]
     with stage_record(ctx, "leakage") as record:
         _refused_before(ctx, record)
-        frame = load_dataset(ctx.paths, ctx.config)
+        files = dataset_files(ctx.paths, ctx.config)
+        frame = load_dataset(ctx.paths, ctx.config, files)
         is_test = holdout_mask(frame, ctx.config.dataset, ctx.config.split)
         report = find_leakage(frame, ctx.config.dataset, ctx.config.leakage, is_test)
         json_file = write_json(ctx.run_dir / "leakage" / "leakage_report.json", report.to_dict())
@@ -345,39 +361,74 @@ def leakage(state: RunState) -> RunState:
             )
         # the batch passed both checks: it is part of the accepted dataset from now on
         quarantine.clear_pending(ctx.paths, ctx.airflow_run_id)
+        # the rows just read, kept for the split (memory-mapped there) instead of reading data/ again
+        write_run_dataset(
+            frame, run_dataset_path(ctx.run_dir, ingested["data_hash"]), ingested["data_hash"], _relative(ctx, files)
+        )
         checked: LeakageChecked = {"verdict": "pass", "findings": len(report.findings)}
         return {**state, "leakage": checked}
 
 
+def _relative(ctx: StageContext, files: list[Path]) -> list[str]:
+    return [f.relative_to(ctx.paths.data_dir).as_posix() for f in files]
+
+
+def _run_dataset(ctx: StageContext, data_hash: str) -> tuple[Any, Path]:
+    """The run dataset the leakage stage wrote, memory-mapped; written from ``data/`` first when it is absent.
+
+    It is absent only when this run's leakage checks were done by an earlier
+    attempt that stopped before writing it: the rows are then read from
+    ``data/``, which still holds the version ``data_hash`` names (checked).
+    """
+    path = run_dataset_path(ctx.run_dir, data_hash)
+    if not path.is_file():
+        logger.info("split: no run dataset at %s: reading %s once to write it", path, ctx.paths.data_folder)
+        recorded = versioning.recorded_data_hash(ctx.paths)
+        if recorded != data_hash:
+            raise BadInputError(ERR_DATA_MOVED.format(expected=data_hash, found=recorded))
+        files = dataset_files(ctx.paths, ctx.config)
+        write_run_dataset(load_dataset(ctx.paths, ctx.config, files), path, data_hash, _relative(ctx, files))
+    return open_run_dataset(path, data_hash), path
+
+
 @handed_on("split")
 def split(state: RunState) -> RunState:
-    """Write the training set and the holdout for this run; log both as the run's MLflow dataset inputs."""
+    """Write the training set and the holdout for this run; log both as the run's MLflow dataset inputs.
+
+    The rows come from the run dataset the leakage stage wrote (memory-mapped,
+    see :mod:`pipelines.data.run_dataset`), which is deleted once both sides
+    are written.
+    """
     ctx = stage_input(state, "split", "ingested", "leakage")
     ingested = state["ingested"]
     with stage_record(ctx, "split") as record:
         dataset = ctx.config.dataset
-        files = dataset_files(ctx.paths, ctx.config)
-        frame = load_dataset(ctx.paths, ctx.config, files)
-        is_test = holdout_mask(frame, dataset, ctx.config.split)
+        table, dataset_file = _run_dataset(ctx, ingested["data_hash"])
+        require_columns(to_frame(table.slice(0, 0)), ctx.config)
+        # the holdout rule and the data summary read only their own columns
+        roles = list(dict.fromkeys([dataset.target, *dataset.sensitive, *filter(None, [dataset.time_column])]))
+        columns = to_frame(table.select(roles))
+        is_test = holdout_mask(columns, dataset, ctx.config.split)
         train_file, test_file = ctx.run_dir / "train.parquet", ctx.run_dir / "holdout.parquet"
-        write_parquet(frame[~is_test], train_file)
-        write_parquet(frame[is_test], test_file)
+        sides = write_split(table, is_test, train_file, test_file)
         client = registry.connect(ctx.paths)
         client.log_dict(
             ingested["mlflow_run_id"],
-            summarise_split(frame[~is_test], frame[is_test], dataset),
+            summarise_split(columns[~is_test], columns[is_test], dataset),
             DATA_SUMMARY_PATH,
         )
         digests = log_split_datasets(
             ingested["mlflow_run_id"],
-            {"training": frame[~is_test], "holdout": frame[is_test]},
+            {name: to_frame(side) for name, side in sides.items()},
             {"training": train_file, "holdout": test_file},
             dataset.target,
             ingested["data_hash"],
-            [f.relative_to(ctx.paths.data_dir).as_posix() for f in files],
+            run_dataset_files(table),
             ctx.paths.data_folder,
+            client,
         )
-        keep_running(client, ingested["mlflow_run_id"])  # log_split_datasets' fluent run block ended it
+        del table, sides  # the memory map is closed with its last buffer, before the file is deleted
+        remove_run_dataset(dataset_file)
         details: dict[str, Any] = {
             "train_rows": int((~is_test).sum()),
             "holdout_rows": int(is_test.sum()),
@@ -385,7 +436,7 @@ def split(state: RunState) -> RunState:
             "dataset_digests": digests,
         }
         if dataset.time_column:
-            times = pd.to_datetime(frame[dataset.time_column])
+            times = pd.to_datetime(columns[dataset.time_column])
             details["train_until"] = str(times[~is_test].max())
             details["holdout_from"] = str(times[is_test].min())
         record["details"] = details
@@ -401,4 +452,3 @@ def split(state: RunState) -> RunState:
             result["train_until"] = details["train_until"]
             result["holdout_from"] = details["holdout_from"]
         return {**state, "split": result}
-
