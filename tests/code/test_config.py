@@ -394,3 +394,29 @@ def test_an_explicit_threshold_is_on_the_unfavourable_outcome(raw):
     lending = parse_config(raw).decision
     assert lending.refusal_threshold == lending.positive_threshold(False) == 0.3  # refuse above P(default) = 0.3
     assert lending.positive_threshold(True) == 1.0 - 0.3  # grant from P(favourable) = 0.7
+
+
+def test_a_file_read_again_is_the_same_configuration_in_a_copy_of_its_own(tmp_path, raw):
+    """load_config keeps what it parsed (by the file's text); every call still gets an independent copy."""
+    path = tmp_path / "fairgate.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    first, second = load_config(path), load_config(path)
+    assert first == second == parse_config(raw)
+    assert first is not second and first.gate.technical is not second.gate.technical
+    first.gate.technical.clear()  # a caller that changes its copy changes nobody else's
+    assert load_config(path).gate.technical == parse_config(raw).gate.technical != {}
+
+
+def test_an_edited_file_is_parsed_and_validated_again(tmp_path, raw):
+    path = tmp_path / "fairgate.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    assert load_config(path).training.beta_factor == raw["training"]["beta_factor"]
+    raw["training"]["beta_factor"] = 0.5
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    assert load_config(path).training.beta_factor == 0.5
+    raw["training"]["beta_factor"] = "high"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    with pytest.raises(BadInputError, match="training.beta_factor"):
+        load_config(path)
+    with pytest.raises(BadInputError, match="training.beta_factor"):  # a refused text is never kept
+        load_config(path)

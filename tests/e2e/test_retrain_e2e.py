@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,14 @@ def test_first_run_creates_the_data_version_and_promotes_a_champion(project, fir
     cards = {a.path for a in client_for(project).list_artifacts(run.info.run_id, "model_card")}
     assert cards == {"model_card/model_card.md", "model_card/model_card.html", "model_card/model_card.json"}
     assert version.tags["fairgate.model_card"].endswith("model_card/model_card.md")
+
+
+def test_the_run_s_execution_api_built_the_router_of_the_task_sdk_s_version_only(first_run):
+    """fairgate's ``dags test`` hook ran in the run's Airflow process (deploy/embedded/fairgate_dags_test.py)."""
+    log = re.search(r"Airflow log of this run: (\S+)", first_run.result.stdout)
+    assert log is not None, first_run.result.stdout
+    text = Path(log[1]).read_text(encoding="utf-8")
+    assert text.count("in-process execution API: built the router of version") == 1
 
 
 def test_same_interval_again_is_idempotent_and_registers_nothing(project):
