@@ -60,12 +60,12 @@ def prepare(root: Path, rows_per_month: int) -> None:
     from pipelines.flows import champion
     from pipelines.flows import retrain as stages
 
-    first = stages.run_reference("manual__champion", "retrain", "2025-01", {}, "bench:evaluate")
+    first = stages.run_reference("manual__champion", "retrain", "2026-01", {}, "bench:evaluate")
     for stage in (stages.ingest, stages.audit, stages.leakage, stages.split, stages.train, stages.evaluate,
                   stages.gate, stages.register):
         first = stage(first)
     champion.promote(first)
-    second = stages.run_reference("manual__candidate", "retrain", "2025-02", {}, "bench:evaluate")
+    second = stages.run_reference("manual__candidate", "retrain", "2026-02", {}, "bench:evaluate")
     for stage in (stages.ingest, stages.audit, stages.leakage, stages.split, stages.train):
         second = stage(second)
     (root / STATE_FILE).write_text(json.dumps(second), encoding="utf-8")

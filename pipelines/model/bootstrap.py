@@ -52,6 +52,7 @@ from pipelines.core.errors import BadInputError
 STREAM_CELLS = 1
 STREAM_SCORES = 2
 STREAM_LATENCY = 3
+STREAM_CELL_SPLITS = 4
 
 RESAMPLES_PER_CHUNK = 16
 """Row-level resamples drawn together as one ``(rows, 16)`` weight matrix (one seed per chunk)."""
@@ -178,6 +179,41 @@ def cell_replicates(counts: np.ndarray, resamples: int, seed: int) -> np.ndarray
     lam = np.asarray(counts, dtype=np.float64)
     drawn = generator(seed, STREAM_CELLS).poisson(lam, size=(resamples, *lam.shape))
     return np.asarray(drawn, dtype=np.int64)
+
+
+def split_cells(totals: np.ndarray, counts: np.ndarray, seed: int, model: int) -> np.ndarray:
+    """Split every resampled cell total by one more model's decision: the same resamples, finer cells.
+
+    A cell of ``n`` rows has a resampled total ``T ~ Poisson(n)``; ``n1`` of its rows get
+    decision 1 from the further model.  Given ``T``, the weight of those rows is
+    ``Binomial(T, n1 / n)`` and the rest is ``T`` minus it: the two parts are then
+    independent ``Poisson(n1)`` and ``Poisson(n - n1)``, exactly the law of the row
+    weights summed per finer cell.  The totals themselves are kept, so every metric of
+    the models drawn before is unchanged, and every model is resampled on the same
+    (implicit) row weights: the resamples stay paired and shared.
+
+    Parameters
+    ----------
+    totals : numpy.ndarray
+        ``int64`` resampled totals, ``(resamples, *cells)``.
+    counts : numpy.ndarray
+        The holdout's row counts ``(*cells, 2)``: each cell's rows by the further model's
+        decision (0, 1).
+    seed : int
+        ``evaluation.bootstrap.seed`` (the stream is :data:`STREAM_CELL_SPLITS`, keyed by ``model``).
+    model : int
+        The further model's position (its own stream: adding a model never changes another's draws).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` totals ``(resamples, *cells, 2)`` whose sum over the last axis is ``totals``.
+    """
+    rows = counts.sum(axis=-1)
+    share = np.divide(counts[..., 1], rows, out=np.zeros(rows.shape, dtype=np.float64), where=rows > 0)
+    ones = generator(seed, STREAM_CELL_SPLITS, model).binomial(totals, share)
+    ones = np.asarray(ones, dtype=np.int64)
+    return np.stack([totals - ones, ones], axis=-1)
 
 
 # --------------------------------------------------------------------------- scores
