@@ -70,6 +70,7 @@ ERR_SCORE_SHAPE = (
     "every model needs one probability per holdout row: expected {rows} rows, found {found} for model {model}"
 )
 ERR_NO_MODEL = "score_replicates needs at least one model's probabilities, found none"
+ERR_TOGETHER = "together must be an integer from 1 to the number of models ({models}), found {found!r}"
 
 
 def _check_count(value: Any, message: str) -> int:
@@ -271,7 +272,9 @@ class _ScoreKernel:
     column blocks of the whole chunk.
     """
 
-    def __init__(self, is_positive: np.ndarray, probabilities: Sequence[np.ndarray]) -> None:
+    def __init__(
+        self, is_positive: np.ndarray, probabilities: Sequence[np.ndarray], together: int | None = None
+    ) -> None:
         rows = len(is_positive)
         home = np.argsort(probabilities[0], kind="stable")
         positive_home = is_positive[home]
@@ -303,6 +306,13 @@ class _ScoreKernel:
                 self.ranked.append(_rank_model(p_home[order], positive_home[order], order))
         step = max(1, _BLOCK_ELEMENTS // RESAMPLES_PER_CHUNK)
         self.column_blocks = [(a, min(rows, a + step)) for a in range(0, rows, step)]
+        # The loss sums are matrix products, whose last bits depend on the shape BLAS is given.  The first
+        # ``together`` models are summed in one product; every further model in a product with the first
+        # model alone, the shape of their pair: each model's sums are then bit for bit those of its own pair.
+        self.together = self.models if together is None else together
+        self.products = [np.ascontiguousarray(self.terms[: 1 + 2 * self.together])]
+        self.products += [np.ascontiguousarray(self.terms[[0, 1, 2, 1 + 2 * m, 2 + 2 * m]])
+                          for m in range(self.together, self.models)]
 
     def chunk(self, seed: int, index: int, count: int) -> np.ndarray:
         """Return ``(3 * models, count)``: AUC, then log loss, then Brier, per model, for ``count`` resamples."""
@@ -310,10 +320,12 @@ class _ScoreKernel:
         weights = np.empty((count, self.rows), dtype=np.uint8)
         for r in range(count):
             weights[r] = poisson_weights(rng, (self.rows,))
-        sums = np.zeros((self.terms.shape[0], count), dtype=np.float64)
+        products = [np.zeros((terms.shape[0], count), dtype=np.float64) for terms in self.products]
         for a, b in self.column_blocks:
-            sums += self.terms[:, a:b] @ weights[:, a:b].astype(np.float64).T
-        total = sums[0]
+            block = weights[:, a:b].astype(np.float64).T
+            for terms, product in zip(self.products, products, strict=True):
+                product += terms[:, a:b] @ block
+        total = products[0][0]
         out = np.full((3 * self.models, count), np.nan, dtype=np.float64)
         buffers: dict[str, np.ndarray] = {}
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -322,8 +334,10 @@ class _ScoreKernel:
                     out[m, r] = self._auc(weights[r], ranked, buffers)
             defined = total > 0
             for m in range(self.models):
-                log_loss = sums[1 + 2 * m] + (sums[1] if m > 0 else 0.0)
-                brier = sums[2 + 2 * m] + (sums[2] if m > 0 else 0.0)
+                # a model's sums in its product: its place in ``terms``, or 3 and 4 in a pair's product
+                sums, k = (products[0], m) if m < self.together else (products[1 + m - self.together], 1)
+                log_loss = sums[1 + 2 * k] + (sums[1] if k > 0 else 0.0)
+                brier = sums[2 + 2 * k] + (sums[2] if k > 0 else 0.0)
                 out[self.models + m] = np.where(defined, log_loss / total, np.nan)
                 out[2 * self.models + m] = np.where(defined, brier / total, np.nan)
         return out
@@ -362,7 +376,12 @@ class _ScoreKernel:
 
 
 def score_replicates(
-    is_positive: np.ndarray, probabilities: Sequence[np.ndarray], resamples: int, seed: int, workers: int = 1
+    is_positive: np.ndarray,
+    probabilities: Sequence[np.ndarray],
+    resamples: int,
+    seed: int,
+    workers: int = 1,
+    together: int | None = None,
 ) -> ScoreReplicates:
     """Resampled ROC AUC, log loss and Brier score of every model, on shared Poisson row weights.
 
@@ -379,6 +398,11 @@ def score_replicates(
         resamples draws from ``SeedSequence([seed, STREAM_SCORES, i])``.
     workers : int, default 1
         Threads sharing the chunks; the result does not depend on it.
+    together : int, optional
+        How many leading models are evaluated as one group (default: all); every further
+        model's values are then bit for bit those of its pair with the first model alone
+        (the loss sums are matrix products, whose last bits depend on their shape).  Every
+        model is resampled on the same row weights either way.
 
     Returns
     -------
@@ -401,7 +425,11 @@ def score_replicates(
         if values.shape != truth.shape:
             raise BadInputError(ERR_SCORE_SHAPE.format(rows=len(truth), found=values.shape, model=m))
         arrays.append(values)
-    kernel = _ScoreKernel(truth, arrays)
+    if together is not None and (
+        isinstance(together, bool) or not isinstance(together, int | np.integer) or not 1 <= together <= len(arrays)
+    ):
+        raise BadInputError(ERR_TOGETHER.format(models=len(arrays), found=together))
+    kernel = _ScoreKernel(truth, arrays, together)
     chunks = [
         (index, min(RESAMPLES_PER_CHUNK, resamples - start))
         for index, start in enumerate(range(0, resamples, RESAMPLES_PER_CHUNK))

@@ -346,11 +346,12 @@ def _evaluate(
     """
     settings = evaluation.bootstrap
     models = len(approved)
-    stacked = _stacked_counts(holdout, approved, settings, models if drawn is None else drawn)
+    drawn = models if drawn is None else drawn
+    stacked = _stacked_counts(holdout, approved, settings, drawn)
     scores = None
     if probabilities is not None:
         scores = bootstrap.score_replicates(
-            holdout.is_positive, probabilities, settings.resamples, settings.seed, settings.workers
+            holdout.is_positive, probabilities, settings.resamples, settings.seed, settings.workers, drawn
         )
 
     measured: list[Measured] = []
