@@ -15,6 +15,10 @@ Two exact shortcuts keep the cost far below re-running fairlearn a thousand time
   Poisson(count), so a resample's cell totals are drawn directly as
   ``Poisson(cell count)``: the same distribution as weighting every row, at a
   cost that does not grow with the number of rows.
+  A further model (the unmitigated twin, compared with the candidate
+  besides the champion) joins the same resamples through
+  :func:`split_cells`: each resampled total is split binomially by its
+  decision, which keeps the totals and is again the law of the row weights.
 - **Scores** (:func:`score_replicates`).  ROC AUC, log loss and Brier score
   need each row's own weight.  Weights are drawn exactly (a 16-bit inverse-CDF
   table, with the few table cells that straddle a CDF step resolved by a

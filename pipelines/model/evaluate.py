@@ -1,7 +1,10 @@
 """Evaluation: one structured result with three metric families, overall and per group, with intervals.
 
 The candidate and the current champion are scored on the same holdout by
-:func:`evaluate_models` (or :func:`compare_predictions` from probabilities).
+:func:`evaluate_models` (or :func:`compare_predictions` from probabilities);
+:func:`evaluate_against` compares the candidate with several models at once
+(the champion and the unmitigated twin), each scored once, on one set of
+paired resamples.
 Each model's result is the single object that is logged to MLflow, gated by
 :mod:`pipelines.governance.gate` and rendered in reports.  It is plain JSON-ready data
 (``json.dumps(result, allow_nan=False)`` works); floats are kept at full
@@ -82,8 +85,9 @@ Undefined values are ``None`` (JSON ``null``), never a made-up number:
 
 Modules
 -------
-This module holds the entry points and assembles the result.  The inputs are
-validated and the groups coded in :mod:`pipelines.model.holdout`; metric
+This module holds the entry points and assembles the result; the count
+sections (business, ethical) are filled by :mod:`pipelines.model.result_sections`.
+The inputs are validated and the groups coded in :mod:`pipelines.model.holdout`; metric
 names, directions and every count metric live in :mod:`pipelines.model.metrics`;
 latency timing in :mod:`pipelines.model.latency`; :func:`flatten_metrics` and
 :func:`per_group_table` in :mod:`pipelines.model.evaluation_tables`; the
