@@ -182,8 +182,8 @@ def evaluate(state: RunState) -> RunState:
     One set of paired resamples serves both comparisons (candidate against the champion,
     and against the twin for the mitigation's cost).  Writes ``evaluation/evaluation.json``
     (``candidate``, ``champion``, ``champion_version``, ``comparison``, ``bootstrap``), the
-    per-group table of both models and the per-group chart, and logs every number to the run, grouped by family (see
-    :func:`pipelines.model.evaluate.flatten_metrics`).
+    per-group table of both models and the per-group chart, and logs every number to the
+    run, grouped by family (see :func:`pipelines.model.evaluate.flatten_metrics`).
     """
     ctx = stage_input(state, "evaluate", "ingested", "split", "trained")
     ingested, trained = state["ingested"], state["trained"]
