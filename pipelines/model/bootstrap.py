@@ -15,6 +15,10 @@ Two exact shortcuts keep the cost far below re-running fairlearn a thousand time
   Poisson(count), so a resample's cell totals are drawn directly as
   ``Poisson(cell count)``: the same distribution as weighting every row, at a
   cost that does not grow with the number of rows.
+  A further model (the unmitigated twin, compared with the candidate
+  besides the champion) joins the same resamples through
+  :func:`split_cells`: each resampled total is split binomially by its
+  decision, which keeps the totals and is again the law of the row weights.
 - **Scores** (:func:`score_replicates`).  ROC AUC, log loss and Brier score
   need each row's own weight.  Weights are drawn exactly (a 16-bit inverse-CDF
   table, with the few table cells that straddle a CDF step resolved by a
@@ -52,6 +56,7 @@ from pipelines.core.errors import BadInputError
 STREAM_CELLS = 1
 STREAM_SCORES = 2
 STREAM_LATENCY = 3
+STREAM_CELL_SPLITS = 4
 
 RESAMPLES_PER_CHUNK = 16
 """Row-level resamples drawn together as one ``(rows, 16)`` weight matrix (one seed per chunk)."""
@@ -69,6 +74,7 @@ ERR_SCORE_SHAPE = (
     "every model needs one probability per holdout row: expected {rows} rows, found {found} for model {model}"
 )
 ERR_NO_MODEL = "score_replicates needs at least one model's probabilities, found none"
+ERR_TOGETHER = "together must be an integer from 1 to the number of models ({models}), found {found!r}"
 
 
 def _check_count(value: Any, message: str) -> int:
@@ -180,6 +186,41 @@ def cell_replicates(counts: np.ndarray, resamples: int, seed: int) -> np.ndarray
     return np.asarray(drawn, dtype=np.int64)
 
 
+def split_cells(totals: np.ndarray, counts: np.ndarray, seed: int, model: int) -> np.ndarray:
+    """Split every resampled cell total by one more model's decision: the same resamples, finer cells.
+
+    A cell of ``n`` rows has a resampled total ``T ~ Poisson(n)``; ``n1`` of its rows get
+    decision 1 from the further model.  Given ``T``, the weight of those rows is
+    ``Binomial(T, n1 / n)`` and the rest is ``T`` minus it: the two parts are then
+    independent ``Poisson(n1)`` and ``Poisson(n - n1)``, exactly the law of the row
+    weights summed per finer cell.  The totals themselves are kept, so every metric of
+    the models drawn before is unchanged, and every model is resampled on the same
+    (implicit) row weights: the resamples stay paired and shared.
+
+    Parameters
+    ----------
+    totals : numpy.ndarray
+        ``int64`` resampled totals, ``(resamples, *cells)``.
+    counts : numpy.ndarray
+        The holdout's row counts ``(*cells, 2)``: each cell's rows by the further model's
+        decision (0, 1).
+    seed : int
+        ``evaluation.bootstrap.seed`` (the stream is :data:`STREAM_CELL_SPLITS`, keyed by ``model``).
+    model : int
+        The further model's position (its own stream: adding a model never changes another's draws).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` totals ``(resamples, *cells, 2)`` whose sum over the last axis is ``totals``.
+    """
+    rows = counts.sum(axis=-1)
+    share = np.divide(counts[..., 1], rows, out=np.zeros(rows.shape, dtype=np.float64), where=rows > 0)
+    ones = generator(seed, STREAM_CELL_SPLITS, model).binomial(totals, share)
+    ones = np.asarray(ones, dtype=np.int64)
+    return np.stack([totals - ones, ones], axis=-1)
+
+
 # --------------------------------------------------------------------------- scores
 
 
@@ -235,7 +276,9 @@ class _ScoreKernel:
     column blocks of the whole chunk.
     """
 
-    def __init__(self, is_positive: np.ndarray, probabilities: Sequence[np.ndarray]) -> None:
+    def __init__(
+        self, is_positive: np.ndarray, probabilities: Sequence[np.ndarray], together: int | None = None
+    ) -> None:
         rows = len(is_positive)
         home = np.argsort(probabilities[0], kind="stable")
         positive_home = is_positive[home]
@@ -267,6 +310,13 @@ class _ScoreKernel:
                 self.ranked.append(_rank_model(p_home[order], positive_home[order], order))
         step = max(1, _BLOCK_ELEMENTS // RESAMPLES_PER_CHUNK)
         self.column_blocks = [(a, min(rows, a + step)) for a in range(0, rows, step)]
+        # The loss sums are matrix products, whose last bits depend on the shape BLAS is given.  The first
+        # ``together`` models are summed in one product; every further model in a product with the first
+        # model alone, the shape of their pair: each model's sums are then bit for bit those of its own pair.
+        self.together = self.models if together is None else together
+        self.products = [np.ascontiguousarray(self.terms[: 1 + 2 * self.together])]
+        self.products += [np.ascontiguousarray(self.terms[[0, 1, 2, 1 + 2 * m, 2 + 2 * m]])
+                          for m in range(self.together, self.models)]
 
     def chunk(self, seed: int, index: int, count: int) -> np.ndarray:
         """Return ``(3 * models, count)``: AUC, then log loss, then Brier, per model, for ``count`` resamples."""
@@ -274,10 +324,12 @@ class _ScoreKernel:
         weights = np.empty((count, self.rows), dtype=np.uint8)
         for r in range(count):
             weights[r] = poisson_weights(rng, (self.rows,))
-        sums = np.zeros((self.terms.shape[0], count), dtype=np.float64)
+        products = [np.zeros((terms.shape[0], count), dtype=np.float64) for terms in self.products]
         for a, b in self.column_blocks:
-            sums += self.terms[:, a:b] @ weights[:, a:b].astype(np.float64).T
-        total = sums[0]
+            block = weights[:, a:b].astype(np.float64).T
+            for terms, product in zip(self.products, products, strict=True):
+                product += terms[:, a:b] @ block
+        total = products[0][0]
         out = np.full((3 * self.models, count), np.nan, dtype=np.float64)
         buffers: dict[str, np.ndarray] = {}
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -286,8 +338,10 @@ class _ScoreKernel:
                     out[m, r] = self._auc(weights[r], ranked, buffers)
             defined = total > 0
             for m in range(self.models):
-                log_loss = sums[1 + 2 * m] + (sums[1] if m > 0 else 0.0)
-                brier = sums[2 + 2 * m] + (sums[2] if m > 0 else 0.0)
+                # a model's sums in its product: its place in ``terms``, or 3 and 4 in a pair's product
+                sums, k = (products[0], m) if m < self.together else (products[1 + m - self.together], 1)
+                log_loss = sums[1 + 2 * k] + (sums[1] if k > 0 else 0.0)
+                brier = sums[2 + 2 * k] + (sums[2] if k > 0 else 0.0)
                 out[self.models + m] = np.where(defined, log_loss / total, np.nan)
                 out[2 * self.models + m] = np.where(defined, brier / total, np.nan)
         return out
@@ -326,7 +380,12 @@ class _ScoreKernel:
 
 
 def score_replicates(
-    is_positive: np.ndarray, probabilities: Sequence[np.ndarray], resamples: int, seed: int, workers: int = 1
+    is_positive: np.ndarray,
+    probabilities: Sequence[np.ndarray],
+    resamples: int,
+    seed: int,
+    workers: int = 1,
+    together: int | None = None,
 ) -> ScoreReplicates:
     """Resampled ROC AUC, log loss and Brier score of every model, on shared Poisson row weights.
 
@@ -343,6 +402,11 @@ def score_replicates(
         resamples draws from ``SeedSequence([seed, STREAM_SCORES, i])``.
     workers : int, default 1
         Threads sharing the chunks; the result does not depend on it.
+    together : int, optional
+        How many leading models are evaluated as one group (default: all); every further
+        model's values are then bit for bit those of its pair with the first model alone
+        (the loss sums are matrix products, whose last bits depend on their shape).  Every
+        model is resampled on the same row weights either way.
 
     Returns
     -------
@@ -365,7 +429,11 @@ def score_replicates(
         if values.shape != truth.shape:
             raise BadInputError(ERR_SCORE_SHAPE.format(rows=len(truth), found=values.shape, model=m))
         arrays.append(values)
-    kernel = _ScoreKernel(truth, arrays)
+    if together is not None and (
+        isinstance(together, bool) or not isinstance(together, int | np.integer) or not 1 <= together <= len(arrays)
+    ):
+        raise BadInputError(ERR_TOGETHER.format(models=len(arrays), found=together))
+    kernel = _ScoreKernel(truth, arrays, together)
     chunks = [
         (index, min(RESAMPLES_PER_CHUNK, resamples - start))
         for index, start in enumerate(range(0, resamples, RESAMPLES_PER_CHUNK))

@@ -1,7 +1,10 @@
 """Evaluation: one structured result with three metric families, overall and per group, with intervals.
 
 The candidate and the current champion are scored on the same holdout by
-:func:`evaluate_models` (or :func:`compare_predictions` from probabilities).
+:func:`evaluate_models` (or :func:`compare_predictions` from probabilities);
+:func:`evaluate_against` compares the candidate with several models at once
+(the champion and the unmitigated twin), each scored once, on one set of
+paired resamples.
 Each model's result is the single object that is logged to MLflow, gated by
 :mod:`pipelines.governance.gate` and rendered in reports.  It is plain JSON-ready data
 (``json.dumps(result, allow_nan=False)`` works); floats are kept at full
@@ -82,8 +85,9 @@ Undefined values are ``None`` (JSON ``null``), never a made-up number:
 
 Modules
 -------
-This module holds the entry points and assembles the result.  The inputs are
-validated and the groups coded in :mod:`pipelines.model.holdout`; metric
+This module holds the entry points and assembles the result; the count
+sections (business, ethical) are filled by :mod:`pipelines.model.result_sections`.
+The inputs are validated and the groups coded in :mod:`pipelines.model.holdout`; metric
 names, directions and every count metric live in :mod:`pipelines.model.metrics`;
 latency timing in :mod:`pipelines.model.latency`; :func:`flatten_metrics` and
 :func:`per_group_table` in :mod:`pipelines.model.evaluation_tables`; the
@@ -94,9 +98,7 @@ imported from here before that split is still importable from here.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -130,9 +132,7 @@ from pipelines.model.holdout import (
     ERR_SINGLE_CLASS,
     ERR_TOO_MANY_CLASSES,
     INTERSECTION_SEPARATOR,
-    Attribute,
     Holdout,
-    Partition,
     check_alignment,
     positive_column,
     predict_positive,
@@ -142,9 +142,7 @@ from pipelines.model.holdout import (
 )
 from pipelines.model.latency import LatencyReplicates, latency_replicates, time_models
 from pipelines.model.metrics import (
-    BUSINESS_GROUP_VALUES,
     BUSINESS_METRICS,
-    BUSINESS_VALUES,
     COUNT_TECHNICAL_METRICS,
     ETHICAL_METRICS,
     GROUP_RATES,
@@ -153,13 +151,17 @@ from pipelines.model.metrics import (
     MetricDirection,
     MetricPath,
     approve_decisions,
-    attribute_counts,
-    business_metrics,
     cost_saving,
-    costs,
-    disparities,
-    group_rates,
-    technical_count_metrics,
+)
+from pipelines.model.result_sections import (
+    NOTE_FPR_UNDEFINED,
+    NOTE_PARITY_RATIO_UNDEFINED,
+    NOTE_REPORT_ONLY,
+    NOTE_SINGLE_GROUP,
+    NOTE_TPR_UNDEFINED,
+    Measured,
+    count_metrics,
+    put,
 )
 
 __all__ = [
@@ -169,6 +171,9 @@ __all__ = [
     "evaluate_predictions",
     "evaluate_models",
     "evaluate_model",
+    "evaluate_against",
+    "ERR_NO_REFERENCE",
+    "ERR_REFERENCE",
     "NOTE_PARITY_RATIO_UNDEFINED",
     "NOTE_TPR_UNDEFINED",
     "NOTE_FPR_UNDEFINED",
@@ -215,159 +220,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-NOTE_PARITY_RATIO_UNDEFINED = "no group is approved at all: demographic_parity_ratio (0/0) is undefined"
-NOTE_TPR_UNDEFINED = (
-    "groups without favourable-truth rows {groups}: tpr undefined, so "
-    "equal_opportunity_difference and equalized_odds_difference are undefined"
-)
-NOTE_FPR_UNDEFINED = (
-    "groups without adverse-truth rows {groups}: fpr undefined, so equalized_odds_difference is undefined"
-)
-NOTE_SINGLE_GROUP = "a single group {groups} in the evaluation data: disparities between groups are undefined"
-NOTE_REPORT_ONLY = (
-    "groups {groups} are reported, not gated (dataset.small_groups report_only: {reason}): they enter none "
-    "of the attribute's disparities nor its worst_group_accuracy"
-)
+ERR_NO_REFERENCE = "evaluate_against needs at least one reference (a name mapped to a model or None), found none"
+ERR_REFERENCE = "reference {name!r} must be a (model, features) pair or None, found {found}"
 
 _DEFAULT_EVALUATION = EvaluationSettings()
-
-
-# --------------------------------------------------------------------------- assembling the result
-
-
-def _value(number: Any) -> float | None:
-    """A plain float at full precision, or None when undefined (NaN/inf)."""
-    value = float(number)
-    return value if math.isfinite(value) else None
-
-
-@dataclass
-class _Measured:
-    """Every interval-bearing metric of one model: its point estimate and its resampled values."""
-
-    points: dict[MetricPath, float | None]
-    replicates: dict[MetricPath, np.ndarray]
-
-    def add(self, path: MetricPath, point: Any, replicates: np.ndarray) -> None:
-        self.points[path] = _value(point)
-        self.replicates[path] = np.asarray(replicates, dtype=np.float64)
-
-
-def _put(tree: dict[str, Any], path: MetricPath, value: Any) -> None:
-    node = tree
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-    node[path[-1]] = value
-
-
-def _group_sections(
-    measured: _Measured, attribute: Attribute, rates: dict[str, np.ndarray], group_costs: dict[str, np.ndarray]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The business and the ethical ``by_group`` of one attribute (rows, then each value per group)."""
-    business_groups: dict[str, Any] = {}
-    ethical_groups: dict[str, Any] = {}
-    for g, group in enumerate(attribute.groups):
-        rows = int(rates["rows"][0, g])
-        business_groups[group] = {"rows": rows}
-        for name in BUSINESS_GROUP_VALUES:
-            path = ("business", "by_group", attribute.name, group, name)
-            measured.add(path, group_costs[name][0, g], group_costs[name][1:, g])
-            business_groups[group][name] = measured.points[path]
-        ethical_groups[group] = {"rows": rows}
-        for name in GROUP_RATES:
-            path = ("ethical", attribute.name, "by_group", group, name)
-            measured.add(path, rates[name][0, g], rates[name][1:, g])
-            ethical_groups[group][name] = measured.points[path]
-    return business_groups, ethical_groups
-
-
-def _attribute_notes(
-    attribute: Attribute, rates: dict[str, np.ndarray], parity_ratio_undefined: bool, single: bool
-) -> list[str]:
-    """Why some of an attribute's disparities are undefined, in words (empty when all are defined)."""
-    notes: list[str] = []
-    if parity_ratio_undefined and not single:
-        notes.append(NOTE_PARITY_RATIO_UNDEFINED)
-    no_good = [group for g, group in enumerate(attribute.groups) if rates["good"][0, g] == 0]
-    no_bad = [group for g, group in enumerate(attribute.groups) if rates["bad"][0, g] == 0]
-    if no_good:
-        notes.append(NOTE_TPR_UNDEFINED.format(groups=no_good))
-    if no_bad:
-        notes.append(NOTE_FPR_UNDEFINED.format(groups=no_bad))
-    if single:
-        notes.append(NOTE_SINGLE_GROUP.format(groups=list(attribute.groups)))
-    return notes
-
-
-def _ethical_section(
-    measured: _Measured, attribute: Attribute, rates: dict[str, np.ndarray], ethical_groups: dict[str, Any]
-) -> dict[str, Any]:
-    """One attribute's ethical section: its groups, its five disparities and the notes on them.
-
-    Every group is in ``by_group`` with its intervals; the five disparities are taken over the
-    gated groups only (a report-only group of ``dataset.small_groups`` enters none of them), and
-    then ``report_only`` lists the groups left out.
-    """
-    gated = [g for g, group in enumerate(attribute.groups) if group not in attribute.report_only]
-    gated_attribute = Attribute(
-        name=attribute.name, groups=[attribute.groups[g] for g in gated], of_joint=attribute.of_joint
-    )
-    gated_rates = {name: values[:, gated] for name, values in rates.items()}
-    resamples = next(iter(rates.values())).shape[0]
-    undefined = {name: np.full(resamples, np.nan) for name in ETHICAL_METRICS}
-    summaries = disparities(gated_rates) if gated else undefined
-    single = len(gated) < 2
-    section: dict[str, Any] = {"by_group": ethical_groups}
-    for name in ETHICAL_METRICS:
-        values = summaries[name]
-        if single and name != "worst_group_accuracy":
-            values = undefined[name]
-        measured.add(("ethical", attribute.name, name), values[0], values[1:])
-        section[name] = measured.points[("ethical", attribute.name, name)]
-    notes = _attribute_notes(gated_attribute, gated_rates, section["demographic_parity_ratio"] is None, single)
-    if attribute.report_only:
-        reported = [group for group in attribute.groups if group in attribute.report_only]
-        section["report_only"] = {"groups": reported, "reason": attribute.report_only_reason}
-        notes.append(NOTE_REPORT_ONLY.format(groups=reported, reason=attribute.report_only_reason))
-    for note in notes:
-        logger.warning("sensitive attribute %r: %s", attribute.name, note)
-    section["notes"] = notes
-    return section
-
-
-def _count_metrics(
-    measured: _Measured,
-    counts: np.ndarray,
-    partition: Partition,
-    decision: DecisionSettings,
-    positive_is_favorable: bool,
-    result: dict[str, Any],
-) -> None:
-    """Fill a model's business and ethical sections (and count-based technical replicates) from its counts.
-
-    ``counts`` has shape ``(1 + resamples, joint groups, 2, 2)``; index 0 is the holdout.
-    """
-    total = counts.sum(axis=1)
-    technical = technical_count_metrics(total, positive_is_favorable)
-    for name in COUNT_TECHNICAL_METRICS:
-        measured.add(("technical", name), technical[name][0], technical[name][1:])
-    business = business_metrics(total, decision)
-    for name in BUSINESS_VALUES:
-        measured.add(("business", name), business[name][0], business[name][1:])
-    result["business"]["by_group"] = {}
-    for attribute in partition.attributes:
-        per_group = attribute_counts(counts, attribute.of_joint, len(attribute.groups))
-        rates = group_rates(per_group)
-        business_groups, ethical_groups = _group_sections(measured, attribute, rates, costs(per_group, decision))
-        result["business"]["by_group"][attribute.name] = business_groups
-        result["ethical"][attribute.name] = _ethical_section(measured, attribute, rates, ethical_groups)
-    for name in BUSINESS_VALUES:
-        result["business"][name] = measured.points[("business", name)]
-    # business keys in their documented order, by_group last
-    result["business"] = {
-        **{name: result["business"][name] for name in BUSINESS_VALUES},
-        "by_group": result["business"]["by_group"],
-    }
 
 
 def _score_points(is_positive: np.ndarray, predicted_positive: np.ndarray, p_positive: np.ndarray) -> dict[str, float]:
@@ -385,7 +241,7 @@ def _score_points(is_positive: np.ndarray, predicted_positive: np.ndarray, p_pos
 
 
 def _score_metrics(
-    measured: _Measured,
+    measured: Measured,
     holdout: Holdout,
     approved: np.ndarray,
     p_positive: np.ndarray,
@@ -404,7 +260,7 @@ def _score_metrics(
     measured.add(("technical", "brier"), technical["brier"], scores.brier[model])
 
 
-def _intervals(measured: _Measured, confidence: float) -> dict[MetricPath, dict[str, Any]]:
+def _intervals(measured: Measured, confidence: float) -> dict[MetricPath, dict[str, Any]]:
     paths = list(measured.replicates)
     if not paths:
         return {}
@@ -415,25 +271,36 @@ def _intervals(measured: _Measured, confidence: float) -> dict[MetricPath, dict[
 def _tree(entries: Mapping[MetricPath, Any]) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for path, value in entries.items():
-        _put(tree, path, value)
+        put(tree, path, value)
     return tree
 
 
-def _stacked_counts(holdout: Holdout, approved: list[np.ndarray], settings: BootstrapSettings) -> np.ndarray:
+def _stacked_counts(
+    holdout: Holdout, approved: list[np.ndarray], settings: BootstrapSettings, drawn: int
+) -> np.ndarray:
     """The holdout's cell counts (index 0) and every resample's, ``(1 + resamples, joint, truth, decision...)``.
 
-    One bincount over the cells joint group x truth x decision(s), then Poisson cell totals per resample.
+    One bincount over the cells joint group x truth x every model's decision.  The cells of
+    the first ``drawn`` models are drawn as Poisson totals, exactly as for those models alone;
+    every further model's decisions then split each total (:func:`bootstrap.split_cells`), so
+    that all models share one set of resamples.
     """
     cell = holdout.partition.joint * 2 + holdout.favourable_truth
     for decisions in approved:
         cell = cell * 2 + decisions
     shape = (holdout.partition.joint_count, 2) + (2,) * len(approved)
     observed = np.bincount(cell, minlength=int(np.prod(shape))).reshape(shape)
-    drawn = bootstrap.cell_replicates(observed, settings.resamples, settings.seed)
-    return np.concatenate([observed[None], drawn], axis=0)
+    later = tuple(range(2 + drawn, len(shape)))
+    first_cells = observed.sum(axis=later) if later else observed
+    totals = bootstrap.cell_replicates(first_cells, settings.resamples, settings.seed)
+    for model in range(drawn, len(approved)):
+        later = tuple(range(3 + model, len(shape)))
+        level = observed.sum(axis=later) if later else observed
+        totals = bootstrap.split_cells(totals, level, settings.seed, model)
+    return np.concatenate([observed[None], totals], axis=0)
 
 
-def _comparison(candidate: _Measured, champion: _Measured, confidence: float) -> dict[str, Any]:
+def _comparison(candidate: Measured, champion: Measured, confidence: float) -> dict[str, Any]:
     """Candidate minus champion for every metric both have, with its paired interval."""
     paths = [path for path in candidate.replicates if path in champion.replicates]
     differences = np.vstack([candidate.replicates[p] - champion.replicates[p] for p in paths])
@@ -468,30 +335,37 @@ def _evaluate(
     probabilities: list[np.ndarray] | None = None,
     latency: list[LatencyReplicates] | None = None,
     latency_details: dict[str, int] | None = None,
-) -> dict[str, Any]:
-    """Evaluate one or two models (candidate first) on a validated holdout.
+    drawn: int | None = None,
+) -> tuple[list[dict[str, Any]], list[Measured]]:
+    """Evaluate every model (candidate first) on a validated holdout and one set of resamples.
 
     The count path always runs: approvals give every ethical and business metric and
     accuracy, balanced accuracy and F1.  With ``probabilities``, scikit-learn gives the
     technical point estimates and the row-level kernel the replicates of ROC AUC, log
-    loss and Brier score; with ``latency``, the timings are added.
+    loss and Brier score; with ``latency``, the timings are added.  ``drawn`` (default:
+    every model) is how many leading models' cells are drawn directly (see
+    :func:`_stacked_counts`).  Each model's metrics are computed once, whatever the number
+    of comparisons it enters; returns every model's result (with its intervals) and
+    its resampled values.
     """
     settings = evaluation.bootstrap
     models = len(approved)
-    stacked = _stacked_counts(holdout, approved, settings)
+    drawn = models if drawn is None else drawn
+    stacked = _stacked_counts(holdout, approved, settings, drawn)
     scores = None
     if probabilities is not None:
         scores = bootstrap.score_replicates(
-            holdout.is_positive, probabilities, settings.resamples, settings.seed, settings.workers
+            holdout.is_positive, probabilities, settings.resamples, settings.seed, settings.workers, drawn
         )
 
-    measured: list[_Measured] = []
+    measured: list[Measured] = []
     results: list[dict[str, Any]] = []
     for m in range(models):
-        counts = stacked if models == 1 else stacked.sum(axis=-1 if m == 0 else -2)
+        others = tuple(3 + k for k in range(models) if k != m)  # the other models' decision axes
+        counts = stacked.sum(axis=others) if others else stacked
         result = _result_header(len(holdout.is_positive), dataset, decision)
-        found = _Measured(points={}, replicates={})
-        _count_metrics(found, counts, holdout.partition, decision, dataset.positive_is_favorable, result)
+        found = Measured(points={}, replicates={})
+        count_metrics(found, counts, holdout.partition, decision, dataset.positive_is_favorable, result)
         if probabilities is not None and scores is not None:
             _score_metrics(found, holdout, approved[m], probabilities[m], scores, m, dataset.positive_is_favorable)
         if latency is not None:
@@ -502,24 +376,31 @@ def _evaluate(
         result["technical"] = {name: found.points[("technical", name)] for name in order}
         if latency_details is not None:
             result["latency"] = dict(latency_details)
+        result["intervals"] = _tree(_intervals(found, settings.confidence))
         measured.append(found)
         results.append(result)
+    return results, measured
 
+
+def _pair(
+    results: list[dict[str, Any]], measured: list[Measured], reference: int | None, settings: BootstrapSettings
+) -> dict[str, Any]:
+    """The candidate with one reference model (or alone): both results and their paired comparison."""
     info = {
         "method": "poisson",
         "interval": "percentile",
         "resamples": settings.resamples,
         "seed": settings.seed,
         "confidence": settings.confidence,
-        "paired": models == 2,
+        "paired": reference is not None,
     }
-    for found, result in zip(measured, results, strict=True):
-        result["intervals"] = _tree(_intervals(found, settings.confidence))
-        result["bootstrap"] = dict(info)
+    candidate = {**results[0], "bootstrap": dict(info)}
+    if reference is None:
+        return {"candidate": candidate, "champion": None, "comparison": None, "bootstrap": info}
     return {
-        "candidate": results[0],
-        "champion": results[1] if models == 2 else None,
-        "comparison": _comparison(measured[0], measured[1], settings.confidence) if models == 2 else None,
+        "candidate": candidate,
+        "champion": {**results[reference], "bootstrap": dict(info)},
+        "comparison": _comparison(measured[0], measured[reference], settings.confidence),
         "bootstrap": info,
     }
 
@@ -583,7 +464,8 @@ def compare_predictions(
     if p_champion is not None:
         probabilities.append(validated_probabilities(p_champion, rows, holdout.index, "p_champion"))
     approved = _approvals(probabilities, dataset, decision)
-    return _evaluate(holdout, approved, dataset, decision, evaluation, probabilities)
+    results, measured = _evaluate(holdout, approved, dataset, decision, evaluation, probabilities)
+    return _pair(results, measured, 1 if p_champion is not None else None, evaluation.bootstrap)
 
 
 def evaluate_decisions(
@@ -636,7 +518,8 @@ def evaluate_decisions(
     decisions = [validated_decisions(approved, rows, holdout.index, "approved")]
     if approved_champion is not None:
         decisions.append(validated_decisions(approved_champion, rows, holdout.index, "approved_champion"))
-    return _evaluate(holdout, decisions, dataset, decision, evaluation)
+    results, measured = _evaluate(holdout, decisions, dataset, decision, evaluation)
+    return _pair(results, measured, 1 if approved_champion is not None else None, evaluation.bootstrap)
 
 
 def evaluate_predictions(
@@ -731,21 +614,88 @@ def evaluate_models(
     """
     if (champion_model is None) != (champion_features is None):
         raise BadInputError(ERR_CHAMPION_FEATURES)
+    champion = None if champion_model is None else (champion_model, champion_features)
+    pairs = evaluate_against(
+        candidate_model, candidate_features, {"champion": champion}, y_true, sensitive, dataset, decision, evaluation
+    )
+    return pairs["champion"]
+
+
+def evaluate_against(
+    candidate_model: Any,
+    candidate_features: pd.DataFrame,
+    references: Mapping[str, tuple[Any, pd.DataFrame] | None],
+    y_true: Any,
+    sensitive: Any,
+    dataset: DatasetSettings,
+    decision: DecisionSettings,
+    evaluation: EvaluationSettings = _DEFAULT_EVALUATION,
+) -> dict[str, dict[str, Any]]:
+    """Score the candidate and every reference model once; evaluate each pair on one set of paired resamples.
+
+    Every model's ``predict_proba`` runs once on the holdout (and on the latency batches,
+    every model interleaved), and the candidate's metrics, resampled values included, are
+    computed once and enter every comparison.  All comparisons share one set of
+    resamples: the same row weights for ROC AUC, log loss and Brier score, and one draw
+    of cell totals for the count metrics.  The first reference is drawn with the
+    candidate exactly as :func:`evaluate_models` draws that pair (so that pair's result is
+    the same to the last digit); every further reference's decisions split those totals
+    (:func:`pipelines.model.bootstrap.split_cells`), which keeps each pair paired and
+    leaves the resamples Poisson row weights, as if drawn for all models at once.
+
+    Parameters
+    ----------
+    candidate_model : object
+        Fitted classifier with ``classes_`` and ``predict_proba`` (columns in ``classes_`` order).
+    candidate_features : pandas.DataFrame
+        The candidate's input rows, aligned with ``y_true`` and ``sensitive``.
+    references : mapping of str to (model, features) or None
+        The models the candidate is compared with, by name, each with its own input rows
+        (the same rows in the same order), e.g. ``{"champion": ..., "unmitigated": ...}``;
+        None for one that does not exist (a first run has no champion).  At least one name.
+    y_true, sensitive, dataset, decision, evaluation
+        As :func:`evaluate_models`.
+
+    Returns
+    -------
+    dict of str to dict
+        For every name of ``references``, what :func:`evaluate_models` returns for the
+        candidate and that model (``champion`` holds the reference's result); for a None
+        reference, the candidate alone (``champion`` and ``comparison`` None).
+
+    Raises
+    ------
+    BadInputError
+        As :func:`evaluate_models`, plus no reference at all or one that is not a
+        ``(model, features)`` pair.
+    """
+    if not references:
+        raise BadInputError(ERR_NO_REFERENCE)
+    for name, reference in references.items():
+        if reference is not None and (
+            not isinstance(reference, tuple) or len(reference) != 2 or any(part is None for part in reference)
+        ):
+            raise BadInputError(ERR_REFERENCE.format(name=name, found=type(reference).__name__))
     holdout = validated_holdout(y_true, sensitive, dataset, evaluation)
     rows = len(holdout.is_positive)
-    scored: list[tuple[Any, Any]] = [(candidate_model, candidate_features)]
-    if champion_model is not None:
-        scored.append((champion_model, champion_features))
+    present = [(name, reference) for name, reference in references.items() if reference is not None]
+    scored: list[tuple[Any, Any]] = [(candidate_model, candidate_features), *(ref for _, ref in present)]
     probabilities = []
-    for name, (model, features) in zip(("p_positive", "p_champion"), scored, strict=False):
-        check_alignment("features" if name == "p_positive" else "champion_features", rows, holdout.index, features)
+    for name, (model, features) in zip(["candidate", *(name for name, _ in present)], scored, strict=True):
+        first = name == "candidate"
+        check_alignment("features" if first else f"{name}_features", rows, holdout.index, features)
         column, labels = positive_column(model, dataset.positive_label)
         p_positive = predict_positive(model, features, column, labels)
-        probabilities.append(validated_probabilities(p_positive, rows, None, name))
+        probabilities.append(validated_probabilities(p_positive, rows, None, "p_positive" if first else f"p_{name}"))
     timings, details = time_models(scored, evaluation)
     latency = latency_replicates(timings, evaluation)
     approved = _approvals(probabilities, dataset, decision)
-    return _evaluate(holdout, approved, dataset, decision, evaluation, probabilities, latency, details)
+    drawn = 2 if next(iter(references.values())) is not None else 1
+    results, measured = _evaluate(
+        holdout, approved, dataset, decision, evaluation, probabilities, latency, details, drawn
+    )
+    position = {name: m for m, (name, _) in enumerate(present, start=1)}
+    return {name: _pair(results, measured, position.get(name), evaluation.bootstrap) for name in references}
 
 
 def evaluate_model(

@@ -40,7 +40,7 @@ from pipelines.governance.gate import GateDecision, decide
 from pipelines.governance.mitigation_search import SearchResult, train_with_search
 from pipelines.governance.model_integrity import manifest_digest, model_checksums
 from pipelines.governance.records import record_event
-from pipelines.model.evaluate import evaluate_models, flatten_metrics, per_group_table
+from pipelines.model.evaluate import evaluate_against, flatten_metrics, per_group_table
 from pipelines.model.train import TrainedModel
 from pipelines.model.weights_reference import MAX_ULP, check_received_weights
 from pipelines.reports.mitigation_report import mitigation_cost_markdown, mitigation_cost_table
@@ -177,12 +177,13 @@ def _log_training(
 
 @handed_on("evaluated")
 def evaluate(state: RunState) -> RunState:
-    """Score the candidate and the current champion on the same holdout: one paired evaluation.
+    """Score the candidate, the current champion and the unmitigated twin once each on the same holdout.
 
-    Writes ``evaluation/evaluation.json`` (``candidate``, ``champion``, ``champion_version``,
-    ``comparison``, ``bootstrap``), the per-group table of both models and the per-group
-    chart, and logs every number to the run, grouped by family (see
-    :func:`pipelines.model.evaluate.flatten_metrics`).
+    One set of paired resamples serves both comparisons (candidate against the champion,
+    and against the twin for the mitigation's cost).  Writes ``evaluation/evaluation.json``
+    (``candidate``, ``champion``, ``champion_version``, ``comparison``, ``bootstrap``), the
+    per-group table of both models and the per-group chart, and logs every number to the
+    run, grouped by family (see :func:`pipelines.model.evaluate.flatten_metrics`).
     """
     ctx = stage_input(state, "evaluate", "ingested", "split", "trained")
     ingested, trained = state["ingested"], state["trained"]
@@ -192,18 +193,25 @@ def evaluate(state: RunState) -> RunState:
         client = registry.connect(ctx.paths)
         candidate_model = mlflow.sklearn.load_model(trained["model_uri"])
         champion_version, champion_model, champion_features = _champion_on_holdout(ctx, client, holdout)
-        pair = evaluate_models(
+        features = holdout[trained["features"]]
+        references: dict[str, tuple[Any, pd.DataFrame] | None] = {
+            "champion": None if champion_model is None else (champion_model, champion_features)
+        }
+        if trained.get("unmitigated_model_uri"):
+            # what the mitigation cost: the same pipeline without it, on the same resamples as the champion
+            references["unmitigated"] = (mlflow.sklearn.load_model(trained["unmitigated_model_uri"]), features)
+        pairs = evaluate_against(
             candidate_model,
-            holdout[trained["features"]],
-            champion_model,
-            champion_features,
+            features,
+            references,
             holdout[dataset.target],
             holdout[dataset.sensitive],
             dataset,
             ctx.config.decision,
             ctx.config.evaluation,
         )
-        mitigation_cost, cost_files = _mitigation_cost(ctx, trained, candidate_model, holdout)
+        pair = pairs["champion"]
+        mitigation_cost, cost_files = _mitigation_cost(ctx, trained, pairs.get("unmitigated"))
         candidate, champion_result = pair["candidate"], pair["champion"]
         evaluation = {
             "candidate": candidate,
@@ -254,26 +262,16 @@ def _champion_on_holdout(
 
 
 def _mitigation_cost(
-    ctx: StageContext, trained: Trained, candidate_model: Any, holdout: pd.DataFrame
+    ctx: StageContext, trained: Trained, unmitigated: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, list[Path]]:
     """What the mitigation cost: the candidate paired with the same pipeline without its mitigation.
 
-    None and no files when the candidate was trained without a mitigation.
+    ``unmitigated`` is that pair (:func:`pipelines.model.evaluate.evaluate_against`, the
+    unmitigated model in the champion's place); None and no files when the candidate was
+    trained without a mitigation.
     """
-    if not trained.get("unmitigated_model_uri"):
+    if unmitigated is None:
         return None, []
-    dataset = ctx.config.dataset
-    unmitigated = evaluate_models(
-        candidate_model,
-        holdout[trained["features"]],
-        mlflow.sklearn.load_model(trained["unmitigated_model_uri"]),
-        holdout[trained["features"]],
-        holdout[dataset.target],
-        holdout[dataset.sensitive],
-        dataset,
-        ctx.config.decision,
-        ctx.config.evaluation,
-    )
     mitigation_cost = mitigation_cost_table(unmitigated, trained.get("mitigation", {}))
     cost_files = [
         write_json(ctx.run_dir / "evaluation" / "mitigation_cost.json", mitigation_cost),
