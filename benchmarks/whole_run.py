@@ -352,6 +352,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "bare_seconds": _median([r["bare"]["seconds"] for r in runs]),
         "bare_cpu_seconds": _median([r["bare"]["cpu_seconds"] for r in runs]),
         "ratio": _median([r["ratio"] for r in runs]),
+        "ratio_range": [min(r["ratio"] for r in runs), max(r["ratio"] for r in runs)],
         "governed_peak_mib": _median([g["peak_tree_mib"] for g in governed]),
         "bare_peak_mib": _median([r["bare"]["peak_tree_mib"] for r in runs]),
         "stages": {
@@ -373,36 +374,59 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _ratio_text(summary: dict[str, Any]) -> str:
+    """The median of the paired ratios, and their range when there were several."""
+    low, high = summary["ratio_range"]
+    return f"{summary['ratio']:.2f}x" + (f" ({low:.2f}-{high:.2f})" if summary["repeats"] > 1 else "")
+
+
 def _check_text(summary: dict[str, Any]) -> str:
     if summary["bit_identical"]:
         return f"bit-identical ({summary['holdout_rows']:,} rows)"
     return f"DIFFERENT: max abs difference {summary['max_abs_difference']!r} ({summary['holdout_rows']:,} rows)"
 
 
-def render_markdown(results: dict[str, Any]) -> str:
-    """The report: whole runs per size and mitigation, stages, fixed costs, the output check, the scale check."""
-    columns = [(size, m, summarise(runs)) for size in results["sizes"] for m, runs in size["runs"].items()]
-    loads = [load for _, _, s in columns for load in s["load_average"]]
-    lines = [
-        "## The whole governed run against a bare script",
+ABOUT = (
+    "Each governed run is the real `fairgate run` (the retrain DAG through `airflow dags test`) in a temporary "
+    "project, timed as a whole process tree from launch to exit; the bare script (`benchmarks/bare_fit.py`) reads "
+    "the same accepted batches, makes the same out-of-time split, fits the same `LogisticRegression` with the same "
+    "class weights (and, with exponentiated gradient, the same `ExponentiatedGradient(DemographicParity)` costs) and "
+    "calls `predict_proba` on the holdout, with no governance. CPU seconds are the process tree's user and system "
+    "time; peak RSS is the tree's summed resident memory, sampled. The last column compares the registered "
+    "candidate's holdout probabilities with the bare fit's, bit for bit."
+)
+
+
+def render_markdown(results: dict[str, Any] | list[dict[str, Any]]) -> str:
+    """The report of one measurement, or of several merged (their sizes in turn, the last scale check)."""
+    sources = results if isinstance(results, list) else [results]
+    sizes = [dict(size, source=i) for i, r in enumerate(sources) for size in r["sizes"]]
+    scale = next((r["scale"] for r in reversed(sources) if r.get("scale") is not None), None)
+    columns = [(size, m, summarise(runs)) for size in sizes for m, runs in size["runs"].items()]
+    lines = ["## The whole governed run against a bare script", "", ABOUT, ""]
+    for i, source in enumerate(sources):
+        loads = [load for size, _, s in columns if size["source"] == i for load in s["load_average"]]
+        lines.append(
+            f"- `python -m benchmarks.whole_run {source['command']}` on {source['date']}, {source['cpus']} cores "
+            f"({source['platform']}); load average {min(loads):.1f} to {max(loads):.1f} during the governed runs"
+            + (" (**loaded machine**: other work shared the cores, read the CPU seconds next to the wall seconds)"
+               if max(loads) > source["cpus"] else "")
+            + f"; medians of {source['repeats']} run(s) per mitigation, each a `fairgate run --force` of interval "
+            f"{INTERVAL} "
+            + ("after a first run that made a champion (steady state)" if source["warmup"]
+               else "(the first without a champion)")
+            + ", each followed by the bare script."
+        )
+    lines += [
         "",
-        f"`python -m benchmarks.whole_run {results['command']}` on {results['date']}, {results['cpus']} cores "
-        f"({results['platform']}), load average {min(loads):.1f} to {max(loads):.1f} during the governed runs"
-        + (" (**loaded machine**: other work shared the cores; read the CPU seconds next to the wall seconds)."
-           if max(loads) > results["cpus"] else "."),
-        f"Medians of {results['repeats']} repeat(s) per mitigation, each a steady-state `fairgate run --force` "
-        f"of interval {INTERVAL} "
-        + ("after a first run that made a champion" if results["warmup"] else "(the first one without a champion)")
-        + ", followed by the bare script on the same batches (`benchmarks/bare_fit.py`).",
-        "",
-        "| rows | mitigation | governed s (CPU s) | bare s (CPU s) | governed / bare | peak RSS governed / bare "
-        "(MiB) | holdout `predict_proba`: registered candidate vs bare fit |",
+        "| rows | mitigation | governed s (CPU s) | bare s (CPU s) | governed / bare (range) | "
+        "peak RSS governed / bare (MiB) | holdout `predict_proba`: registered candidate vs bare fit |",
         "| ---: | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for _, mitigation, s in columns:
         lines.append(
             f"| {s['rows']:,} | {mitigation} | {_s(s['governed_seconds'])} ({_s(s['governed_cpu_seconds'])}) | "
-            f"{_s(s['bare_seconds'])} ({_s(s['bare_cpu_seconds'])}) | {s['ratio']:.2f}x | "
+            f"{_s(s['bare_seconds'])} ({_s(s['bare_cpu_seconds'])}) | {_ratio_text(s)} | "
             f"{_s(s['governed_peak_mib'], 0)} / {_s(s['bare_peak_mib'], 0)} | {_check_text(s)} |"
         )
     header = "| | " + " | ".join(f"{s['rows']:,} {m}" for _, m, s in columns) + " |"
@@ -414,13 +438,18 @@ def render_markdown(results: dict[str, Any]) -> str:
                  for _, _, s in columns]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     lines += ["", "Fixed costs, median seconds (Airflow's child process seen by sampling every "
-              f"{results['sample_seconds']:g} s).", "", header.replace("| |", "| where |", 1), rule]
+              f"{sources[0]['sample_seconds']:g} s).", "", header.replace("| |", "| where |", 1), rule]
     for key, label in FIXED_COSTS:
         lines.append(f"| {label} | " + " | ".join(_s(s["fixed"][key]) for _, _, s in columns) + " |")
     lines += ["", "The bare script, median seconds:", "", header.replace("| |", "| step |", 1), rule]
     for step in columns[0][2]["bare_steps"]:
         lines.append(f"| {step} | " + " | ".join(_s(s["bare_steps"].get(step), 2) for _, _, s in columns) + " |")
     lines += ["", "Verdicts and outputs:", ""]
+    for size in sizes:
+        if size["warmup"] is not None:
+            lines.append(f"- {size['warmup']['rows']:,} rows, the first run (no champion yet, exponentiated "
+                         f"gradient; not in the medians): {size['warmup']['seconds']:.1f} s "
+                         f"({size['warmup']['cpu_seconds']:.1f} CPU s), {size['warmup']['outcome']}.")
     for _, mitigation, s in columns:
         lines.append(
             f"- {s['rows']:,} rows, {mitigation}: outcome {s['outcome']}, gate technical {s['gate']['technical']}, "
@@ -429,8 +458,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                if s["same_outputs_every_repeat"] else "**verdicts, key metrics or outputs DIFFERED between repeats**")
             + "."
         )
-    if results.get("scale") is not None:
-        lines += ["", render_scale(results["scale"])]
+    if scale is not None:
+        lines += ["", render_scale(scale)]
     return "\n".join(lines) + "\n"
 
 
@@ -496,8 +525,13 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--keep", type=Path, help="make the projects under this folder and keep them")
+    parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
+                        help="measure nothing: print the report of these --json files, merged in turn")
     args = parser.parse_args()
-    command = " ".join(sys.argv[1:])
+    if args.render:
+        sys.stdout.write(render_markdown([json.loads(f.read_text(encoding="utf-8")) for f in args.render]))
+        return 0
+    command = " ".join(_shown_arguments(sys.argv[1:]))
     root = args.keep or Path(tempfile.mkdtemp(prefix="fairgate-bench-whole-"))
     try:
         results = measure(root, args.rows_per_month, tuple(args.mitigations), args.repeats, args.warmup,
@@ -516,6 +550,18 @@ def main() -> int:
         sys.stderr.write("whole_run: a governed candidate's holdout output DIFFERED from the bare fit's\n")
         return 1
     return 0
+
+
+def _shown_arguments(arguments: list[str]) -> list[str]:
+    """The command's arguments as the report shows them: without this machine's output and project folders."""
+    shown: list[str] = []
+    skipping = False
+    for argument in arguments:
+        if argument.startswith("--"):
+            skipping = argument in ("--markdown", "--json", "--keep")
+        if not skipping:
+            shown.append(argument)
+    return shown
 
 
 def _remove_test_template() -> None:
