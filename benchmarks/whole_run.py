@@ -406,8 +406,9 @@ def render_markdown(results: dict[str, Any] | list[dict[str, Any]]) -> str:
     lines = ["## The whole governed run against a bare script", "", ABOUT, ""]
     for i, source in enumerate(sources):
         loads = [load for size, _, s in columns if size["source"] == i for load in s["load_average"]]
+        command = " ".join(_shown_arguments(source["command"].split()))
         lines.append(
-            f"- `python -m benchmarks.whole_run {source['command']}` on {source['date']}, {source['cpus']} cores "
+            f"- `python -m benchmarks.whole_run {command}` on {source['date']}, {source['cpus']} cores "
             f"({source['platform']}); load average {min(loads):.1f} to {max(loads):.1f} during the governed runs"
             + (" (**loaded machine**: other work shared the cores, read the CPU seconds next to the wall seconds)"
                if max(loads) > source["cpus"] else "")
@@ -531,7 +532,7 @@ def main() -> int:
     if args.render:
         sys.stdout.write(render_markdown([json.loads(f.read_text(encoding="utf-8")) for f in args.render]))
         return 0
-    command = " ".join(_shown_arguments(sys.argv[1:]))
+    command = " ".join(sys.argv[1:])
     root = args.keep or Path(tempfile.mkdtemp(prefix="fairgate-bench-whole-"))
     try:
         results = measure(root, args.rows_per_month, tuple(args.mitigations), args.repeats, args.warmup,
