@@ -459,7 +459,8 @@ def render_markdown(results: dict[str, Any] | list[dict[str, Any]]) -> str:
             f"- {s['rows']:,} rows, {mitigation}: outcome {s['outcome']}, gate technical {s['gate']['technical']}, "
             f"ethical {s['gate']['ethical']}; data in memory {s['data_mib']:,.0f} MiB; "
             f"candidate's holdout P(positive) sha256 {s['governed_sha256'][:16]}; "
-            + ("verdicts, key metrics (latency aside) and outputs the same in every repeat"
+            + ("one run" if s["repeats"] == 1 else
+               "verdicts, key metrics (latency aside) and outputs the same in every repeat"
                if s["same_outputs_every_repeat"] else "**verdicts, key metrics or outputs DIFFERED between repeats**")
             + "."
         )
