@@ -99,6 +99,28 @@ def test_the_report_has_every_table(measured):
         assert re.search(rf"^\| {task} \| .+ / [\d.,]+ \| .+ / [\d.,]+ \|$", report, re.MULTILINE), task
     for _, label in whole_run.FIXED_COSTS:
         assert re.search(rf"^\| {re.escape(label)} \| [\d.,]+ \| [\d.,]+ \|$", report, re.MULTILINE), label
-    assert "verdicts, key metrics (latency aside) and outputs the same in every repeat" in report
+    assert report.count("; one run.") == 2  # one run of each mitigation: no agreement between repeats is claimed
     assert re.search(r"^Scale check: [\d,]+ rows, mitigation none", report, re.MULTILINE)
     assert re.search(r"\| [\d.]+x \| [\d,]+ \| [\d.]+x \|$", report, re.MULTILINE)  # peak / data, both sides
+
+
+def _with_second_run(results: dict, change) -> str:
+    """The report with the EG run repeated, the copy's governed figures changed by ``change``."""
+    size = results["sizes"][0]
+    run = size["runs"]["exponentiated_gradient"][0]
+    governed = {**run["governed"], "key_metrics": dict(run["governed"]["key_metrics"])}
+    change(governed["key_metrics"])
+    twice = {**size, "runs": {"exponentiated_gradient": [run, {**run, "governed": governed}]}}
+    return whole_run.render_markdown({**results, "sizes": [twice], "scale": None})
+
+
+def test_repeats_must_agree_on_verdicts_metrics_and_outputs_but_not_latency(measured):
+    results, _ = measured
+    metrics = results["sizes"][0]["runs"]["exponentiated_gradient"][0]["governed"]["key_metrics"]
+    latency = next(name for name in metrics if "latency" in name)
+    other = next(name for name in metrics if "latency" not in name and float(metrics[name]) != 0.0)
+    agreed = "verdicts, key metrics (latency aside) and outputs the same in every repeat"
+    assert agreed in _with_second_run(results, lambda m: None)
+    assert agreed in _with_second_run(results, lambda m: m.update({latency: repr(float(m[latency]) * 2)}))
+    differed = _with_second_run(results, lambda m: m.update({other: repr(float(m[other]) * (1 + 1e-15))}))
+    assert "DIFFERED between repeats" in differed and agreed not in differed
