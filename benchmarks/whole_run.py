@@ -127,9 +127,13 @@ class TreeSampler(threading.Thread):
             self.sample()
             self._finished.wait(self.every)
 
-    def stop(self) -> None:
+    def stop(self, exited: float) -> None:
+        """Stop sampling; the root process ended at ``exited`` (epoch seconds), and Airflow's child by then."""
         self._finished.set()
         self.join()
+        if self.airflow_started is not None and self.airflow_ended is None:
+            # both ended between two samples: the child's end is known to the sampling interval only
+            self.airflow_ended = exited
 
 
 def run_process(argv: list[str], cwd: Path, env: dict[str, str], log: Path, every: float) -> dict[str, Any]:
@@ -144,7 +148,7 @@ def run_process(argv: list[str], cwd: Path, env: dict[str, str], log: Path, ever
     _, status, usage = os.wait4(child.pid, 0)  # CPU of the whole tree: every descendant was waited for
     wall = time.perf_counter() - clock
     exited = time.time()
-    sampler.stop()
+    sampler.stop(exited)
     child.returncode = os.waitstatus_to_exitcode(status)
     return {
         "seconds": wall,
