@@ -180,9 +180,13 @@ def _environment(project: Path) -> dict[str, str]:
 
 def make_bench_project(root: Path, rows_per_month: int) -> Path:
     """A fresh project as ``tests/conftest.py`` makes one, with ``rows_per_month`` generated rows a month."""
-    sys.path.insert(0, str(REPO))
-    from tests.conftest import make_project
-
+    loaded = sys.modules.get("conftest")
+    if loaded is not None and Path(str(getattr(loaded, "__file__", ""))).resolve() == REPO / "tests" / "conftest.py":
+        # inside the test session: its own project template, and no second session folder left behind
+        make_project = loaded.make_project
+    else:
+        sys.path.insert(0, str(REPO))
+        from tests.conftest import make_project
     return make_project(root, **{"generator.rows_per_month": rows_per_month})
 
 
