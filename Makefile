@@ -55,8 +55,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check pipelines dags plugins tests benchmarks
 	$(BIN)/mypy pipelines
 
-## stage-by-stage timing and peak memory, scoring and monitoring throughput at 100k and 1M rows; rollback trigger-to-move time
+## the whole governed run against a bare script (100k, 1M; 5M scale check), stage-by-stage timing and peak memory,
+## scoring and monitoring throughput at 100k and 1M rows; rollback trigger-to-move time
 bench: $(STAMP) bytecode
+	mkdir -p var/bench
+	$(BIN)/python -m benchmarks.whole_run --markdown var/bench/whole_run.md --json var/bench/whole_run.json
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python -m benchmarks.weights
 	$(BIN)/python -m benchmarks.audit_leakage
