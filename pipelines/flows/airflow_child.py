@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -70,8 +71,14 @@ def signal_group(group: int, signum: int) -> bool:
     return True
 
 
-def run_airflow_child(argv: list[str], env: dict[str, str], log_file: Path, cwd: Path) -> ChildEnd:
-    """Run ``argv`` in its own process group, output to ``log_file``; a stop signal interrupts the group."""
+def run_airflow_child(
+    argv: list[str], env: dict[str, str], log_file: Path, cwd: Path, on_poll: Callable[[], None] | None = None
+) -> ChildEnd:
+    """Run ``argv`` in its own process group, output to ``log_file``; a stop signal interrupts the group.
+
+    ``on_poll`` is called while the child runs (every :data:`_POLL_SECONDS`)
+    and once after it ended: ``fairgate run`` prints each stage as it finishes.
+    """
     received: list[int] = []
     group: list[int] = []  # the child's process group, once it exists
 
@@ -90,7 +97,9 @@ def run_airflow_child(argv: list[str], env: dict[str, str], log_file: Path, cwd:
         group.append(child.pid)
         if received:  # a signal that came before the child existed
             signal_group(child.pid, FORWARDED_SIGNAL)
-        returncode, killed = _wait_bounded(child, received)
+        returncode, killed = _wait_bounded(child, received, on_poll)
+        if on_poll is not None:
+            on_poll()  # what the last poll did not see yet
         if received or returncode < 0:
             # the child is gone; what it started must not outlive the stopped run
             signal_group(child.pid, signal.SIGKILL)
@@ -100,7 +109,9 @@ def run_airflow_child(argv: list[str], env: dict[str, str], log_file: Path, cwd:
     return ChildEnd(returncode, received[0] if received else None, killed)
 
 
-def _wait_bounded(child: subprocess.Popen[bytes], received: list[int]) -> tuple[int, bool]:
+def _wait_bounded(
+    child: subprocess.Popen[bytes], received: list[int], on_poll: Callable[[], None] | None = None
+) -> tuple[int, bool]:
     """Wait for the child; once a stop signal came, at most :data:`STOP_GRACE_SECONDS`, then kill its group."""
     deadline: float | None = None
     killed = False
@@ -109,6 +120,8 @@ def _wait_bounded(child: subprocess.Popen[bytes], received: list[int]) -> tuple[
             return child.wait(timeout=_POLL_SECONDS), killed
         except subprocess.TimeoutExpired:
             pass
+        if on_poll is not None:
+            on_poll()
         if received and deadline is None:
             deadline = time.monotonic() + STOP_GRACE_SECONDS
         if deadline is not None and not killed and time.monotonic() >= deadline:

@@ -56,6 +56,7 @@ from pipelines.core.project import (
 )
 from pipelines.flows.monitor_cli import add_monitor_command, monitoring_status
 from pipelines.flows.run_summary import (  # noqa: F401 (outcome and read_stage_records: re-exported)
+    StageProgress,
     outcome,
     reached_verdict,
     read_stage_records,
@@ -236,11 +237,12 @@ def command_run(args: argparse.Namespace) -> int:
     logical_date = [] if own_source else [f"{interval}-01T00:00:00+00:00"]
     from pipelines.flows.airflow_child import run_airflow_child  # lazy: only this command starts Airflow
 
+    pointer = paths.root / "var" / "requests" / f"{request_id}.json"
     ended = run_airflow_child(
-        airflow_command("dags", "test", "retrain", *logical_date, "-c", json.dumps(conf)), env, log_file, paths.root
+        airflow_command("dags", "test", "retrain", *logical_date, "-c", json.dumps(conf)), env, log_file, paths.root,
+        on_poll=StageProgress(paths, pointer),
     )
     stopped = ended.stopped_because()
-    pointer = paths.root / "var" / "requests" / f"{request_id}.json"
     if not pointer.is_file():
         problem = ERR_STOPPED_BEFORE_START.format(why=stopped, log=log_file) if stopped else ERR_NOT_STARTED.format(
             log=log_file

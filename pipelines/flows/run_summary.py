@@ -6,6 +6,7 @@ the exit code follows from them (:func:`outcome`).
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,6 +85,40 @@ def _stage_detail(stage: str, record: dict[str, Any]) -> str:
     elif stage == "promote":
         detail = "nothing moved"
     return detail
+
+
+class StageProgress:
+    """Print each stage of a running retrain as it finishes (verdict, seconds): a long run is never silent.
+
+    Called while Airflow runs the DAG; it reads the stage records the tasks
+    write (atomically: a record is whole when it appears) under the run that
+    the request ``pointer`` names once ``run_reference`` has written it.
+    """
+
+    def __init__(self, paths: ProjectPaths, pointer: Path) -> None:
+        self._paths, self._pointer = paths, pointer
+        self._airflow_run_id: str | None = None
+        self._shown: set[str] = set()
+
+    def __call__(self) -> None:
+        """Print the records that appeared since the last call."""
+        if self._airflow_run_id is None:
+            if not self._pointer.is_file():
+                return
+            self._airflow_run_id = str(json.loads(self._pointer.read_text(encoding="utf-8"))["airflow_run_id"])
+        folder = self._paths.run_dir(self._airflow_run_id) / "stages"
+        for file in sorted(folder.glob("*.json")):
+            if file.name not in self._shown:
+                self._shown.add(file.name)
+                _out(progress_line(json.loads(file.read_text(encoding="utf-8"))))
+
+
+def progress_line(record: dict[str, Any]) -> str:
+    """One finished stage while the run goes on: ``  audit: passed in 3.6 s``."""
+    line = f"  {record['stage']}: {record['verdict']} in {record.get('seconds', 0):.1f} s"
+    if record["verdict"] in ("blocked", "error", "crashed") and record.get("reasons"):
+        line += f" ({record['reasons'][0]})"
+    return line
 
 
 def stage_lines(by_stage: dict[str, dict[str, Any]], stages: Sequence[str]) -> list[str]:

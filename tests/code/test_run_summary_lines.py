@@ -38,3 +38,25 @@ def test_a_promotion_shows_the_move_and_its_own_new_reasons():
 
 def test_a_stage_that_did_not_run_is_named():
     assert stage_lines({}, ("audit",)) == ["audit      not run           "]
+
+
+def test_a_running_retrain_prints_each_stage_once_as_its_record_appears(tmp_path, capsys):
+    from pipelines.core.files import write_json
+    from pipelines.core.project import ProjectPaths
+    from pipelines.flows.run_summary import StageProgress
+
+    paths = ProjectPaths(tmp_path)
+    pointer = tmp_path / "var" / "requests" / "r1.json"
+    progress = StageProgress(paths, pointer)
+    progress()  # before run_reference wrote the pointer: nothing to say yet
+    assert capsys.readouterr().out == ""
+    write_json(pointer, {"airflow_run_id": "manual__2026-12-08T00:00:00+00:00"})
+    stages = paths.run_dir("manual__2026-12-08T00:00:00+00:00") / "stages"
+    write_json(stages / "00-ingest.json", {"stage": "ingest", "verdict": "passed", "seconds": 3.0612})
+    progress()
+    progress()  # nothing new: nothing printed twice
+    write_json(stages / "01-audit.json", {"stage": "audit", "verdict": "blocked", "seconds": 3.59,
+                                          "reasons": ["nulls in income: 8% > 5%", "second"]})
+    progress()
+    printed = capsys.readouterr().out
+    assert printed == "  ingest: passed in 3.1 s\n  audit: blocked in 3.6 s (nulls in income: 8% > 5%)\n"

@@ -53,8 +53,10 @@ def test_first_run_creates_the_data_version_and_promotes_a_champion(project, fir
     assert "outcome: PROMOTED" in result.stdout
     assert "history rebuilt from the seeded generator" in result.stdout
     assert "first data version created" in result.stdout
+    summary_at = result.stdout.index("fairgate retrain  run ")
     for stage in ("ingest", "audit", "leakage", "split", "train", "evaluate", "gate", "register", "promote"):
         assert f"\n{stage:<10} passed" in result.stdout, stage
+        assert result.stdout.index(f"\n  {stage}: passed in ") < summary_at, stage  # printed while it ran
     assert champion_version(project) == "1"
     (version,) = versions(project)
     for tag in LINEAGE_TAGS:
